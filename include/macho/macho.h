@@ -1,0 +1,297 @@
+/*
+ * macho.h -- the whole public API of libmacho, an in-memory cache.
+ *
+ * A cache is a set of shards; each shard holds a slice of the capacity, its own
+ * lock, index, eviction policy state, optional membership filter and counters.
+ * Keys are routed to shards by a 64-bit hash (xxHash3 in bytes mode, the
+ * caller's hash mixed by a finaliser in object mode).
+ *
+ * Two key/value modes, fixed when the cache is opened:
+ *   - bytes mode (default): binary-safe keys and values, copied in; `get`
+ *     copies the value out, so no caller ever holds memory the cache may free.
+ *   - object mode (config.object_ops != NULL): keys and values are opaque
+ *     pointers that the cache retains and releases through caller callbacks;
+ *     `get` hands out a retained reference that the caller releases.
+ *
+ * Conventions: every function that can fail returns an int status (MACHO_OK = 0,
+ * negative codes below); results come back through out-parameters. All
+ * functions taking a macho_cache* are thread-safe unless documented otherwise.
+ * Free/close functions accept NULL.
+ */
+#ifndef MACHO_MACHO_H
+#define MACHO_MACHO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MACHO_VERSION_MAJOR 0
+#define MACHO_VERSION_MINOR 1
+#define MACHO_VERSION_PATCH 0
+/* major*10000 + minor*100 + patch, as mimalloc and zstd do. */
+#define MACHO_VERSION \
+  (MACHO_VERSION_MAJOR * 10000 + MACHO_VERSION_MINOR * 100 + MACHO_VERSION_PATCH)
+
+#if defined(_WIN32)
+#define MACHO_API
+#elif defined(__GNUC__)
+#define MACHO_API __attribute__((visibility("default")))
+#else
+#define MACHO_API
+#endif
+
+#if defined(__GNUC__)
+#define MACHO_NODISCARD __attribute__((warn_unused_result))
+#else
+#define MACHO_NODISCARD
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Status codes. One table generates the enum, macho_strerror and            */
+/* macho_status_name, so codes and messages never drift apart. The numbers   */
+/* are part of the ABI and never change.                                      */
+/* ------------------------------------------------------------------------ */
+#define MACHO_STATUS_MAP(X)                                                          \
+  X(OK, 0, "success")                                                                \
+  X(ENOTFOUND, -1, "key not found")                                                  \
+  X(EINVAL, -2, "invalid argument")                                                  \
+  X(ENOMEM, -3, "out of memory")                                                     \
+  X(ETOOBIG, -4, "entry larger than the cache's byte budget")                       \
+  X(ERANGE, -5, "buffer too small for the value")                                    \
+  X(EMODE, -6, "call does not match the cache's key mode (bytes or objects)")       \
+  X(ECALLBACK, -7, "a caller-supplied callback reported an error")                   \
+  X(EBUSY, -8, "resource busy")                                                      \
+  X(EIO, -9, "input/output error")                                                   \
+  X(ENOTSUP, -10, "not supported by this build or configuration")
+
+typedef enum macho_status {
+#define MACHO__STATUS_ENUM(name, code, msg) MACHO_##name = (code),
+  MACHO_STATUS_MAP(MACHO__STATUS_ENUM)
+#undef MACHO__STATUS_ENUM
+} macho_status;
+
+/* A static message for a status code ("unknown status" for anything else). */
+MACHO_API const char *macho_strerror(int status);
+/* The code's name without prefix, e.g. "EINVAL" ("UNKNOWN" otherwise). */
+MACHO_API const char *macho_status_name(int status);
+
+/* Library version as MACHO_VERSION, and as a "major.minor.patch" string. */
+MACHO_API unsigned macho_version(void);
+MACHO_API const char *macho_version_string(void);
+
+/* ------------------------------------------------------------------------ */
+/* Policies and filters                                                       */
+/* ------------------------------------------------------------------------ */
+typedef enum macho_policy {
+  MACHO_POLICY_LRU = 0,   /* least recently used */
+  MACHO_POLICY_FIFO,      /* first in, first out */
+  MACHO_POLICY_RANDOM,    /* uniform random victim, reproducible from config.seed */
+  MACHO_POLICY_LFU,       /* least frequently used, O(1) frequency buckets */
+  MACHO_POLICY_MFU,       /* most frequently used */
+  MACHO_POLICY_SIEVE,     /* SIEVE (Zhang et al., NSDI'24) */
+  MACHO_POLICY_S3FIFO,    /* S3-FIFO (Yang et al., SOSP'23) */
+  MACHO_POLICY_WTINYLFU,  /* W-TinyLFU (Einziger et al., ACM TOS 2017) */
+  MACHO_POLICY_COUNT
+} macho_policy;
+
+typedef enum macho_filter {
+  MACHO_FILTER_NONE = 0,
+  MACHO_FILTER_BLOOM,
+  MACHO_FILTER_CUCKOO,
+  MACHO_FILTER_XOR,
+  MACHO_FILTER_COUNT
+} macho_filter;
+
+/* Lower-case names: "lru", "fifo", "random", "lfu", "mfu", "sieve", "s3fifo",
+ * "wtinylfu"; filters "none", "bloom", "cuckoo", "xor". NULL if out of range. */
+MACHO_API const char *macho_policy_name(macho_policy policy);
+MACHO_API const char *macho_filter_name(macho_filter filter);
+/* Parse a name (case-sensitive). MACHO_EINVAL for an unknown name or NULL args. */
+MACHO_API MACHO_NODISCARD int macho_policy_parse(const char *name, macho_policy *out);
+MACHO_API MACHO_NODISCARD int macho_filter_parse(const char *name, macho_filter *out);
+/* 1 when this build implements the policy / filter, else 0. */
+MACHO_API int macho_policy_available(macho_policy policy);
+MACHO_API int macho_filter_available(macho_filter filter);
+
+/* Why an entry left the cache (lifespan metrics, and removal listeners later). */
+typedef enum macho_removal {
+  MACHO_REMOVED_EVICTED = 0, /* chosen by the policy to make room */
+  MACHO_REMOVED_EXPIRED,     /* its TTL passed */
+  MACHO_REMOVED_DELETED,     /* macho_delete */
+  MACHO_REMOVED_REPLACED,    /* a put replaced its value (the entry stays) */
+  MACHO_REMOVED_CLEARED,     /* macho_clear or macho_close */
+  MACHO_REMOVED_COUNT
+} macho_removal;
+
+/* ------------------------------------------------------------------------ */
+/* Configuration                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Object mode callbacks. `ctx` is passed back to each.
+ * - hash: write a hash of `key` to *out and return 0, or return nonzero to
+ *   signal an error (the call then fails with MACHO_ECALLBACK). Called with no
+ *   lock held. The cache mixes the value, so a weak hash (identity) is fine.
+ * - equal: return 1 when equal, 0 when not, negative on error. Called with no
+ *   lock held; it may call back into the same cache.
+ * - retain: take a reference to obj. Called WITH a shard lock held: it must be
+ *   quick and must not call into the cache.
+ * - release: drop a reference. Called with no lock held; may re-enter. */
+typedef struct macho_object_ops {
+  int (*hash)(void *ctx, const void *key, uint64_t *out);
+  int (*equal)(void *ctx, const void *a, const void *b);
+  void (*retain)(void *ctx, void *obj);
+  void (*release)(void *ctx, void *obj);
+  void *ctx;
+} macho_object_ops;
+
+/* Allocator hooks: every allocation the cache makes goes through these (tests
+ * use them to fail the n-th allocation). All three or none. realloc/free get
+ * the old size so that arena and accounting allocators can use it. */
+typedef struct macho_allocator {
+  void *(*malloc)(void *ctx, size_t size);
+  void *(*realloc)(void *ctx, void *ptr, size_t old_size, size_t new_size);
+  void (*free)(void *ctx, void *ptr, size_t size);
+  void *ctx;
+} macho_allocator;
+
+/* Monotonic clock in nanoseconds. Tests inject one; NULL = CLOCK_MONOTONIC. */
+typedef uint64_t (*macho_clock_fn)(void *ctx);
+
+typedef struct macho_config {
+  size_t capacity_entries;   /* total entries across shards (default 100) */
+  size_t capacity_bytes;     /* byte budget for keys+values, 0 = none (bytes mode only) */
+  double ttl_seconds;        /* default TTL (600); 0 or +inf = entries never expire */
+  uint32_t shards;           /* number of shards (1); 1 <= shards <= capacity_entries */
+  macho_policy policy;       /* MACHO_POLICY_LRU */
+  macho_filter filter;       /* MACHO_FILTER_NONE */
+  double filter_fp_rate;     /* target false-positive rate in (0,1) (0.5) */
+  uint64_t seed;             /* hashing and Random policy seed (0 is a valid seed) */
+  int metrics;               /* 1 = latency/lifespan metrics on (default), 0 = counters only */
+  const macho_object_ops *object_ops; /* NULL = bytes mode; else object mode (copied at open) */
+  const macho_allocator *allocator;   /* NULL = libc (copied at open) */
+  macho_clock_fn clock;      /* NULL = CLOCK_MONOTONIC */
+  void *clock_ctx;
+} macho_config;
+
+/* Fill *cfg with the defaults of the original macho: 100 entries, TTL 600 s,
+ * 1 shard, LRU, no filter, false-positive rate 0.5, metrics on. */
+MACHO_API void macho_config_init(macho_config *cfg);
+
+/* Check a configuration without opening a cache. Returns MACHO_OK or
+ * MACHO_EINVAL; on EINVAL, *why (if why != NULL) points to a static sentence
+ * saying which field is wrong and why. */
+MACHO_API MACHO_NODISCARD int macho_config_check(const macho_config *cfg, const char **why);
+
+/* ------------------------------------------------------------------------ */
+/* Lifetime                                                                   */
+/* ------------------------------------------------------------------------ */
+typedef struct macho_cache macho_cache;
+
+/* Open a cache. On success *out owns a new cache (close it with macho_close).
+ * Returns MACHO_EINVAL for a bad config (see macho_config_check for the
+ * reason), MACHO_ENOMEM when allocation fails (nothing leaks). */
+MACHO_API MACHO_NODISCARD int macho_open(const macho_config *cfg, macho_cache **out);
+
+/* Close and free a cache; releases every object in object mode. NULL is a
+ * no-op. Not thread-safe with respect to other calls on the same cache. */
+MACHO_API void macho_close(macho_cache *cache);
+
+/* ------------------------------------------------------------------------ */
+/* Bytes mode. Keys and values are copied in; klen may be 0 (key may then be  */
+/* NULL), and likewise vlen. Complexity: O(1) expected, amortised.            */
+/* ------------------------------------------------------------------------ */
+
+/* Insert or replace key -> value with the configured TTL. May evict entries
+ * chosen by the policy. MACHO_ETOOBIG when klen+vlen exceeds a shard's byte
+ * budget, MACHO_ENOMEM on allocation failure (the cache is unchanged),
+ * MACHO_EMODE on an object-mode cache. */
+MACHO_API MACHO_NODISCARD int macho_put(macho_cache *cache, const void *key, size_t klen,
+                                        const void *value, size_t vlen);
+/* As macho_put with a TTL for this entry: 0 or +inf = never expires;
+ * negative or NaN = MACHO_EINVAL. */
+MACHO_API MACHO_NODISCARD int macho_put_ttl(macho_cache *cache, const void *key, size_t klen,
+                                            const void *value, size_t vlen, double ttl_seconds);
+
+/* Look up key and copy its value into buf (capacity buflen). *vlen receives
+ * the value's length (may be NULL). MACHO_ENOTFOUND when absent or expired
+ * (counts a miss); MACHO_ERANGE when buflen is too small: nothing is copied,
+ * *vlen tells the size needed, and no counter or recency changes. A hit
+ * counts as a hit and a request and informs the eviction policy. */
+MACHO_API MACHO_NODISCARD int macho_get(macho_cache *cache, const void *key, size_t klen,
+                                        void *buf, size_t buflen, size_t *vlen);
+
+/* MACHO_OK when key is present and not expired, else MACHO_ENOTFOUND. A peek:
+ * no counters, no recency. */
+MACHO_API MACHO_NODISCARD int macho_contains(macho_cache *cache, const void *key, size_t klen);
+
+/* Remove key. MACHO_OK, or MACHO_ENOTFOUND when it was absent. */
+MACHO_API MACHO_NODISCARD int macho_delete(macho_cache *cache, const void *key, size_t klen);
+
+/* ------------------------------------------------------------------------ */
+/* Object mode. The cache retains key and value on insert (a replace retains  */
+/* the new value and keeps the original key, as a dict does). NULL keys are   */
+/* rejected with MACHO_EINVAL; NULL values are allowed.                       */
+/* ------------------------------------------------------------------------ */
+MACHO_API MACHO_NODISCARD int macho_obj_put(macho_cache *cache, void *key, void *value);
+MACHO_API MACHO_NODISCARD int macho_obj_put_ttl(macho_cache *cache, void *key, void *value,
+                                                double ttl_seconds);
+/* On MACHO_OK, *value holds a retained reference the caller must release. */
+MACHO_API MACHO_NODISCARD int macho_obj_get(macho_cache *cache, const void *key, void **value);
+MACHO_API MACHO_NODISCARD int macho_obj_contains(macho_cache *cache, const void *key);
+MACHO_API MACHO_NODISCARD int macho_obj_delete(macho_cache *cache, const void *key);
+
+/* ------------------------------------------------------------------------ */
+/* Whole-cache operations                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Remove every entry (reason MACHO_REMOVED_CLEARED). Counters are kept. */
+MACHO_API MACHO_NODISCARD int macho_clear(macho_cache *cache);
+
+/* Number of entries stored now, across shards (expired entries not yet
+ * reclaimed are included until the next access or sweep). 0 for NULL. */
+MACHO_API size_t macho_len(macho_cache *cache);
+
+/* Reclaim every expired entry now (O(n)). Expired entries are also reclaimed
+ * automatically, a bounded number per operation. *reclaimed may be NULL. */
+MACHO_API MACHO_NODISCARD int macho_expire(macho_cache *cache, size_t *reclaimed);
+
+/* Call fn for a snapshot of the keys, shard by shard. The snapshot of a shard
+ * is taken under its lock, fn runs with no lock held (it may use the cache).
+ * Bytes mode: key/klen are a copy valid during the call. Object mode: key is
+ * the object (retained during the call), klen is 0. fn returns 0 to go on,
+ * nonzero to stop (that value is then returned). MACHO_ENOMEM possible. */
+typedef int (*macho_key_fn)(void *ctx, const void *key, size_t klen);
+MACHO_API MACHO_NODISCARD int macho_foreach_key(macho_cache *cache, macho_key_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Counters                                                                   */
+/* ------------------------------------------------------------------------ */
+typedef struct macho_counters {
+  uint64_t hits, misses;       /* gets that found / did not find a live entry */
+  uint64_t gets, puts, deletes;
+  uint64_t requests;           /* gets + puts, as the original counted */
+  uint64_t evictions, expirations;
+  uint64_t entries;            /* stored now */
+  uint64_t capacity_entries;
+  uint64_t capacity_bytes;     /* 0 = no byte budget */
+  uint64_t payload_bytes;      /* key + value bytes stored (bytes mode) */
+  uint64_t memory_bytes;       /* everything the cache holds: index, entries, payload, policy, filter */
+  uint64_t filter_queries, filter_negatives, filter_false_positives;
+} macho_counters;
+
+/* Number of shards. 0 for NULL. */
+MACHO_API uint32_t macho_shard_count(const macho_cache *cache);
+/* Counters of one shard (shard < count), or the total when shard == -1. */
+MACHO_API MACHO_NODISCARD int macho_counters_get(macho_cache *cache, int shard,
+                                                 macho_counters *out);
+
+/* The configuration the cache was opened with (pointers as given). */
+MACHO_API MACHO_NODISCARD int macho_config_get(const macho_cache *cache, macho_config *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MACHO_MACHO_H */

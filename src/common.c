@@ -1,0 +1,144 @@
+/*
+ * common.c -- status table, version, names, config defaults and validation,
+ * and the allocator indirection every allocation goes through.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#define STR2(x) #x
+#define STR(x) STR2(x)
+
+const char *macho_strerror(int status) {
+  switch (status) {
+#define MACHO__STATUS_MSG(name, code, msg) case code: return msg;
+    MACHO_STATUS_MAP(MACHO__STATUS_MSG)
+#undef MACHO__STATUS_MSG
+  }
+  return "unknown status";
+}
+
+const char *macho_status_name(int status) {
+  switch (status) {
+#define MACHO__STATUS_NAME(name, code, msg) case code: return #name;
+    MACHO_STATUS_MAP(MACHO__STATUS_NAME)
+#undef MACHO__STATUS_NAME
+  }
+  return "UNKNOWN";
+}
+
+unsigned macho_version(void) { return MACHO_VERSION; }
+
+const char *macho_version_string(void) {
+  return STR(MACHO_VERSION_MAJOR) "." STR(MACHO_VERSION_MINOR) "." STR(MACHO_VERSION_PATCH);
+}
+
+static const char *const policy_names[MACHO_POLICY_COUNT] = {
+    "lru", "fifo", "random", "lfu", "mfu", "sieve", "s3fifo", "wtinylfu"};
+static const char *const filter_names[MACHO_FILTER_COUNT] = {"none", "bloom", "cuckoo", "xor"};
+
+const char *macho_policy_name(macho_policy p) {
+  return (unsigned)p < MACHO_POLICY_COUNT ? policy_names[p] : NULL;
+}
+
+const char *macho_filter_name(macho_filter f) {
+  return (unsigned)f < MACHO_FILTER_COUNT ? filter_names[f] : NULL;
+}
+
+static int parse_name(const char *name, const char *const *names, int n) {
+  if (!name) return -1;
+  for (int i = 0; i < n; i++)
+    if (strcmp(name, names[i]) == 0) return i;
+  return -1;
+}
+
+int macho_policy_parse(const char *name, macho_policy *out) {
+  int i = parse_name(name, policy_names, MACHO_POLICY_COUNT);
+  if (i < 0 || !out) return MACHO_EINVAL;
+  *out = (macho_policy)i;
+  return MACHO_OK;
+}
+
+int macho_filter_parse(const char *name, macho_filter *out) {
+  int i = parse_name(name, filter_names, MACHO_FILTER_COUNT);
+  if (i < 0 || !out) return MACHO_EINVAL;
+  *out = (macho_filter)i;
+  return MACHO_OK;
+}
+
+int macho_policy_available(macho_policy p) {
+  return (unsigned)p < MACHO_POLICY_COUNT && macho__policies[p] != NULL;
+}
+
+int macho_filter_available(macho_filter f) {
+  return f == MACHO_FILTER_NONE || ((unsigned)f < MACHO_FILTER_COUNT && macho__filters[f] != NULL);
+}
+
+void macho_config_init(macho_config *cfg) {
+  if (!cfg) return;
+  memset(cfg, 0, sizeof *cfg);
+  cfg->capacity_entries = 100;
+  cfg->ttl_seconds = 600.0;
+  cfg->shards = 1;
+  cfg->policy = MACHO_POLICY_LRU;
+  cfg->filter = MACHO_FILTER_NONE;
+  cfg->filter_fp_rate = 0.5;
+  cfg->metrics = 1;
+}
+
+int macho_config_check(const macho_config *cfg, const char **why) {
+  const char *msg = NULL;
+  if (!cfg) msg = "config is NULL";
+  else if (cfg->capacity_entries == 0) msg = "capacity_entries must be at least 1";
+  else if (cfg->shards == 0) msg = "shards must be at least 1";
+  else if (cfg->shards > MACHO__MAX_SHARDS) msg = "shards must be at most 65536";
+  else if (cfg->shards > cfg->capacity_entries)
+    msg = "shards must not exceed capacity_entries (every shard needs room for an entry)";
+  else if (cfg->capacity_entries / cfg->shards >= MACHO__MAX_SHARD_ENTRIES)
+    msg = "capacity_entries per shard must be below 2^31; use more shards";
+  else if (isnan(cfg->ttl_seconds) || cfg->ttl_seconds < 0)
+    msg = "ttl_seconds must be >= 0 (0 or infinity: entries never expire)";
+  else if ((unsigned)cfg->policy >= MACHO_POLICY_COUNT) msg = "policy is not a known macho_policy";
+  else if (!macho__policies[cfg->policy]) msg = "policy is not implemented in this build";
+  else if ((unsigned)cfg->filter >= MACHO_FILTER_COUNT) msg = "filter is not a known macho_filter";
+  else if (!macho_filter_available(cfg->filter)) msg = "filter is not implemented in this build";
+  else if (!(cfg->filter_fp_rate > 0 && cfg->filter_fp_rate < 1))
+    msg = "filter_fp_rate must be in the open interval (0, 1)";
+  else if (cfg->metrics != 0 && cfg->metrics != 1) msg = "metrics must be 0 or 1";
+  else if (cfg->object_ops && (!cfg->object_ops->hash || !cfg->object_ops->equal ||
+                               !cfg->object_ops->retain || !cfg->object_ops->release))
+    msg = "object_ops needs all of hash, equal, retain and release";
+  else if (cfg->object_ops && cfg->capacity_bytes)
+    msg = "capacity_bytes needs bytes mode (object sizes are unknown to the cache)";
+  else if (cfg->capacity_bytes && cfg->capacity_bytes < cfg->shards)
+    msg = "capacity_bytes must give every shard at least one byte";
+  else if (cfg->allocator &&
+           (!cfg->allocator->malloc || !cfg->allocator->realloc || !cfg->allocator->free))
+    msg = "allocator needs all of malloc, realloc and free";
+  if (why) *why = msg;
+  return msg ? MACHO_EINVAL : MACHO_OK;
+}
+
+/* ---- allocation ------------------------------------------------------------ */
+void *macho__malloc(const macho__alloc *a, size_t size) {
+  return a->hooks.malloc ? a->hooks.malloc(a->hooks.ctx, size) : malloc(size);
+}
+
+void *macho__calloc(const macho__alloc *a, size_t n, size_t size) {
+  if (size && n > SIZE_MAX / size) return NULL;
+  void *p = macho__malloc(a, n * size);
+  if (p) memset(p, 0, n * size);
+  return p;
+}
+
+void *macho__realloc(const macho__alloc *a, void *p, size_t old_size, size_t new_size) {
+  return a->hooks.realloc ? a->hooks.realloc(a->hooks.ctx, p, old_size, new_size)
+                          : realloc(p, new_size);
+}
+
+void macho__free(const macho__alloc *a, void *p, size_t size) {
+  if (!p) return;
+  if (a->hooks.free) a->hooks.free(a->hooks.ctx, p, size);
+  else free(p);
+}

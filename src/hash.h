@@ -1,0 +1,38 @@
+/*
+ * hash.h -- one hash per key per operation, and what each bit range is for.
+ *
+ * Bytes mode hashes the key with XXH3-64 (seeded by config.seed). Object mode
+ * takes the caller's hash (Python's hash(i) == i, so it may be weak) through
+ * the splitmix64 finaliser so that every bit is well mixed. Then:
+ *   bits 63..32  pick the shard (fastrange over the shard count),
+ *   bits 31..0   pick the home slot in the shard's index and are its tag,
+ *   all 64 bits  feed the membership filter's probes.
+ */
+#ifndef MACHO_HASH_H
+#define MACHO_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+static inline uint64_t macho__hash_bytes(const void *key, size_t klen, uint64_t seed) {
+  return XXH3_64bits_withSeed(key, klen, seed);
+}
+
+/* splitmix64 finaliser (Steele, Lea, Flood 2014): a bijection with full avalanche. */
+static inline uint64_t macho__mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+static inline uint32_t macho__shard_of(uint64_t hash, uint32_t nshards) {
+  return (uint32_t)(((hash >> 32) * (uint64_t)nshards) >> 32);
+}
+
+#endif /* MACHO_HASH_H */

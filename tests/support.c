@@ -1,0 +1,69 @@
+/* support.c -- see support.h. */
+#include "support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+uint64_t test_clock_fn(void *ctx) { return ((test_clock *)ctx)->now_ns; }
+
+static int should_fail(test_alloc *ta) {
+  ta->calls++;
+  if (ta->fail_at && (ta->calls == ta->fail_at || (ta->fail_all_after && ta->calls > ta->fail_at)))
+    return 1;
+  return 0;
+}
+
+static void *ta_malloc(void *ctx, size_t size) {
+  test_alloc *ta = ctx;
+  if (should_fail(ta)) return NULL;
+  void *p = malloc(size);
+  if (p) {
+    ta->live_blocks++;
+    ta->live_bytes += (int64_t)size;
+  }
+  return p;
+}
+
+static void *ta_realloc(void *ctx, void *ptr, size_t old_size, size_t new_size) {
+  test_alloc *ta = ctx;
+  if (should_fail(ta)) return NULL;
+  void *p = realloc(ptr, new_size);
+  if (p) {
+    if (!ptr) ta->live_blocks++;
+    ta->live_bytes += (int64_t)new_size - (int64_t)old_size;
+  }
+  return p;
+}
+
+static void ta_free(void *ctx, void *ptr, size_t size) {
+  test_alloc *ta = ctx;
+  if (!ptr) return;
+  ta->live_blocks--;
+  ta->live_bytes -= (int64_t)size;
+  free(ptr);
+}
+
+macho_allocator test_alloc_hooks(test_alloc *ta) {
+  macho_allocator a = {ta_malloc, ta_realloc, ta_free, ta};
+  return a;
+}
+
+uint64_t test_seed(void) {
+  static uint64_t seed;
+  static int done;
+  if (!done) {
+    const char *s = getenv("MACHO_TEST_SEED");
+    seed = s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL);
+    fprintf(stderr, "# MACHO_TEST_SEED=%llu (set it to replay)\n", (unsigned long long)seed);
+    done = 1;
+  }
+  return seed;
+}
+
+uint64_t test_rand(uint64_t *state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}

@@ -1,0 +1,33 @@
+/* support.h -- shared test helpers: an injectable clock, a failing allocator, seeds. */
+#ifndef MACHO_TEST_SUPPORT_H
+#define MACHO_TEST_SUPPORT_H
+
+#include <macho/macho.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* A clock tests move by hand: pass test_clock_fn and &clock as config.clock/clock_ctx. */
+typedef struct test_clock {
+  uint64_t now_ns;
+} test_clock;
+uint64_t test_clock_fn(void *ctx);
+
+/* An allocator that fails the n-th allocation (1-based; 0 = never) and counts
+ * live blocks and bytes, so tests can check leaks and OOM behaviour. */
+typedef struct test_alloc {
+  uint64_t calls;     /* malloc/realloc calls so far */
+  uint64_t fail_at;   /* fail this call number (0 = never) */
+  int fail_all_after; /* once failed, fail every later call too */
+  int64_t live_blocks;
+  int64_t live_bytes;
+} test_alloc;
+macho_allocator test_alloc_hooks(test_alloc *ta);
+
+/* Seed for randomised tests: $MACHO_TEST_SEED or the time; printed once. */
+uint64_t test_seed(void);
+uint64_t test_rand(uint64_t *state);
+
+#endif
