@@ -291,6 +291,30 @@ MACHO_API MACHO_NODISCARD int macho_counters_get(macho_cache *cache, int shard,
 /* The configuration the cache was opened with (pointers as given). */
 MACHO_API MACHO_NODISCARD int macho_config_get(const macho_cache *cache, macho_config *out);
 
+/* ------------------------------------------------------------------------ */
+/* Live dashboard (src/dashboard/): an HTTP server on a background thread     */
+/* serving the page at /, a JSON snapshot at /api/stats and Prometheus text   */
+/* at /metrics.                                                               */
+/* ------------------------------------------------------------------------ */
+typedef struct macho_dashboard macho_dashboard;
+
+typedef struct macho_dashboard_options {
+  const char *listen; /* "HOST:PORT", default "127.0.0.1:0" (port 0 = pick a free one) */
+  const char *token;  /* required when HOST is not loopback; checked on every request */
+  int management;     /* 1 = enable the clear/get/del endpoints (default 0: read-only) */
+} macho_dashboard_options;
+
+MACHO_API void macho_dashboard_options_init(macho_dashboard_options *opts);
+/* Start serving `cache` (which must outlive the dashboard). On MACHO_OK *out
+ * owns the server; stop it with macho_dashboard_stop before closing the cache. */
+MACHO_API MACHO_NODISCARD int macho_dashboard_start(macho_cache *cache,
+                                                    const macho_dashboard_options *opts,
+                                                    macho_dashboard **out);
+/* "http://HOST:PORT/" with the real port; valid until macho_dashboard_stop. */
+MACHO_API const char *macho_dashboard_url(const macho_dashboard *dash);
+/* Stop the server and free it. NULL is a no-op. */
+MACHO_API void macho_dashboard_stop(macho_dashboard *dash);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: installs what it
+# needs, builds, and runs every test:
+#   1. release build (-Werror), every ctest suite
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer build, every ctest suite
+#   3. ThreadSanitizer build, the concurrency suites (ctest label "concurrency")
+#   4. the Python binding's pytest suite (Debian's /usr/bin/python3), browser tests included
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+export CTEST_OUTPUT_ON_FAILURE=1
+
+echo "== release build =="
+scripts/build.sh release
+ctest --test-dir build/release -j"$(nproc)"
+
+echo "== ASan + UBSan build =="
+scripts/build.sh asan
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 MACHO_SANITIZED=1 \
+  ctest --test-dir build/asan -j"$(nproc)"
+
+echo "== TSan build (concurrency suites) =="
+scripts/build.sh tsan
+TSAN_OPTIONS=halt_on_error=1 MACHO_SANITIZED=1 ctest --test-dir build/tsan -L concurrency
+
+if [ -x scripts/python-tests.sh ]; then
+  echo "== Python binding =="
+  scripts/python-tests.sh
+fi
