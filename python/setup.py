@@ -1,0 +1,75 @@
+"""setup.py -- builds the macho extension from libmacho's own sources.
+
+The extension compiles every ../src/**/*.c straight in (no installed libmacho
+needed), with the same Debian -dev packages the CMake build uses: the xxHash
+header, and libmicrohttpd once src/dashboard/ implements the dashboard. The
+build backend is Debian's python3-setuptools, so an offline install works:
+
+    /usr/bin/python3 -m pip install --no-build-isolation --break-system-packages ./python
+"""
+import glob
+import os
+import re
+import subprocess
+
+from setuptools import Extension, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, ".."))
+
+
+def rel(path):
+    # setuptools wants source paths relative to setup.py's directory.
+    return os.path.relpath(path, HERE)
+
+
+def pkg_config(*args):
+    try:
+        out = subprocess.run(["pkg-config", *args], check=True, capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return out.stdout.split()
+
+
+lib_sources = sorted(glob.glob(os.path.join(ROOT, "src", "**", "*.c"), recursive=True))
+if not lib_sources:
+    raise SystemExit("setup.py: no libmacho sources under %s/src (build from the repository)" % ROOT)
+
+define_macros = [("_GNU_SOURCE", None)]
+libraries = ["m"]
+extra_compile_args = ["-std=gnu11", "-fvisibility=hidden", "-Wall", "-Wextra", "-O2"]
+extra_link_args = ["-pthread"]
+
+# The dashboard binding is compiled in only when the library implements it,
+# so the extension builds at every stage of the library's history.
+dashboard_sources = [p for p in lib_sources if os.sep + "dashboard" + os.sep in p]
+has_dashboard = any(
+    re.search(r"^\s*int\s+macho_dashboard_start\s*\(", open(p, encoding="utf-8", errors="replace").read(), re.M)
+    for p in dashboard_sources
+)
+if has_dashboard:
+    define_macros.append(("MACHO_PY_HAVE_DASHBOARD", "1"))
+if dashboard_sources:
+    flags = pkg_config("--cflags", "--libs", "libmicrohttpd")
+    extra_compile_args += [f for f in flags if f.startswith("-I")]
+    libs = [f[2:] for f in flags if f.startswith("-l")]
+    libraries += libs or ["microhttpd"]
+# Link what cmake/deps.cmake links beyond microhttpd (zlib, zstd) if it names them.
+deps = os.path.join(ROOT, "cmake", "deps.cmake")
+if os.path.exists(deps):
+    text = open(deps, encoding="utf-8").read()
+    for name, lib in (("ZLIB", "z"), ("zstd", "zstd"), ("libzstd", "zstd")):
+        if re.search(r"\b%s\b" % re.escape(name), text) and lib not in libraries:
+            libraries.append(lib)
+
+ext = Extension(
+    "macho._macho",
+    sources=[rel(os.path.join(HERE, "macho", "_macho.c"))] + [rel(p) for p in lib_sources],
+    include_dirs=[os.path.join(ROOT, "include"), os.path.join(ROOT, "src")],
+    define_macros=define_macros,
+    libraries=libraries,
+    extra_compile_args=extra_compile_args,
+    extra_link_args=extra_link_args,
+)
+
+setup(ext_modules=[ext])
