@@ -250,6 +250,7 @@ static int put_locked(macho_cache *c, macho__shard *sh, const keyref *k, void *p
 
 static int put_bytes(macho_cache *c, const void *key, size_t klen, const void *value,
                      size_t vlen, uint64_t ttl_ns) {
+  macho__lat lat = macho__lat_begin(c);
   keyref k = {key, klen, 0};
   hash_key(c, &k);
   macho__shard *sh = shard_for(c, k.hash);
@@ -263,6 +264,7 @@ static int put_bytes(macho_cache *c, const void *key, size_t klen, const void *v
   size_t old_size = 0;
   macho__lock(sh);
   int rc = put_locked(c, sh, &k, blob, (uint32_t)vlen, ttl_ns, NULL, &old, &old_size);
+  macho__lat_end(c, sh, MACHO__OP_PUT, lat);
   macho__unlock(sh);
   if (rc != MACHO_OK) macho__free(&c->alloc, blob, size);
   macho__free(&c->alloc, old, old_size);
@@ -296,6 +298,7 @@ int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t bu
   int rc = check_bytes(c, key, klen);
   if (rc != MACHO_OK) return rc;
   if (!buf && buflen) return MACHO_EINVAL;
+  macho__lat lat = macho__lat_begin(c);
   keyref k = {key, klen, macho__hash_bytes(key, klen, c->cfg.seed)};
   macho__shard *sh = shard_for(c, k.hash);
   uint32_t id = MACHO__NIL;
@@ -307,6 +310,7 @@ int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t bu
   if (id == MACHO__NIL) {
     count_miss(sh, k.hash);
     get_side_sweep(c, sh, NULL);
+    macho__lat_end(c, sh, MACHO__OP_GET, lat);
     macho__unlock(sh);
     return MACHO_ENOTFOUND;
   }
@@ -314,6 +318,7 @@ int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t bu
   uint32_t n = e->val.len.vlen;
   if (vlen) *vlen = n;
   if (n > buflen) {
+    macho__lat_end(c, sh, MACHO__OP_GET, lat);
     macho__unlock(sh);
     return MACHO_ERANGE;
   }
@@ -322,6 +327,7 @@ int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t bu
   sh->c.hits++;
   sh->pol->on_hit(sh->pol_state, sh, id);
   get_side_sweep(c, sh, NULL);
+  macho__lat_end(c, sh, MACHO__OP_GET, lat);
   macho__unlock(sh);
   return MACHO_OK;
 }
@@ -367,6 +373,7 @@ static int check_obj(const macho_cache *c, const void *key) {
 }
 
 static int put_obj(macho_cache *c, void *key, void *value, uint64_t ttl_ns) {
+  macho__lat lat = macho__lat_begin(c);
   keyref k = {key, 0, 0};
   int rc = hash_key(c, &k);
   if (rc != MACHO_OK) return rc;
@@ -374,6 +381,7 @@ static int put_obj(macho_cache *c, void *key, void *value, uint64_t ttl_ns) {
   macho__dead dead = {.n = 0};
   macho__lock(sh);
   rc = put_locked(c, sh, &k, value, 0, ttl_ns, &dead, NULL, NULL);
+  macho__lat_end(c, sh, MACHO__OP_PUT, lat);
   macho__unlock(sh);
   dead_flush(c, &dead);
   return rc;
@@ -395,6 +403,7 @@ int macho_obj_get(macho_cache *c, const void *key, void **value) {
   int rc = check_obj(c, key);
   if (rc != MACHO_OK) return rc;
   if (!value) return MACHO_EINVAL;
+  macho__lat lat = macho__lat_begin(c);
   keyref k = {key, 0, 0};
   rc = hash_key(c, &k);
   if (rc != MACHO_OK) return rc;
@@ -418,6 +427,7 @@ int macho_obj_get(macho_cache *c, const void *key, void **value) {
     sh->pol->on_hit(sh->pol_state, sh, id);
   }
   get_side_sweep(c, sh, &dead);
+  macho__lat_end(c, sh, MACHO__OP_GET, lat);
   macho__unlock(sh);
   dead_flush(c, &dead);
   return rc;

@@ -151,6 +151,7 @@ struct macho__shard {
   void *filter;
 
   macho__shard_counters c;
+  struct macho__metrics *metrics; /* histograms and window (metrics.c); NULL when metrics off */
 } __attribute__((aligned(64)));
 
 struct macho_cache {
@@ -281,6 +282,35 @@ uint32_t macho__sweep(macho__shard *sh, uint64_t now, uint32_t budget, macho__de
 void macho__metrics_on_remove(macho__shard *sh, const macho__entry *e, macho_removal reason,
                               uint64_t now);
 size_t macho__shard_memory(const macho__shard *sh);
+/* Histograms of a shard: allocated at shard init when config.metrics != 0. */
+int macho__metrics_init(macho__shard *sh);
+void macho__metrics_destroy(macho__shard *sh);
+
+/* Latency sampling. A call takes lat_begin() on entry and lat_end() with the
+ * shard lock held just before unlocking. Which calls are timed is decided by
+ * a per-thread tick, so there is no shared write and no clock read on the
+ * calls that are not sampled (none at all with metrics off). */
+enum { MACHO__OP_GET = 0, MACHO__OP_PUT = 1 };
+typedef struct macho__lat {
+  uint64_t t0;
+  bool on;
+} macho__lat;
+extern _Thread_local uint32_t macho__lat_tick;
+void macho__metrics_on_latency(macho__shard *sh, int op, uint64_t t0, uint64_t t1);
+static inline macho__lat macho__lat_begin(const struct macho_cache *c) {
+  macho__lat l = {0, false};
+  int m = c->cfg.metrics;
+  if (m == 2 || (m == 1 && (++macho__lat_tick & (MACHO_LATENCY_SAMPLE_EVERY - 1)) == 0)) {
+    l.on = true;
+    l.t0 = macho__now(c);
+  }
+  return l;
+}
+static inline void macho__lat_end(const struct macho_cache *c, macho__shard *sh, int op,
+                                  macho__lat l) {
+  if (macho__unlikely(l.on)) macho__metrics_on_latency(sh, op, l.t0, macho__now(c));
+}
+
 
 /* ---- lock helpers ---------------------------------------------------------- */
 static inline void macho__lock(macho__shard *sh) { pthread_mutex_lock(&sh->lock); }

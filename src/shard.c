@@ -48,10 +48,13 @@ int macho__shard_init(macho__shard *sh, const struct macho_cache *c, uint32_t in
   if (sh->fil && sh->fil->create(&sh->filter, sh->alloc, capacity, c->cfg.filter_fp_rate,
                                  c->cfg.seed) != MACHO_OK)
     goto fail_filter;
+  if (macho__metrics_init(sh) != MACHO_OK) goto fail_metrics;
   if (pthread_mutex_init(&sh->lock, NULL) != 0) goto fail_lock;
   return MACHO_OK;
 
 fail_lock:
+  macho__metrics_destroy(sh);
+fail_metrics:
   if (sh->fil) sh->fil->destroy(sh->filter, sh->alloc);
 fail_filter:
   sh->pol->destroy(sh->pol_state, sh);
@@ -84,6 +87,7 @@ void macho__shard_destroy(macho__shard *sh, macho__dead *dead_or_null) {
       free_payload(sh, e);
     }
   }
+  macho__metrics_destroy(sh);
   if (sh->fil) sh->fil->destroy(sh->filter, sh->alloc);
   sh->pol->destroy(sh->pol_state, sh);
   macho__free(sh->alloc, sh->pol_state, sh->pol->state_size);

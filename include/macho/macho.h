@@ -169,7 +169,9 @@ typedef struct macho_config {
   macho_filter filter;       /* MACHO_FILTER_NONE */
   double filter_fp_rate;     /* target false-positive rate in (0,1) (0.5) */
   uint64_t seed;             /* hashing and Random policy seed (0 is a valid seed) */
-  int metrics;               /* 1 = latency/lifespan metrics on (default), 0 = counters only */
+  int metrics;               /* 1 = latency/lifespan metrics on, latency timed on 1 op in
+                                MACHO_LATENCY_SAMPLE_EVERY (default); 2 = every op timed;
+                                0 = counters only, no clock reads for latency */
   const macho_object_ops *object_ops; /* NULL = bytes mode; else object mode (copied at open) */
   const macho_allocator *allocator;   /* NULL = libc (copied at open) */
   macho_clock_fn clock;      /* NULL = CLOCK_MONOTONIC */
@@ -290,6 +292,84 @@ MACHO_API MACHO_NODISCARD int macho_counters_get(macho_cache *cache, int shard,
 
 /* The configuration the cache was opened with (pointers as given). */
 MACHO_API MACHO_NODISCARD int macho_config_get(const macho_cache *cache, macho_config *out);
+
+/* ------------------------------------------------------------------------ */
+/* Statistics (src/metrics.c, src/hist.c): counters, latency and lifespan     */
+/* distributions and a recent window, in one snapshot.                        */
+/*                                                                            */
+/* Distributions are log-linear histograms (HdrHistogram-style, Tene): values  */
+/* below 128 are counted exactly; above, each power-of-two range is cut into   */
+/* 64 equal buckets, so any percentile is reported within 1% of the exact     */
+/* value (a bucket's midpoint is at most 1/128 from any value in it). Each    */
+/* shard keeps its own histograms under its lock (no atomics on the hot path); */
+/* a snapshot merges them. Latency covers the public call from argument       */
+/* checks to the shard unlock, timed on the cache clock.                      */
+/* ------------------------------------------------------------------------ */
+#define MACHO_STATS_VERSION 1         /* bumped when macho_stats changes shape */
+#define MACHO_LATENCY_SAMPLE_EVERY 16 /* config.metrics == 1 times 1 op in this many */
+#define MACHO_STATS_WINDOW_SECONDS 60 /* length of the recent window */
+
+/* One histogram bucket: `count` values v with lo <= v <= hi. */
+typedef struct macho_bucket {
+  uint64_t lo, hi, count;
+} macho_bucket;
+
+/* A distribution of nanosecond values. Empty when count == 0 (then every
+ * field is 0). min, max, sum and mean are exact; percentiles are within 1%. */
+typedef struct macho_distribution {
+  uint64_t count;
+  uint64_t min, max, sum;
+  double mean;
+  uint64_t p50, p90, p99, p999; /* p50 is the median */
+  uint32_t nbuckets;            /* non-empty buckets only */
+  const macho_bucket *buckets;  /* ascending; owned by the macho_stats */
+} macho_distribution;
+
+/* Latency samples of one second of the cache clock (recent window). */
+typedef struct macho_window_second {
+  uint64_t second;                          /* cache clock time / 1e9 */
+  uint64_t get_samples, get_sum_ns, get_max_ns;
+  uint64_t put_samples, put_sum_ns, put_max_ns;
+} macho_window_second;
+
+typedef struct macho_stats {
+  uint32_t version;             /* MACHO_STATS_VERSION */
+  int shard;                    /* as asked: a shard index, or -1 for the whole cache */
+  uint32_t shards;              /* shards in the cache */
+  int metrics;                  /* config.metrics (0: only `counters` is filled) */
+  uint32_t latency_sample_every;/* 1 in N operations timed (1, 16, or 0 when off) */
+  uint64_t now_ns;              /* cache clock when the snapshot was taken */
+  macho_counters counters;      /* as macho_counters_get, memory includes the metrics */
+  macho_distribution get_latency_ns; /* gets: hits, misses and ERANGE */
+  macho_distribution put_latency_ns; /* successful and failed puts */
+  /* Time from insertion to removal of entries that left, by reason
+   * (index MACHO_REMOVED_*; MACHO_REMOVED_REPLACED stays empty: a replaced
+   * value does not end the entry). */
+  macho_distribution lifespan_ns[MACHO_REMOVED_COUNT];
+  uint32_t nwindow;             /* seconds in `window`, <= MACHO_STATS_WINDOW_SECONDS */
+  const macho_window_second *window; /* oldest first; seconds with no sample omitted */
+} macho_stats;
+
+/* Take a snapshot of one shard (0 <= shard < macho_shard_count) or, with
+ * shard == -1, of the whole cache (shards merged). Each shard is read under
+ * its lock, one at a time, so the cache never stops; figures of one shard are
+ * mutually consistent. On MACHO_OK *out owns one allocation (free it with
+ * macho_stats_free). MACHO_EINVAL for bad arguments, MACHO_ENOMEM (then *out
+ * is NULL). Thread-safe. Cost: O(shards * buckets), about 15k buckets per
+ * shard; meant for a dashboard's once-a-second poll, not for a hot path. */
+MACHO_API MACHO_NODISCARD int macho_stats_get(macho_cache *cache, int shard, macho_stats **out);
+
+/* Free a snapshot. NULL is a no-op. */
+MACHO_API void macho_stats_free(macho_stats *stats);
+
+/* Zero the counters (hits, misses, gets, puts, deletes, evictions,
+ * expirations, filter figures), the histograms and the recent window of every
+ * shard. Entries, capacity and memory are unaffected. Thread-safe. */
+MACHO_API MACHO_NODISCARD int macho_stats_reset(macho_cache *cache);
+
+/* Value at quantile q in [0, 1] of a distribution from a snapshot (within
+ * 1%); 0 for an empty one or NULL. O(nbuckets). */
+MACHO_API uint64_t macho_distribution_quantile(const macho_distribution *d, double q);
 
 /* ------------------------------------------------------------------------ */
 /* Live dashboard (src/dashboard/): an HTTP server on a background thread     */
