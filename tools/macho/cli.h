@@ -41,5 +41,6 @@ uint64_t cli_zipf_next(cli_zipf *z);
 uint64_t cli_rand(uint64_t *state);
 
 int cmd_demo(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
 
 #endif

@@ -15,6 +15,9 @@ static int cmd_help(int argc, char **argv);
 static const cli_command commands[] = {
     {"demo", cmd_demo, "run a skewed (Zipf) workload through each policy and print a table",
      "macho demo [--policy P|all] [--shards N] [--seconds S] [--capacity N] [--keys N]\n"},
+    {"sim", cmd_sim, "replay a cache trace through each policy and report miss ratios",
+     "macho sim TRACE --format lirs|txt|csv|oracleGeneral|vscsi --policy P1,P2,...|all\n"
+     "          --size N1,N2%,... [--json] [--plot FILE.svg|FILE.png] [--time]\n"},
     {"help", cmd_help, "show help for a command", "macho help [COMMAND]\n"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
