@@ -182,7 +182,7 @@ def test_clear_drops_every_entry():
 
 
 def test_keys_is_a_snapshot_of_what_is_stored():
-    c = Cache(max_cache_size=5, shard_count=2)
+    c = Cache(max_cache_size=50, shard_count=2)  # roomy: shards fill unevenly
     for i in range(5):
         c.add(str(i), i)
     assert sorted(c.keys()) == ["0", "1", "2", "3", "4"]
