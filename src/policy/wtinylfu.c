@@ -1,0 +1,328 @@
+/*
+ * wtinylfu.c -- W-TinyLFU (Einziger, Friedman, Manes: "TinyLFU: A Highly
+ * Efficient Cache Admission Policy", ACM TOS 2017), shaped after Caffeine's
+ * BoundedLocalCache and FrequencySketch.
+ *
+ * New entries enter a small LRU "window" (1% of capacity, at least one entry).
+ * An entry pushed out of the window becomes a candidate for the main space, a
+ * segmented LRU (probation 20% / protected 80%): it is admitted only if a
+ * frequency sketch says it is requested more often than the entry it would
+ * displace, probation's LRU; the loser is evicted. A hit in probation
+ * promotes to protected; protected overflow is demoted back to probation.
+ * The window lets bursts of new keys earn hits before they must prove their
+ * frequency; the filter keeps one-hit wonders and scans out of main.
+ *
+ * The sketch is a count-min sketch of 4-bit counters, depth 4, 16 counters per
+ * 64-bit word and one word per entry of capacity (rounded up to a power of
+ * two). Every request (hit or miss) increments it; after 10 x capacity
+ * increments every counter is halved so that the sketch follows a changing
+ * popularity ("aging" or "reset" in the paper). As in Caffeine, a candidate
+ * with a frequency of at least 6 that loses is still admitted with
+ * probability 1/128, so an attacker cannot pin a victim by flooding
+ * collisions (hash-DoS); the coin is the shard's seeded generator, so runs
+ * are reproducible.
+ *
+ * The window size adapts by hill climbing (Caffeine's climber): every
+ * 10 x capacity requests the hit rate of the last sample is compared with the
+ * one before; if it improved, the window keeps moving in the same direction,
+ * else it turns around. Steps start at 6.25% of capacity, shrink by 2% per
+ * sample and restart when the hit rate jumps by 5 points. Recency-skewed
+ * traces thus get a large window (LRU-like), frequency-skewed ones a small
+ * window. The window never shrinks below one entry.
+ *
+ * The shard evicts BEFORE it inserts, while Caffeine inserts then evicts: the
+ * victim hook therefore plays the window overflow the coming insert will
+ * cause (window LRU -> probation, then the contest). meta = queue; the sketch
+ * is counted once per request: on_miss counts the missed hash, and on_insert
+ * counts only when the insert does not follow a miss on the same hash.
+ */
+#include "../internal.h"
+
+enum { Q_WINDOW = 0, Q_PROBATION = 1, Q_PROTECTED = 2 };
+
+#define PERCENT_MAIN 0.99
+#define PERCENT_PROTECTED 0.80
+#define CLIMB_RESTART_THRESHOLD 0.05
+#define CLIMB_STEP_PERCENT 0.0625
+#define CLIMB_STEP_DECAY 0.98
+#define TRANSFER_MAX 1000u
+#define ADMIT_HASHDOS_THRESHOLD 6u
+
+typedef struct sketch {
+  uint64_t *table;
+  uint32_t mask;        /* words - 1 */
+  uint32_t sample_size; /* increments between halvings */
+  uint32_t size;        /* increments since the last halving */
+} sketch;
+
+typedef struct wtlfu_state {
+  macho__list window, probation, protect;
+  uint32_t capacity;
+  uint32_t window_max, protected_max;
+  sketch sk;
+  /* hill climber */
+  uint32_t hits_in_sample, misses_in_sample;
+  double prev_hit_rate, step;
+  int64_t adjustment;
+  /* the last get miss, so that the put that follows does not count twice */
+  uint64_t missed_hash;
+  bool missed;
+} wtlfu_state;
+
+/* ---- count-min sketch ------------------------------------------------------ */
+static const uint64_t SEED[4] = {0xc3a5c85c97cb3127ULL, 0xb492b66fbe98f273ULL,
+                                 0x9ae16a3b2f90404fULL, 0xcbf29ce484222325ULL};
+
+static uint32_t sketch_index(const sketch *k, uint64_t hash, int i) {
+  uint64_t h = (hash + SEED[i]) * SEED[i];
+  h += h >> 32;
+  return (uint32_t)h & k->mask;
+}
+
+/* Each word holds 16 counters in 4 groups; the hash picks one group and depth
+ * i uses counter i of it, so an item touches 4 words, one counter in each. */
+static uint32_t sketch_start(uint64_t hash) { return (uint32_t)(hash >> 61 & 3u) << 2; }
+
+static uint32_t sketch_frequency(const sketch *k, uint64_t hash) {
+  uint32_t start = sketch_start(hash), f = 15;
+  for (int i = 0; i < 4; i++) {
+    uint32_t c = (uint32_t)(k->table[sketch_index(k, hash, i)] >> ((start + (uint32_t)i) << 2)) & 15u;
+    if (c < f) f = c;
+  }
+  return f;
+}
+
+static void sketch_reset(sketch *k) {
+  uint32_t odd = 0;
+  for (uint32_t i = 0; i <= k->mask; i++) {
+    odd += (uint32_t)__builtin_popcountll(k->table[i] & 0x1111111111111111ULL);
+    k->table[i] = (k->table[i] >> 1) & 0x7777777777777777ULL;
+  }
+  /* Halving drops each odd counter's low bit: account for the lost quarter. */
+  k->size = (k->size - (odd >> 2)) >> 1;
+}
+
+static void sketch_increment(sketch *k, uint64_t hash) {
+  uint32_t start = sketch_start(hash);
+  bool added = false;
+  for (int i = 0; i < 4; i++) {
+    uint64_t *w = &k->table[sketch_index(k, hash, i)];
+    uint32_t shift = (start + (uint32_t)i) << 2;
+    if (((*w >> shift) & 15u) != 15u) {
+      *w += 1ULL << shift;
+      added = true;
+    }
+  }
+  if (added && ++k->size >= k->sample_size) sketch_reset(k);
+}
+
+static size_t sketch_bytes(const sketch *k) { return k->table ? ((size_t)k->mask + 1) * 8u : 0; }
+
+/* ---- queues ------------------------------------------------------------------ */
+static macho__list *queue_of(wtlfu_state *s, uint32_t q) {
+  return q == Q_WINDOW ? &s->window : q == Q_PROBATION ? &s->probation : &s->protect;
+}
+
+static void move_to(wtlfu_state *s, macho__shard *sh, uint32_t id, uint32_t q) {
+  macho__entry *e = macho__entry_at(sh, id);
+  macho__list_remove(sh, queue_of(s, e->meta), id);
+  e->meta = q;
+  macho__list_push_front(sh, queue_of(s, q), id);
+}
+
+static void demote_from_protected(wtlfu_state *s, macho__shard *sh) {
+  while (s->protect.len > s->protected_max) move_to(s, sh, s->protect.tail, Q_PROBATION);
+}
+
+static void set_sizes(wtlfu_state *s) {
+  uint32_t main = (uint32_t)(s->capacity * PERCENT_MAIN);
+  s->window_max = s->capacity - main;
+  if (s->window_max == 0) s->window_max = 1;
+  main = s->capacity - s->window_max;
+  s->protected_max = (uint32_t)(main * PERCENT_PROTECTED);
+}
+
+/* ---- hill climbing ------------------------------------------------------------- */
+static void determine_adjustment(wtlfu_state *s) {
+  uint32_t n = s->hits_in_sample + s->misses_in_sample;
+  if (n < s->sk.sample_size) return;
+  double hit_rate = (double)s->hits_in_sample / n;
+  double change = hit_rate - s->prev_hit_rate;
+  double amount = change >= 0 ? s->step : -s->step;
+  double restart = CLIMB_STEP_PERCENT * s->capacity * (amount >= 0 ? 1 : -1);
+  s->step = (change >= CLIMB_RESTART_THRESHOLD || change <= -CLIMB_RESTART_THRESHOLD)
+                ? restart : CLIMB_STEP_DECAY * amount;
+  s->prev_hit_rate = hit_rate;
+  s->adjustment = (int64_t)amount;
+  s->hits_in_sample = s->misses_in_sample = 0;
+}
+
+/* Grow the window by taking from protected's share; entries move from main's
+ * LRU ends to the window. */
+static void increase_window(wtlfu_state *s, macho__shard *sh) {
+  if (s->protected_max == 0) return;
+  uint32_t quota = s->adjustment < (int64_t)s->protected_max ? (uint32_t)s->adjustment : s->protected_max;
+  s->protected_max -= quota;
+  s->window_max += quota;
+  demote_from_protected(s, sh);
+  for (uint32_t i = 0; i < TRANSFER_MAX && quota > 0; i++) {
+    uint32_t id = s->probation.tail != MACHO__NIL ? s->probation.tail : s->protect.tail;
+    if (id == MACHO__NIL) break;
+    quota--;
+    move_to(s, sh, id, Q_WINDOW);
+  }
+  /* Give back what could not be moved; it is tried again next time. */
+  s->protected_max += quota;
+  s->window_max -= quota;
+  s->adjustment = quota;
+}
+
+static void decrease_window(wtlfu_state *s, macho__shard *sh) {
+  if (s->window_max <= 1) {
+    s->adjustment = 0;
+    return;
+  }
+  uint64_t want = (uint64_t)(-s->adjustment);
+  uint32_t quota = want < s->window_max - 1u ? (uint32_t)want : s->window_max - 1u;
+  s->protected_max += quota;
+  s->window_max -= quota;
+  for (uint32_t i = 0; i < TRANSFER_MAX && quota > 0; i++) {
+    uint32_t id = s->window.tail;
+    if (id == MACHO__NIL) break;
+    quota--;
+    move_to(s, sh, id, Q_PROBATION);
+  }
+  s->protected_max -= quota;
+  s->window_max += quota;
+  s->adjustment = -(int64_t)quota;
+}
+
+static void climb(wtlfu_state *s, macho__shard *sh) {
+  determine_adjustment(s);
+  demote_from_protected(s, sh);
+  if (s->adjustment > 0) increase_window(s, sh);
+  else if (s->adjustment < 0) decrease_window(s, sh);
+}
+
+/* ---- hooks ------------------------------------------------------------------------ */
+static int wtlfu_init(void *st, macho__shard *sh, uint32_t capacity) {
+  wtlfu_state *s = st;
+  macho__list_init(&s->window);
+  macho__list_init(&s->probation);
+  macho__list_init(&s->protect);
+  s->capacity = capacity;
+  set_sizes(s);
+  uint32_t words = 8;
+  while (words < capacity && words < (1u << 30)) words <<= 1;
+  s->sk.table = macho__calloc(sh->alloc, words, sizeof(uint64_t));
+  if (!s->sk.table) return MACHO_ENOMEM;
+  s->sk.mask = words - 1;
+  s->sk.sample_size = capacity <= UINT32_MAX / 10 ? 10 * (capacity ? capacity : 1) : UINT32_MAX;
+  s->step = -CLIMB_STEP_PERCENT * capacity; /* the first move shrinks the window */
+  return MACHO_OK;
+}
+
+static void wtlfu_destroy(void *st, macho__shard *sh) {
+  wtlfu_state *s = st;
+  macho__free(sh->alloc, s->sk.table, sketch_bytes(&s->sk));
+  s->sk.table = NULL;
+}
+
+static void wtlfu_insert(void *st, macho__shard *sh, uint32_t id) {
+  wtlfu_state *s = st;
+  macho__entry *e = macho__entry_at(sh, id);
+  if (!s->missed || s->missed_hash != e->hash) {
+    sketch_increment(&s->sk, e->hash);
+    s->misses_in_sample++;
+  }
+  s->missed = false;
+  e->meta = Q_WINDOW;
+  macho__list_push_front(sh, &s->window, id);
+  /* Not full yet (victim() was not called): window overflow joins probation. */
+  while (s->window.len > s->window_max) move_to(s, sh, s->window.tail, Q_PROBATION);
+  climb(s, sh);
+}
+
+static void wtlfu_miss(void *st, macho__shard *sh, uint64_t hash) {
+  (void)sh;
+  wtlfu_state *s = st;
+  sketch_increment(&s->sk, hash);
+  s->misses_in_sample++;
+  s->missed = true;
+  s->missed_hash = hash;
+}
+
+static void wtlfu_hit(void *st, macho__shard *sh, uint32_t id) {
+  wtlfu_state *s = st;
+  macho__entry *e = macho__entry_at(sh, id);
+  sketch_increment(&s->sk, e->hash);
+  s->hits_in_sample++;
+  s->missed = false;
+  switch (e->meta) {
+  case Q_WINDOW: macho__list_move_front(sh, &s->window, id); break;
+  case Q_PROBATION:
+    move_to(s, sh, id, Q_PROTECTED);
+    demote_from_protected(s, sh);
+    break;
+  default: macho__list_move_front(sh, &s->protect, id); break;
+  }
+  climb(s, sh);
+}
+
+static void wtlfu_remove(void *st, macho__shard *sh, uint32_t id) {
+  wtlfu_state *s = st;
+  macho__list_remove(sh, queue_of(s, macho__entry_at(sh, id)->meta), id);
+}
+
+static bool admit(wtlfu_state *s, macho__shard *sh, uint32_t candidate, uint32_t victim) {
+  uint32_t vf = sketch_frequency(&s->sk, macho__entry_at(sh, victim)->hash);
+  uint32_t cf = sketch_frequency(&s->sk, macho__entry_at(sh, candidate)->hash);
+  if (cf > vf) return true;
+  if (cf >= ADMIT_HASHDOS_THRESHOLD) return (macho__rand(sh) & 127u) == 0;
+  return false;
+}
+
+static uint32_t wtlfu_victim(void *st, macho__shard *sh) {
+  wtlfu_state *s = st;
+  /* The coming insert will overflow the window: its LRU entry becomes the
+   * candidate and joins probation, then competes with probation's LRU. */
+  uint32_t candidate = MACHO__NIL;
+  if (s->window.len >= s->window_max && s->window.len > 0) {
+    candidate = s->window.tail;
+    move_to(s, sh, candidate, Q_PROBATION);
+  }
+  uint32_t victim = s->probation.tail;
+  if (victim == MACHO__NIL) victim = s->protect.tail;
+  if (victim == MACHO__NIL) victim = s->window.tail;
+  assert(victim != MACHO__NIL);
+  uint32_t out = victim;
+  if (candidate != MACHO__NIL && candidate != victim && !admit(s, sh, candidate, victim)) out = candidate;
+  wtlfu_remove(s, sh, out);
+  return out;
+}
+
+static void wtlfu_clear(void *st, macho__shard *sh) {
+  (void)sh;
+  wtlfu_state *s = st;
+  macho__list_init(&s->window);
+  macho__list_init(&s->probation);
+  macho__list_init(&s->protect);
+  /* Sizes and sketch are kept: they describe the workload, not the contents. */
+  s->missed = false;
+}
+
+static size_t wtlfu_memory(const void *st) { return sketch_bytes(&((const wtlfu_state *)st)->sk); }
+
+const macho__policy_ops macho__policy_wtinylfu = {
+    .name = "wtinylfu",
+    .state_size = sizeof(wtlfu_state),
+    .init = wtlfu_init,
+    .destroy = wtlfu_destroy,
+    .on_insert = wtlfu_insert,
+    .on_hit = wtlfu_hit,
+    .on_miss = wtlfu_miss,
+    .on_remove = wtlfu_remove,
+    .victim = wtlfu_victim,
+    .on_clear = wtlfu_clear,
+    .memory = wtlfu_memory,
+};
