@@ -1,0 +1,257 @@
+/*
+ * test_ttl.c -- time to live (src/expiry.c and the lookup paths).
+ *
+ * The contract: an expired entry is never returned, by any call; a put may
+ * give one entry its own TTL; 0 and +inf mean "never"; and memory of expired
+ * entries nobody asks for again is reclaimed by the bounded sweep that puts
+ * and gets carry out, without anyone touching those keys. Time comes from an
+ * injected clock, so nothing here sleeps.
+ */
+#include "support.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#define SEC 1000000000ull
+
+static macho_cache *open_with_clock(test_clock *clk, double ttl_s, size_t cap, uint32_t shards,
+                                    macho_policy policy) {
+  macho_config cfg;
+  macho_config_init(&cfg);
+  cfg.capacity_entries = cap;
+  cfg.ttl_seconds = ttl_s;
+  cfg.shards = shards;
+  cfg.policy = policy;
+  cfg.clock = test_clock_fn;
+  cfg.clock_ctx = clk;
+  macho_cache *c = NULL;
+  assert_int_equal(macho_open(&cfg, &c), MACHO_OK);
+  return c;
+}
+
+static int put_u64(macho_cache *c, uint64_t k, uint64_t v) { return macho_put(c, &k, sizeof k, &v, sizeof v); }
+
+static int get_u64(macho_cache *c, uint64_t k, uint64_t *v) {
+  return macho_get(c, &k, sizeof k, v, sizeof *v, NULL);
+}
+
+static macho_counters counters(macho_cache *c) {
+  macho_counters ct;
+  assert_int_equal(macho_counters_get(c, -1, &ct), MACHO_OK);
+  return ct;
+}
+
+static void an_expired_entry_is_never_returned(void **state) {
+  (void)state;
+  test_clock clk = {5 * SEC};
+  macho_cache *c = open_with_clock(&clk, 10, 100, 1, MACHO_POLICY_LRU);
+  uint64_t v;
+  assert_int_equal(put_u64(c, 1, 11), MACHO_OK);
+  clk.now_ns += 10 * SEC - 1; /* one nanosecond before the deadline */
+  assert_int_equal(get_u64(c, 1, &v), MACHO_OK);
+  assert_int_equal(v, 11);
+  clk.now_ns += 1; /* at the deadline: expired */
+  assert_int_equal(macho_contains(c, &(uint64_t){1}, 8), MACHO_ENOTFOUND);
+  assert_int_equal(get_u64(c, 1, &v), MACHO_ENOTFOUND);
+  assert_int_equal(macho_delete(c, &(uint64_t){1}, 8), MACHO_ENOTFOUND);
+  macho_counters ct = counters(c);
+  assert_int_equal(ct.expirations, 1);
+  assert_int_equal(ct.entries, 0);
+  assert_int_equal(ct.misses, 1);
+  macho_close(c);
+}
+
+static void a_put_on_an_expired_key_starts_a_fresh_entry(void **state) {
+  (void)state;
+  test_clock clk = {0};
+  macho_cache *c = open_with_clock(&clk, 1, 10, 1, MACHO_POLICY_LRU);
+  uint64_t v;
+  assert_int_equal(put_u64(c, 7, 1), MACHO_OK);
+  clk.now_ns += 2 * SEC;
+  assert_int_equal(put_u64(c, 7, 2), MACHO_OK);
+  assert_int_equal(get_u64(c, 7, &v), MACHO_OK);
+  assert_int_equal(v, 2);
+  clk.now_ns += SEC / 2;
+  assert_int_equal(get_u64(c, 7, &v), MACHO_OK); /* the new deadline counts from the put */
+  macho_close(c);
+}
+
+static void a_replace_resets_the_deadline(void **state) {
+  (void)state;
+  test_clock clk = {0};
+  macho_cache *c = open_with_clock(&clk, 10, 10, 1, MACHO_POLICY_LRU);
+  uint64_t v;
+  assert_int_equal(put_u64(c, 3, 1), MACHO_OK);
+  clk.now_ns += 8 * SEC;
+  assert_int_equal(put_u64(c, 3, 2), MACHO_OK);
+  clk.now_ns += 8 * SEC; /* 16 s after the first put, 8 s after the replace */
+  assert_int_equal(get_u64(c, 3, &v), MACHO_OK);
+  assert_int_equal(v, 2);
+  macho_close(c);
+}
+
+static void a_per_entry_ttl_overrides_the_default(void **state) {
+  (void)state;
+  test_clock clk = {0};
+  macho_cache *c = open_with_clock(&clk, 100, 10, 1, MACHO_POLICY_LRU);
+  uint64_t k1 = 1, k2 = 2, k3 = 3, v = 9;
+  assert_int_equal(macho_put_ttl(c, &k1, 8, &v, 8, 1.0), MACHO_OK);   /* shorter */
+  assert_int_equal(macho_put_ttl(c, &k2, 8, &v, 8, 500.0), MACHO_OK); /* longer */
+  assert_int_equal(macho_put(c, &k3, 8, &v, 8), MACHO_OK);            /* default 100 s */
+  clk.now_ns += 2 * SEC;
+  assert_int_equal(macho_contains(c, &k1, 8), MACHO_ENOTFOUND);
+  assert_int_equal(macho_contains(c, &k2, 8), MACHO_OK);
+  assert_int_equal(macho_contains(c, &k3, 8), MACHO_OK);
+  clk.now_ns += 200 * SEC;
+  assert_int_equal(macho_contains(c, &k2, 8), MACHO_OK);
+  assert_int_equal(macho_contains(c, &k3, 8), MACHO_ENOTFOUND);
+  clk.now_ns += 400 * SEC;
+  assert_int_equal(macho_contains(c, &k2, 8), MACHO_ENOTFOUND);
+  /* Sub-nanosecond TTLs round up to one nanosecond, not to "never". */
+  assert_int_equal(macho_put_ttl(c, &k1, 8, &v, 8, 1e-12), MACHO_OK);
+  assert_int_equal(macho_contains(c, &k1, 8), MACHO_OK);
+  clk.now_ns += 1;
+  assert_int_equal(macho_contains(c, &k1, 8), MACHO_ENOTFOUND);
+  macho_close(c);
+}
+
+static void zero_and_infinite_ttls_never_expire(void **state) {
+  (void)state;
+  test_clock clk = {0};
+  macho_cache *c = open_with_clock(&clk, 0, 10, 1, MACHO_POLICY_LRU); /* default: never */
+  uint64_t k1 = 1, k2 = 2, k3 = 3, v = 9;
+  assert_int_equal(macho_put(c, &k1, 8, &v, 8), MACHO_OK);
+  assert_int_equal(macho_put_ttl(c, &k2, 8, &v, 8, 0.0), MACHO_OK);
+  assert_int_equal(macho_put_ttl(c, &k3, 8, &v, 8, INFINITY), MACHO_OK);
+  clk.now_ns = UINT64_MAX - 1; /* the end of the clock */
+  assert_int_equal(macho_contains(c, &k1, 8), MACHO_OK);
+  assert_int_equal(macho_contains(c, &k2, 8), MACHO_OK);
+  assert_int_equal(macho_contains(c, &k3, 8), MACHO_OK);
+  size_t n = 99;
+  assert_int_equal(macho_expire(c, &n), MACHO_OK);
+  assert_int_equal(n, 0);
+  macho_close(c);
+
+  c = open_with_clock(&clk, INFINITY, 10, 1, MACHO_POLICY_LRU);
+  clk.now_ns = 0;
+  assert_int_equal(macho_put(c, &k1, 8, &v, 8), MACHO_OK);
+  clk.now_ns = UINT64_MAX - 1;
+  assert_int_equal(macho_contains(c, &k1, 8), MACHO_OK);
+  macho_close(c);
+}
+
+static void a_deadline_past_the_end_of_the_clock_means_never(void **state) {
+  (void)state;
+  test_clock clk = {UINT64_MAX - SEC};
+  macho_cache *c = open_with_clock(&clk, 60, 10, 1, MACHO_POLICY_LRU);
+  assert_int_equal(put_u64(c, 1, 1), MACHO_OK);
+  clk.now_ns = UINT64_MAX - 1;
+  uint64_t v;
+  assert_int_equal(get_u64(c, 1, &v), MACHO_OK);
+  macho_close(c);
+}
+
+/* Put N entries with a TTL, let them expire, then touch only other keys: the
+ * sweep carried by those calls must reclaim them all. */
+static void sweep_reclaims(macho_policy policy, uint32_t shards, bool by_gets) {
+  enum { N = 3000 };
+  test_clock clk = {0};
+  macho_cache *c = open_with_clock(&clk, 0, 2 * N, shards, policy);
+  uint64_t v = 1;
+  for (uint64_t k = 0; k < N; k++) assert_int_equal(macho_put_ttl(c, &k, 8, &v, 8, 5.0), MACHO_OK);
+  /* A few that never expire, to check the sweep leaves them alone. */
+  for (uint64_t k = N; k < N + 10; k++) assert_int_equal(put_u64(c, k, k), MACHO_OK);
+  assert_int_equal(macho_len(c), N + 10);
+  clk.now_ns += 6 * SEC;
+  /* Other keys only: gets of absent keys, or puts cycling over 64 keys
+   * (enough to reach every shard). */
+  enum { OTHERS = 64 };
+  size_t left = N;
+  int calls = 0;
+  while (left > 0 && calls < 100 * N) {
+    uint64_t other = 1000000 + (uint64_t)(calls % OTHERS);
+    if (by_gets) assert_int_equal(get_u64(c, other, &v), MACHO_ENOTFOUND);
+    else assert_int_equal(put_u64(c, other, 1), MACHO_OK);
+    calls++;
+    size_t others = by_gets ? 0 : (calls < OTHERS ? (size_t)calls : (size_t)OTHERS);
+    size_t now_left = macho_len(c) - 10 - others;
+    assert_true(now_left <= left); /* expired entries only ever go */
+    left = now_left;
+  }
+  assert_int_equal(left, 0);
+  /* Bounded work per call: about slab/8 puts or one slab's worth of get sweeps. */
+  if (by_gets) assert_true(calls <= 2 * (N + 10) + 64 * (int)shards);
+  else assert_true(calls <= N + 10 + 64 * (int)shards);
+  macho_counters ct = counters(c);
+  assert_int_equal(ct.expirations, N);
+  assert_int_equal(ct.evictions, 0);
+  for (uint64_t k = N; k < N + 10; k++) assert_int_equal(macho_contains(c, &k, 8), MACHO_OK);
+  macho_close(c);
+}
+
+static void expired_entries_are_reclaimed_by_puts_of_other_keys(void **state) {
+  (void)state;
+  sweep_reclaims(MACHO_POLICY_LRU, 1, false);
+  sweep_reclaims(MACHO_POLICY_FIFO, 4, false);
+  sweep_reclaims(MACHO_POLICY_RANDOM, 1, false);
+}
+
+static void expired_entries_are_reclaimed_by_gets_of_other_keys(void **state) {
+  (void)state;
+  sweep_reclaims(MACHO_POLICY_LRU, 1, true);
+  sweep_reclaims(MACHO_POLICY_FIFO, 1, true);
+}
+
+static void expired_entries_are_preferred_over_eviction_when_reclaimed_first(void **state) {
+  (void)state;
+  /* A cache of expired entries: macho_expire empties it, and new puts then
+   * evict nothing. (Capacity 100 in 2 shards: 50 keys never fill a shard.) */
+  test_clock clk = {0};
+  macho_cache *c = open_with_clock(&clk, 1, 100, 2, MACHO_POLICY_LRU);
+  for (uint64_t k = 0; k < 50; k++) assert_int_equal(put_u64(c, k, k), MACHO_OK);
+  clk.now_ns += 2 * SEC;
+  size_t n = 0;
+  assert_int_equal(macho_expire(c, &n), MACHO_OK);
+  assert_int_equal(n, 50);
+  assert_int_equal(macho_len(c), 0);
+  for (uint64_t k = 100; k < 150; k++) assert_int_equal(put_u64(c, k, k), MACHO_OK);
+  macho_counters ct = counters(c);
+  assert_int_equal(ct.evictions, 0);
+  assert_int_equal(ct.expirations, 50);
+  macho_close(c);
+}
+
+static void expire_reclaims_every_expired_entry_and_nothing_else(void **state) {
+  (void)state;
+  test_clock clk = {0};
+  macho_cache *c = open_with_clock(&clk, 0, 20000, 4, MACHO_POLICY_LRU);
+  uint64_t v = 0;
+  for (uint64_t k = 0; k < 10000; k++)
+    assert_int_equal(macho_put_ttl(c, &k, 8, &v, 8, k % 2 ? 1.0 : 0.0), MACHO_OK);
+  clk.now_ns += 2 * SEC;
+  size_t n = 0;
+  assert_int_equal(macho_expire(c, &n), MACHO_OK);
+  assert_int_equal(n, 5000);
+  assert_int_equal(macho_len(c), 5000);
+  assert_int_equal(counters(c).expirations, 5000);
+  assert_int_equal(macho_expire(c, NULL), MACHO_OK); /* reclaimed may be NULL */
+  assert_int_equal(macho_len(c), 5000);
+  macho_close(c);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(an_expired_entry_is_never_returned),
+      cmocka_unit_test(a_put_on_an_expired_key_starts_a_fresh_entry),
+      cmocka_unit_test(a_replace_resets_the_deadline),
+      cmocka_unit_test(a_per_entry_ttl_overrides_the_default),
+      cmocka_unit_test(zero_and_infinite_ttls_never_expire),
+      cmocka_unit_test(a_deadline_past_the_end_of_the_clock_means_never),
+      cmocka_unit_test(expired_entries_are_reclaimed_by_puts_of_other_keys),
+      cmocka_unit_test(expired_entries_are_reclaimed_by_gets_of_other_keys),
+      cmocka_unit_test(expired_entries_are_preferred_over_eviction_when_reclaimed_first),
+      cmocka_unit_test(expire_reclaims_every_expired_entry_and_nothing_else),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
