@@ -18,7 +18,11 @@ Differences from the original, on purpose (README.md, "Python"):
 * ``key in cache`` is a peek: it does not count a request, and a key stored
   with the value ``None`` is present. ``cache[key]`` raises ``KeyError`` only
   when the key is absent (a stored ``None`` is returned).
-* ``clear()`` drops entries but keeps the counters (the original reset them).
+* ``clear()`` resets the metrics as the original did; ``clear(keep_metrics=True)``
+  keeps them.
+* Latency and lifespan figures come from libmacho's histograms (percentiles
+  within 1%; latency timed on 1 call in 16): the raw sample lists
+  (``add_latency``, ``get_latency``, ``all_lifespans``) are empty.
 * ``evictions`` counts entries the policy chose to evict; expirations are
   counted separately under ``expirations`` (the original lumped them together).
 * ``ttl`` must be positive (``float('inf')`` = never expires); ints are
@@ -303,6 +307,13 @@ class Cache(_CacheCore):
         """The metrics dict for the whole cache, whatever the shard count."""
         return self._metrics_of(-1)
 
+    def clear(self, keep_metrics: bool = False) -> None:
+        """Drop every entry, and (as the original did) reset the counters,
+        latencies and lifespans, unless keep_metrics=True."""
+        super().clear()
+        if not keep_metrics:
+            self._stats_reset()
+
     def get_metrics(self) -> Dict[str, Any]:
         """The configuration summary the original returned."""
         return {
@@ -320,42 +331,41 @@ class Cache(_CacheCore):
 
 
 # ---- metrics from libmacho's stats API ---------------------------------------------------
+# libmacho keeps log-linear histograms (percentiles within 1%), not the last
+# 1000 raw samples the original kept, so the sample lists are empty.
 
 
-def _latency_dict(cache: Cache, shard: int) -> Dict[str, Any]:
-    stats = getattr(cache, "_stats", None)
-    s = stats(shard) if stats else None
+def _latency_dict(cache: "Cache", shard: int) -> Dict[str, Any]:
+    s = cache._stats(shard)
     out: Dict[str, Any] = {}
-    for op, key in (("add", "put"), ("get", "get")):
-        h = (s or {}).get(key + "_latency") or {}
-        n = h.get("count", 0)
-        out["%s_latency_seconds" % op] = h.get("mean", 0.0) if n else 0.0
-        out["max_%s_latency" % op] = h.get("max", 0.0) if n else 0.0
-        out["min_%s_latency" % op] = h.get("min", 0.0) if n else 0.0
-        out["%s_latency" % op] = list(h.get("samples", []))
-        out["%s_count" % op] = n
-        for p in ("p50", "p90", "p99"):
-            out["%s_latency_%s" % (op, p)] = h.get(p, 0.0) if n else 0.0
+    for op, key in (("add", "put_latency"), ("get", "get_latency")):
+        h = s[key]
+        out["%s_latency_seconds" % op] = h["mean"]
+        out["max_%s_latency" % op] = h["max"]
+        out["min_%s_latency" % op] = h["min"]
+        out["%s_latency" % op] = []
+        for p in ("p50", "p90", "p99", "p999"):
+            out["%s_latency_%s" % (op, p)] = h[p]
+        out["%s_latency_samples" % op] = h["count"]
+    out["latency_sample_every"] = s["latency_sample_every"]
     return out
 
 
-def _lifespan_dict(cache: Cache, shard: int) -> Dict[str, Any]:
-    stats = getattr(cache, "_stats", None)
-    s = stats(shard) if stats else None
-    h = (s or {}).get("lifespan") or {}
-    n = h.get("count", 0)
-    samples = list(h.get("samples", []))
+def _lifespan_dict(cache: "Cache", shard: int) -> Dict[str, Any]:
+    s = cache._stats(shard)
+    h = s["lifespan"]
     return {
-        "max": h.get("max", 0.0) if n else 0.0,
-        "min": h.get("min", 0.0) if n else 0.0,
-        "count": n,
-        "total": h.get("sum", 0.0) if n else 0,
-        "average": h.get("mean", 0.0) if n else 0,
-        "median": h.get("p50", 0.0) if n else 0.0,
-        "all_lifespans": samples,
-        "p90": h.get("p90", 0.0) if n else 0.0,
-        "p99": h.get("p99", 0.0) if n else 0.0,
-        "by_reason": dict((s or {}).get("lifespan_by_reason", {})),
+        "max": h["max"],
+        "min": h["min"],
+        "count": h["count"],
+        "total": h["sum"],
+        "average": h["mean"],
+        "median": h["p50"],
+        "all_lifespans": [],
+        "p90": h["p90"],
+        "p99": h["p99"],
+        "p999": h["p999"],
+        "by_reason": s["lifespan_by_reason"],
     }
 
 

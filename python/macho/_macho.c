@@ -32,6 +32,7 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "macho/macho.h"
 
@@ -425,6 +426,147 @@ fail:
   return NULL;
 }
 
+/* ---- statistics (macho_stats_get): distributions as dicts in seconds ------------------ */
+
+static int dict_set_f(PyObject *d, const char *k, double v) {
+  PyObject *o = PyFloat_FromDouble(v);
+  if (!o) return -1;
+  int r = PyDict_SetItemString(d, k, o);
+  Py_DECREF(o);
+  return r;
+}
+
+static PyObject *dist_dict(const macho_distribution *x) {
+  PyObject *d = PyDict_New();
+  if (!d) return NULL;
+  if (dict_set_u64(d, "count", x->count) < 0 || dict_set_f(d, "min", x->min / 1e9) < 0 ||
+      dict_set_f(d, "max", x->max / 1e9) < 0 || dict_set_f(d, "sum", x->sum / 1e9) < 0 ||
+      dict_set_f(d, "mean", x->mean / 1e9) < 0 || dict_set_f(d, "p50", x->p50 / 1e9) < 0 ||
+      dict_set_f(d, "p90", x->p90 / 1e9) < 0 || dict_set_f(d, "p99", x->p99 / 1e9) < 0 ||
+      dict_set_f(d, "p999", x->p999 / 1e9) < 0) {
+    Py_DECREF(d);
+    return NULL;
+  }
+  return d;
+}
+
+static int dict_set_dist(PyObject *d, const char *k, const macho_distribution *x) {
+  PyObject *o = dist_dict(x);
+  if (!o) return -1;
+  int r = PyDict_SetItemString(d, k, o);
+  Py_DECREF(o);
+  return r;
+}
+
+/* Merge several distributions of one snapshot (same bucket bounds, each
+ * ascending) into *out, whose buckets go to a new array the caller frees. */
+static int dist_merge(const macho_distribution *const *in, int n, macho_distribution *out,
+                      macho_bucket **owned) {
+  memset(out, 0, sizeof *out);
+  *owned = NULL;
+  size_t total = 0;
+  for (int i = 0; i < n; i++) total += in[i]->nbuckets;
+  macho_bucket *b = PyMem_Malloc((total ? total : 1) * sizeof *b);
+  if (!b) return -1;
+  uint32_t pos[MACHO_REMOVED_COUNT] = {0};
+  size_t nb = 0;
+  for (;;) {
+    int best = -1; /* the input whose next bucket starts lowest */
+    for (int i = 0; i < n; i++)
+      if (pos[i] < in[i]->nbuckets &&
+          (best < 0 || in[i]->buckets[pos[i]].lo < in[best]->buckets[pos[best]].lo))
+        best = i;
+    if (best < 0) break;
+    const macho_bucket *x = &in[best]->buckets[pos[best]++];
+    if (nb && b[nb - 1].lo == x->lo) b[nb - 1].count += x->count;
+    else b[nb++] = *x;
+  }
+  for (int i = 0; i < n; i++) {
+    const macho_distribution *x = in[i];
+    if (!x->count) continue;
+    if (!out->count || x->min < out->min) out->min = x->min;
+    if (x->max > out->max) out->max = x->max;
+    out->count += x->count;
+    out->sum += x->sum;
+  }
+  out->buckets = b;
+  out->nbuckets = (uint32_t)nb;
+  if (out->count) {
+    out->mean = (double)out->sum / (double)out->count;
+    out->p50 = macho_distribution_quantile(out, 0.5);
+    out->p90 = macho_distribution_quantile(out, 0.9);
+    out->p99 = macho_distribution_quantile(out, 0.99);
+    out->p999 = macho_distribution_quantile(out, 0.999);
+  }
+  *owned = b;
+  return 0;
+}
+
+static const char *const reason_names[MACHO_REMOVED_COUNT] = {
+    [MACHO_REMOVED_EVICTED] = "evicted", [MACHO_REMOVED_EXPIRED] = "expired",
+    [MACHO_REMOVED_DELETED] = "deleted", [MACHO_REMOVED_REPLACED] = "replaced",
+    [MACHO_REMOVED_CLEARED] = "cleared"};
+
+static PyObject *Cache_stats(CacheObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  if (!ready(self)) return NULL;
+  long shard = -1;
+  if (nargs > 1) {
+    PyErr_SetString(PyExc_TypeError, "_stats() takes at most one argument (a shard index)");
+    return NULL;
+  }
+  if (nargs == 1) {
+    shard = PyLong_AsLong(args[0]);
+    if (shard == -1 && PyErr_Occurred()) return NULL;
+  }
+  if (shard < -1 || shard >= (long)macho_shard_count(self->cache)) {
+    PyErr_Format(PyExc_IndexError, "shard %ld out of range", shard);
+    return NULL;
+  }
+  macho_stats *st = NULL;
+  int rc = macho_stats_get(self->cache, (int)shard, &st);
+  if (rc != MACHO_OK) return raise_status(rc);
+  PyObject *d = PyDict_New(), *by = PyDict_New();
+  macho_bucket *owned = NULL;
+  if (!d || !by) goto fail;
+  if (dict_set_dist(d, "get_latency", &st->get_latency_ns) < 0 ||
+      dict_set_dist(d, "put_latency", &st->put_latency_ns) < 0 ||
+      dict_set_u64(d, "latency_sample_every", st->latency_sample_every) < 0)
+    goto fail;
+  for (int r = 0; r < MACHO_REMOVED_COUNT; r++)
+    if (r != MACHO_REMOVED_REPLACED && dict_set_dist(by, reason_names[r], &st->lifespan_ns[r]) < 0)
+      goto fail;
+  if (PyDict_SetItemString(d, "lifespan_by_reason", by) < 0) goto fail;
+  /* "lifespan" as the original meant it: entries that left while the cache
+   * was in use (evicted, expired, deleted), not those dropped by clear(). */
+  const macho_distribution *parts[] = {&st->lifespan_ns[MACHO_REMOVED_EVICTED],
+                                       &st->lifespan_ns[MACHO_REMOVED_EXPIRED],
+                                       &st->lifespan_ns[MACHO_REMOVED_DELETED]};
+  macho_distribution merged;
+  if (dist_merge(parts, 3, &merged, &owned) < 0) {
+    PyErr_NoMemory();
+    goto fail;
+  }
+  if (dict_set_dist(d, "lifespan", &merged) < 0) goto fail;
+  PyMem_Free(owned);
+  Py_DECREF(by);
+  macho_stats_free(st);
+  return d;
+fail:
+  PyMem_Free(owned);
+  Py_XDECREF(by);
+  Py_XDECREF(d);
+  macho_stats_free(st);
+  return NULL;
+}
+
+static PyObject *Cache_stats_reset(CacheObject *self, PyObject *unused) {
+  (void)unused;
+  if (!ready(self)) return NULL;
+  int rc = macho_stats_reset(self->cache);
+  if (rc != MACHO_OK) return raise_status(rc);
+  Py_RETURN_NONE;
+}
+
 static PyObject *Cache_shard_count(CacheObject *self, void *closure) {
   (void)closure;
   if (!ready(self)) return NULL;
@@ -497,6 +639,10 @@ static PyMethodDef Cache_methods[] = {
      "Test hook: move a manual_clock cache's clock forward by some seconds."},
     {"_counters", (PyCFunction)(void (*)(void))Cache_counters, METH_FASTCALL,
      "_counters(shard=-1): libmacho's counters for one shard or (-1) the whole cache."},
+    {"_stats", (PyCFunction)(void (*)(void))Cache_stats, METH_FASTCALL,
+     "_stats(shard=-1): latency and lifespan distributions (seconds) from macho_stats_get."},
+    {"_stats_reset", (PyCFunction)Cache_stats_reset, METH_NOARGS,
+     "Zero the counters and distributions (macho_stats_reset)."},
     {"_dashboard_start", (PyCFunction)(void (*)(void))Cache_dashboard_start,
      METH_VARARGS | METH_KEYWORDS, "_dashboard_start(listen=None, token=None) -> url"},
     {"_dashboard_stop", (PyCFunction)Cache_dashboard_stop, METH_NOARGS, "Stop the dashboard."},

@@ -272,11 +272,52 @@ def test_per_shard_properties_are_lists_with_one_dict_per_shard():
     assert c.totals["evictions"] == 290 and c.totals["hits"] == 300
 
 
-def test_evictions_and_lifespans_are_counted():
+def test_lifespans_measure_time_from_add_to_removal():
+    c = Cache(max_cache_size=2, ttl=100.0, _manual_clock=True)
+    c.add(1, 1)
+    c._advance_clock(5)
+    c.add(2, 2)
+    c._advance_clock(5)
+    c.add(3, 3)        # evicts 1 at age 10
+    c.delete(2)        # 2 leaves at age 5
+    c._advance_clock(200)
+    c.expire()         # 3 is reclaimed at age 200 (a lifespan ends at removal, as originally)
+    life = c.metric_lifespan
+    assert life["count"] == 3 and c.metrics["evictions"] == 1
+    assert life["min"] == pytest.approx(5) and life["max"] == pytest.approx(200)
+    assert life["total"] == pytest.approx(215) and life["average"] == pytest.approx(215 / 3)
+    assert life["median"] == pytest.approx(10, rel=0.01)
+    by = life["by_reason"]
+    assert (by["evicted"]["count"], by["deleted"]["count"], by["expired"]["count"]) == (1, 1, 1)
+
+
+def test_latencies_are_sampled_and_positive_on_the_real_clock():
+    c = Cache(max_cache_size=100)
+    for i in range(1000):
+        c.add(i, i)
+        c.get(i)
+    lat = c.latencies
+    every = lat["latency_sample_every"]
+    assert every >= 1
+    assert 0 < lat["add_latency_samples"] <= 1000 and 0 < lat["get_latency_samples"] <= 1000
+    for op in ("add", "get"):
+        lo, mean, hi = (lat["min_%s_latency" % op], lat["%s_latency_seconds" % op],
+                        lat["max_%s_latency" % op])
+        assert 0 < lo <= mean <= hi
+        assert lo <= lat["%s_latency_p50" % op] <= lat["%s_latency_p99" % op] <= hi
+
+
+def test_clear_resets_the_metrics_as_the_original_did():
     c = Cache(max_cache_size=1)
     c.add(1, 1)
     c.add(2, 2)
-    assert c.metrics["evictions"] == 1
-    if hasattr(c, "_stats"):
-        assert c.metric_lifespan["count"] >= 1
-        assert c.latencies["add_count"] == 2
+    c.get(2)
+    c.clear()
+    m = c.metrics
+    assert (m["hits"], m["misses"], m["evictions"], m["total_requests"]) == (0, 0, 0, 0)
+    assert m["lifespan_metrics"]["count"] == 0
+    c.add(1, 1)
+    c.add(2, 2)
+    c.clear(keep_metrics=True)
+    assert c.metrics["evictions"] == 1 and c.total_requests == 2
+    assert c.metric_lifespan["by_reason"]["cleared"]["count"] == 1
