@@ -113,6 +113,14 @@ typedef struct macho__filter_ops {
   int (*maybe_contains)(const void *f, uint64_t hash); /* 0 = certainly absent */
   void (*clear)(void *f);
   size_t (*memory)(const void *f);
+  /* Optional, for static filters (xor) that follow churn by rebuilding from
+   * the shard's live hashes. After each add/remove the shard asks
+   * wants_rebuild (the filter decides its threshold and backs off after a
+   * failure); if yes it lists its n live hashes (the array is the filter's
+   * to reorder during the call) and calls rebuild. rebuild may fail with
+   * MACHO_ENOMEM: the filter then stays as it was, still exact-or-maybe. */
+  int (*wants_rebuild)(void *f);
+  int (*rebuild)(void *f, uint64_t *hashes, uint32_t n);
 } macho__filter_ops;
 
 extern const macho__filter_ops *const macho__filters[MACHO_FILTER_COUNT];
@@ -256,6 +264,9 @@ void macho__shard_destroy(macho__shard *sh, macho__dead *dead_or_null);
  * on `dead` (objects). */
 void macho__shard_remove(macho__shard *sh, uint32_t id, macho_removal reason, uint64_t now,
                          bool from_victim, macho__dead *dead);
+/* Let a static filter rebuild from the live hashes when it asks to (after
+ * each filter add/remove). */
+void macho__shard_filter_maintain(macho__shard *sh);
 /* Evict one entry chosen by the policy. */
 void macho__shard_evict_one(macho__shard *sh, uint64_t now, macho__dead *dead);
 /* Make room for one more entry of `bytes` payload: evicts as needed and grows

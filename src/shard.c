@@ -103,6 +103,21 @@ static void dead_push(macho__dead *dead, void *obj) {
   dead->obj[dead->n++] = obj;
 }
 
+/* Static filters (src/filter/xor.c) follow churn by rebuilding from the live
+ * hashes once enough has changed since their last build. A failed allocation
+ * only postpones the rebuild: the filter stays correct, it filters less. */
+void macho__shard_filter_maintain(macho__shard *sh) {
+  if (!sh->fil->wants_rebuild || !sh->fil->wants_rebuild(sh->filter)) return;
+  size_t size = (size_t)(sh->len ? sh->len : 1) * sizeof(uint64_t);
+  uint64_t *hashes = macho__malloc(sh->alloc, size);
+  if (!hashes) return;
+  uint32_t n = 0;
+  for (uint32_t id = 0; id < sh->slab_cap && n < sh->len; id++)
+    if (sh->entries[id].key) hashes[n++] = sh->entries[id].hash;
+  (void)sh->fil->rebuild(sh->filter, hashes, n);
+  macho__free(sh->alloc, hashes, size);
+}
+
 void macho__shard_remove(macho__shard *sh, uint32_t id, macho_removal reason, uint64_t now,
                          bool from_victim, macho__dead *dead) {
   macho__entry *e = macho__entry_at(sh, id);
@@ -122,6 +137,7 @@ void macho__shard_remove(macho__shard *sh, uint32_t id, macho_removal reason, ui
   e->next = sh->free_head;
   sh->free_head = id;
   sh->len--;
+  if (sh->fil) macho__shard_filter_maintain(sh);
 }
 
 void macho__shard_evict_one(macho__shard *sh, uint64_t now, macho__dead *dead) {
@@ -169,7 +185,10 @@ uint32_t macho__shard_link_new(macho__shard *sh, const macho__entry *tmpl) {
   if (!sh->cache->object_mode) sh->payload_bytes += (uint64_t)e->val.len.klen + e->val.len.vlen;
   macho__index_insert(sh, e->hash, id);
   sh->pol->on_insert(sh->pol_state, sh, id);
-  if (sh->fil) sh->fil->add(sh->filter, e->hash);
+  if (sh->fil) {
+    sh->fil->add(sh->filter, e->hash);
+    macho__shard_filter_maintain(sh);
+  }
   return id;
 }
 
