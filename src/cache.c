@@ -208,7 +208,7 @@ static int put_locked(macho_cache *c, macho__shard *sh, const keyref *k, void *p
   if (id != MACHO__NIL) {
     macho__entry *e = &sh->entries[id];
     if (c->object_mode) {
-      c->obj_ops.retain(c->obj_ops.ctx, payload);
+      if (payload) c->obj_ops.retain(c->obj_ops.ctx, payload); /* NULL values are allowed */
       if (e->val.obj) dead->obj[dead->n++] = e->val.obj;
       e->val.obj = payload;
     } else {
