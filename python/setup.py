@@ -34,6 +34,10 @@ def pkg_config(*args):
 lib_sources = sorted(glob.glob(os.path.join(ROOT, "src", "**", "*.c"), recursive=True))
 if not lib_sources:
     raise SystemExit("setup.py: no libmacho sources under %s/src (build from the repository)" % ROOT)
+# MACHO_PY_NO_DASHBOARD=1 builds without src/dashboard/ (no libmicrohttpd, no
+# Chart.js needed); launch_dashboard() then raises NotImplementedError.
+if os.environ.get("MACHO_PY_NO_DASHBOARD"):
+    lib_sources = [p for p in lib_sources if os.sep + "dashboard" + os.sep not in p]
 
 define_macros = [("_GNU_SOURCE", None)]
 libraries = ["m"]
@@ -50,6 +54,10 @@ has_dashboard = any(
 if has_dashboard:
     define_macros.append(("MACHO_PY_HAVE_DASHBOARD", "1"))
 if dashboard_sources:
+    # assets.c embeds the page and Debian's Chart.js with .incbin (see cmake/deps.cmake).
+    www = os.path.join(ROOT, "src", "dashboard", "www")
+    chartjs = "/usr/share/javascript/chart.js/chart.min.js"
+    define_macros += [("MACHO_DASHBOARD_WWW", '"%s"' % www), ("MACHO_CHARTJS", '"%s"' % chartjs)]
     flags = pkg_config("--cflags", "--libs", "libmicrohttpd")
     extra_compile_args += [f for f in flags if f.startswith("-I")]
     libs = [f[2:] for f in flags if f.startswith("-l")]
