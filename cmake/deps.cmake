@@ -7,3 +7,14 @@ target_include_directories(macho_objects PRIVATE ${XXHASH_INCLUDE_DIR})
 pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 list(APPEND MACHO_CLI_LIBS PkgConfig::ZLIB PkgConfig::ZSTD)
+# The live dashboard (src/dashboard/) serves HTTP with libmicrohttpd and embeds
+# Debian's Chart.js and its own page at build time (.incbin in assets.c).
+pkg_check_modules(MHD REQUIRED libmicrohttpd)
+target_include_directories(macho_objects PRIVATE ${MHD_INCLUDE_DIRS})
+list(APPEND MACHO_LINK_LIBS ${MHD_LINK_LIBRARIES})
+set(MACHO_PC_PRIVATE "${MACHO_PC_PRIVATE} -lmicrohttpd")
+find_file(MACHO_CHARTJS chart.min.js PATHS /usr/share/javascript/chart.js NO_DEFAULT_PATH REQUIRED)
+file(GLOB MACHO_DASHBOARD_WWW_FILES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/dashboard/www/*)
+set_source_files_properties(${PROJECT_SOURCE_DIR}/src/dashboard/assets.c PROPERTIES
+  COMPILE_DEFINITIONS "MACHO_DASHBOARD_WWW=\"${PROJECT_SOURCE_DIR}/src/dashboard/www\";MACHO_CHARTJS=\"${MACHO_CHARTJS}\""
+  OBJECT_DEPENDS "${MACHO_DASHBOARD_WWW_FILES};${MACHO_CHARTJS}")

@@ -5,6 +5,13 @@
  * and key-value traces); each operation is a get, and a miss is followed by a
  * put of the value (cache-aside), so the hit ratio is the policy's. Worker
  * threads, one per shard up to the core count, share one cache.
+ *
+ * With --dashboard one policy runs with the live dashboard serving its cache
+ * (URL printed on stdout). Keys are then text ("k123", so `macho get URL k123`
+ * finds them), one put in ten carries a short TTL and one operation in a
+ * hundred is a delete, so every lifespan reason shows up; workers pause
+ * briefly every 1024 operations so that the page stays responsive on a busy
+ * machine.
  */
 #include "cli.h"
 
@@ -19,6 +26,9 @@ typedef struct demo_opts {
   const char *policy;
   uint64_t shards, capacity, keys, threads;
   double seconds;
+  bool dashboard, manage, seconds_given;
+  uint64_t port;
+  const char *token;
 } demo_opts;
 
 typedef struct worker {
@@ -35,14 +45,24 @@ static void *work(void *arg) {
   cli_zipf_init(&z, w->o->keys, 0.99, w->seed);
   char val[64];
   memset(val, 'v', sizeof val);
-  uint64_t ops = 0;
+  uint64_t ops = 0, rng = w->seed;
+  const bool dash = w->o->dashboard;
   while (!*w->stop) {
     for (int i = 0; i < 1024; i++) {
       uint64_t k = cli_zipf_next(&z);
-      char buf[64];
-      size_t n;
-      if (macho_get(w->cache, &k, sizeof k, buf, sizeof buf, &n) == MACHO_ENOTFOUND) {
-        int rc = macho_put(w->cache, &k, sizeof k, val, sizeof val);
+      char text[24], buf[64];
+      const void *key = &k;
+      size_t klen = sizeof k, n;
+      if (dash) {
+        klen = (size_t)snprintf(text, sizeof text, "k%llu", (unsigned long long)k);
+        key = text;
+      }
+      uint64_t r = dash ? cli_rand(&rng) % 100 : 100;
+      if (r == 0) {
+        if (macho_delete(w->cache, key, klen) == MACHO_OK) ops += 0; /* absent is fine */
+      } else if (macho_get(w->cache, key, klen, buf, sizeof buf, &n) == MACHO_ENOTFOUND) {
+        int rc = r < 10 ? macho_put_ttl(w->cache, key, klen, val, sizeof val, 0.5 + (double)r)
+                        : macho_put(w->cache, key, klen, val, sizeof val);
         if (rc != MACHO_OK) {
           fprintf(stderr, "macho demo: put failed: %s\n", macho_strerror(rc));
           exit(CLI_FAIL);
@@ -50,6 +70,7 @@ static void *work(void *arg) {
       }
       ops++;
     }
+    if (dash) usleep(1000);
   }
   w->ops = ops;
   return NULL;
@@ -73,6 +94,25 @@ static int run_one(macho_policy p, const demo_opts *o) {
     fprintf(stderr, "macho demo: cannot open cache: %s\n", macho_strerror(rc));
     return CLI_FAIL;
   }
+  macho_dashboard *dash = NULL;
+  if (o->dashboard) {
+    macho_dashboard_options dopts;
+    macho_dashboard_options_init(&dopts);
+    char listen[64];
+    snprintf(listen, sizeof listen, "%s:%llu", o->token ? "0.0.0.0" : "127.0.0.1",
+             (unsigned long long)o->port);
+    dopts.listen = listen;
+    dopts.token = o->token;
+    dopts.management = o->manage;
+    rc = macho_dashboard_start(c, &dopts, &dash);
+    if (rc != MACHO_OK) {
+      fprintf(stderr, "macho demo: cannot start the dashboard on %s: %s\n", listen, macho_strerror(rc));
+      macho_close(c);
+      return CLI_FAIL;
+    }
+    printf("macho demo: dashboard at %s (for %.0f s)\n", macho_dashboard_url(dash), o->seconds);
+    fflush(stdout);
+  }
   volatile int stop = 0;
   worker w[64];
   uint64_t n = o->threads;
@@ -95,6 +135,7 @@ static int run_one(macho_policy p, const demo_opts *o) {
   printf("%-9s %7llu %14.0f %9.4f %12llu %10llu %11.1f\n", macho_policy_name(p),
          (unsigned long long)o->shards, (double)ops / dt, hr, (unsigned long long)s.evictions,
          (unsigned long long)s.entries, (double)s.memory_bytes / (1024.0 * 1024.0));
+  macho_dashboard_stop(dash);
   macho_close(c);
   return CLI_OK;
 }
@@ -108,14 +149,22 @@ int cmd_demo(int argc, char **argv) {
     else if (!strcmp(a, "--shards") && v) ok = cli_parse_u64(a, v, 1, 65536, &o.shards);
     else if (!strcmp(a, "--capacity") && v) ok = cli_parse_u64(a, v, 1, 1ull << 32, &o.capacity);
     else if (!strcmp(a, "--keys") && v) ok = cli_parse_u64(a, v, 1, 1ull << 40, &o.keys);
-    else if (!strcmp(a, "--seconds") && v) ok = cli_parse_double(a, v, 0.01, 3600, &o.seconds);
-    else {
+    else if (!strcmp(a, "--seconds") && v) ok = o.seconds_given = cli_parse_double(a, v, 0.01, 86400, &o.seconds);
+    else if (!strcmp(a, "--port") && v) ok = cli_parse_u64(a, v, 0, 65535, &o.port);
+    else if (!strcmp(a, "--token") && v) o.token = v;
+    else if (!strcmp(a, "--dashboard") || !strcmp(a, "--manage")) {
+      if (!strcmp(a, "--dashboard")) o.dashboard = true;
+      else o.manage = true;
+      continue; /* flags take no value */
+    } else {
       fprintf(stderr, "macho demo: unknown or incomplete option '%s'\nusage: %s", a, cli_find("demo")->usage);
       return CLI_USAGE;
     }
     if (!ok) return CLI_USAGE;
     i++;
   }
+  if (o.dashboard && !o.seconds_given) o.seconds = 600;
+  if (o.dashboard && !strcmp(o.policy, "all")) o.policy = "lru"; /* one cache to watch */
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   o.threads = o.shards < (uint64_t)cores ? o.shards : (uint64_t)cores;
   if (o.threads < 1) o.threads = 1;

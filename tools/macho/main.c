@@ -14,7 +14,11 @@ static int cmd_help(int argc, char **argv);
 
 static const cli_command commands[] = {
     {"demo", cmd_demo, "run a skewed (Zipf) workload through each policy and print a table",
-     "macho demo [--policy P|all] [--shards N] [--seconds S] [--capacity N] [--keys N]\n"},
+     "macho demo [--policy P|all] [--shards N] [--seconds S] [--capacity N] [--keys N]\n"
+     "           [--dashboard [--port N] [--manage] [--token T]]\n"
+     "  --dashboard  serve the live dashboard for one policy (lru unless --policy) and print its\n"
+     "               URL; runs 600 s unless --seconds. --port N (default 0 = any free port);\n"
+     "               --manage enables clear/get/del; --token T binds 0.0.0.0 guarded by T.\n"},
     {"sim", cmd_sim, "replay a cache trace through each policy and report miss ratios",
      "macho sim TRACE --format lirs|txt|csv|oracleGeneral|vscsi --policy P1,P2,...|all\n"
      "          --size N1,N2%,... [--json] [--plot FILE.svg|FILE.png] [--time]\n"},
