@@ -322,3 +322,26 @@ def test_clear_resets_the_metrics_as_the_original_did():
     c.clear(keep_metrics=True)
     assert c.metrics["evictions"] == 1 and c.total_requests == 2
     assert c.metric_lifespan["by_reason"]["cleared"]["count"] == 1
+
+
+@pytest.mark.parametrize("name", macho.filters())
+def test_every_filter_never_hides_a_stored_key(name):
+    c = Cache(max_cache_size=200, filter=name, probability=0.01)
+    for i in range(300):
+        c.add(i, -i)
+    stored = c.keys()
+    assert len(stored) == 200
+    for k in stored:
+        assert c.get(k) == -k
+    for k in range(1000, 1300):
+        assert c.get(k) is None
+    c.delete(stored[0])
+    assert c.get(stored[0]) is None
+    t = c.totals
+    if name != "none":
+        assert t["filter_queries"] > 0 and t["filter_negatives"] > 0
+
+
+def test_help_shows_the_docstrings():
+    assert "max_cache_size" in Cache.__doc__
+    assert "default" in Cache.get.__doc__ and "ttl" in Cache.add.__doc__
