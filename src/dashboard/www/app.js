@@ -29,8 +29,8 @@
     return (i ? b.toFixed(1) : b.toFixed(0)) + ' ' + u[i];
   }
   function fmtRate(r) {
-    if (r >= 1e6) return (r / 1e6).toFixed(2) + ' M';
-    if (r >= 1e3) return (r / 1e3).toFixed(1) + ' k';
+    if (r >= 1e6) return +(r / 1e6).toFixed(2) + ' M';
+    if (r >= 1e3) return +(r / 1e3).toFixed(1) + ' k';
     return r.toFixed(0);
   }
 
@@ -41,7 +41,7 @@
   Chart.defaults.animation = false;
   Chart.defaults.maintainAspectRatio = false;
   const legend = { labels: { boxWidth: 12 } };
-  function line(id, datasets, yTitle, yFmt) {
+  function line(id, datasets, yTitle, yFmt, yType) {
     return new Chart($(id), {
       type: 'line',
       data: { labels: [], datasets: datasets.map((d) => ({ label: d[0], borderColor: d[1],
@@ -49,7 +49,7 @@
         tension: 0.2 })) },
       options: { interaction: { mode: 'index', intersect: false }, plugins: { legend },
         scales: { x: { ticks: { maxTicksLimit: 8 } },
-          y: { beginAtZero: true, title: { display: !!yTitle, text: yTitle },
+          y: { type: yType || 'linear', beginAtZero: !yType, title: { display: !!yTitle, text: yTitle },
             ticks: { callback: yFmt || ((v) => v) } } } },
     });
   }
@@ -67,7 +67,7 @@
     shards: bars('c-shards', [['hits', colors.hits], ['misses', colors.misses], ['evictions', colors.evictions]],
       'count', true),
     latencyTime: line('c-latency-time', [['get mean', colors.get], ['get max', colors.get, [4, 4]],
-      ['put mean', colors.put], ['put max', colors.put, [4, 4]]], 'latency', fmtNs),
+      ['put mean', colors.put], ['put max', colors.put, [4, 4]]], 'latency (log scale)', fmtNs, 'logarithmic'),
     latencyHist: bars('c-latency-hist', [['get', colors.get], ['put', colors.put]], '% of timed calls'),
     lifespan: bars('c-lifespan', [['evicted', colors.evicted], ['expired', colors.expired],
       ['deleted', colors.deleted], ['cleared', colors.cleared]], 'entries'),
@@ -111,7 +111,7 @@
 
   function render(s) {
     const t = s.total, cfg = s.config;
-    $('t-entries').textContent = fmtInt(t.entries) + ' / ' + fmtInt(t.capacity_entries);
+    $('t-entries').textContent = fmtRate(t.entries) + ' / ' + fmtRate(t.capacity_entries);
     $('t-fill').style.width = (t.capacity_entries ? (100 * t.entries) / t.capacity_entries : 0).toFixed(1) + '%';
     $('t-hitratio').textContent = (100 * t.hit_ratio).toFixed(2) + ' %';
     $('hits').textContent = fmtInt(t.hits);
