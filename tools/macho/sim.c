@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BATCH 65536
@@ -66,7 +67,8 @@ static const char usage_text[] =
     "  (policy, size), and prints requests, distinct keys, hits, misses and the\n"
     "  miss ratio. Sizes are entries, or N% of the trace's distinct keys.\n"
     "  Policies: the built ones (see 'macho sim --policy all') and belady (offline\n"
-    "  optimum). --time adds requests per second per run (cache time only).\n";
+    "  optimum). --time adds requests per second per run (CPU time of the cache\n"
+    "  calls only, not of reading the trace).\n";
 
 /* ---- arguments ---------------------------------------------------------------- */
 
@@ -290,7 +292,23 @@ out:
   return rc;
 }
 
+/* CPU seconds of this thread: on a shared machine wall time counts the time
+ * other processes ran; --time reports the cache's own cost. */
+static double cpu_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 /* ---- simulation ---------------------------------------------------------------- */
+
+/* TTL is off and metrics are off, so the cache's clock cannot change a
+ * result; a constant clock saves a clock_gettime per put (about 7% of the
+ * run time in a profile of LRU on CloudPhysics). */
+static uint64_t frozen_clock(void *ctx) {
+  (void)ctx;
+  return 0;
+}
 
 static int open_sim(sim *s) {
   if (s->is_belady) return belady_open(&s->opt, s->size) == 0 ? MACHO_OK : MACHO_ENOMEM;
@@ -301,6 +319,7 @@ static int open_sim(sim *s) {
   cfg.ttl_seconds = 0;
   cfg.metrics = 0;
   cfg.policy = s->pol;
+  cfg.clock = frozen_clock;
   return macho_open(&cfg, &s->cache);
 }
 
@@ -370,10 +389,10 @@ static int main_pass(const sim_opts *o, sim *sims, int nsims, const prepass *pp,
         }
       }
     for (int k = 0; k < nsims; k++) {
-      double t0 = cli_now();
+      double t0 = cpu_now();
       if (sims[k].is_belady) run_belady(&sims[k], batch, n);
       else if ((rc = run_cache(&sims[k], batch, n)) != CLI_OK) goto out;
-      sims[k].seconds += cli_now() - t0;
+      sims[k].seconds += cpu_now() - t0;
     }
     total += n;
     if (n < BATCH) break;
