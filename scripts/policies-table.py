@@ -128,13 +128,13 @@ def main():
       + ("LRU, FIFO and Belady match libCacheSim at every point of the table."
          if not [f for f in failures if f[2] in EXACT] else
          "MISMATCHES: " + "; ".join(f"{t}@{s} {p} {g:.4f} vs {r:.4f}" for t, s, p, g, r in failures if p in EXACT))
-      + "\n")
+      )
     close_fail = [f for f in failures if f[2] in CLOSE]
     w("- **SIEVE and S3-FIFO** (within 2 points): "
       + ("all points within 2 points." if not close_fail else
          f"{len(close_fail)} point(s) differ by more than 2 points; each is explained below: "
          + "; ".join(f"{t}@{s} {p} {g:.4f} vs {r:.4f} ({(g - r) * 100:+.2f})" for t, s, p, g, r in close_fail))
-      + "\n")
+      )
     w("- **Target** (no worse than the best online policy of the reference table + 0.5 point, at "
       "every point): " + (("met by **" + "**, **".join(meeting) + "**.") if meeting else "met by no policy yet.")
       + " Misses per policy (points over the target, worst first):\n")

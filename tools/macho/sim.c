@@ -495,7 +495,12 @@ static int plot(const sim_opts *o, const sim *sims, int nsims) {
   bool svg = strcmp(strrchr(o->plot, '.'), ".svg") == 0;
   const char *base = strrchr(o->path, '/');
   base = base ? base + 1 : o->path;
-  fprintf(g, "set terminal %s size 900,560 font 'sans,12'\n", svg ? "svg dynamic background rgb 'white'" : "pngcairo");
+  fprintf(g, "set terminal %s size 900,560 font 'sans,12' noenhanced\n",
+          svg ? "svg dynamic background rgb 'white'" : "pngcairo");
+  /* Ten distinguishable colours (gnuplot's default cycle repeats after 8). */
+  static const char *const colours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                        "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+  for (int i = 0; i < 10; i++) fprintf(g, "set linetype %d lc rgb '%s'\n", i + 1, colours[i]);
   fprintf(g, "set output '%s'\n", o->plot);
   fprintf(g, "set title 'Miss ratio curve: %s'\nset xlabel 'cache size (entries)'\n"
              "set ylabel 'miss ratio'\nset grid\nset key outside right top\nset logscale x\n"
@@ -519,7 +524,8 @@ static int plot(const sim_opts *o, const sim *sims, int nsims) {
   }
   fprintf(g, "plot ");
   for (int j = 0; j < nnames; j++)
-    fprintf(g, "%s$d%d with linespoints lw 2 title '%s'%s", j ? "     " : "", j, names[j],
+    fprintf(g, "%s$d%d with linespoints lw 2 %s title '%s'%s", j ? "     " : "", j,
+            strcmp(names[j], "belady") == 0 ? "dt 2 lc rgb 'black'" : "", names[j],
             j + 1 < nnames ? ", \\\n" : "\n");
   int status = pclose(g);
   if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
