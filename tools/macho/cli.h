@@ -42,5 +42,6 @@ uint64_t cli_rand(uint64_t *state);
 
 int cmd_demo(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
+int cmd_filters(int argc, char **argv);
 
 #endif

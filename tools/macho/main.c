@@ -22,6 +22,8 @@ static const cli_command commands[] = {
     {"sim", cmd_sim, "replay a cache trace through each policy and report miss ratios",
      "macho sim TRACE --format lirs|txt|csv|oracleGeneral|vscsi --policy P1,P2,...|all\n"
      "          --size N1,N2%,... [--json] [--plot FILE.svg|FILE.png] [--time]\n"},
+    {"filters", cmd_filters, "measure each membership filter: false-positive rate, bits per key, ns",
+     "macho filters [--fp P] [--n N] [--churn X] [--json] [--seed S]\n"},
     {"help", cmd_help, "show help for a command", "macho help [COMMAND]\n"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
