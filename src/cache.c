@@ -214,6 +214,7 @@ static int put_locked(macho_cache *c, macho__shard *sh, const keyref *k, void *p
     } else {
       *old_blob = e->key;
       *old_size = (size_t)e->val.len.klen + e->val.len.vlen;
+      if (!*old_size) *old_size = 1; /* see put_bytes */
       sh->payload_bytes += (uint64_t)vlen - e->val.len.vlen;
       e->key = payload;
       e->val.len.vlen = vlen;
@@ -256,7 +257,10 @@ static int put_bytes(macho_cache *c, const void *key, size_t klen, const void *v
   macho__shard *sh = shard_for(c, k.hash);
   size_t size = klen + vlen;
   if (sh->capacity_bytes && size > sh->capacity_bytes) return MACHO_ETOOBIG;
-  char *blob = macho__malloc(&c->alloc, size ? size : 1);
+  /* An empty key and value still get a 1-byte blob: entry.key == NULL marks a
+   * free slot. The allocator is told the size it allocated (sized frees). */
+  size_t blob_size = size ? size : 1;
+  char *blob = macho__malloc(&c->alloc, blob_size);
   if (!blob) return MACHO_ENOMEM;
   if (klen) memcpy(blob, key, klen);
   if (vlen) memcpy(blob + klen, value, vlen);
@@ -266,7 +270,7 @@ static int put_bytes(macho_cache *c, const void *key, size_t klen, const void *v
   int rc = put_locked(c, sh, &k, blob, (uint32_t)vlen, ttl_ns, NULL, &old, &old_size);
   macho__lat_end(c, sh, MACHO__OP_PUT, lat);
   macho__unlock(sh);
-  if (rc != MACHO_OK) macho__free(&c->alloc, blob, size);
+  if (rc != MACHO_OK) macho__free(&c->alloc, blob, blob_size);
   macho__free(&c->alloc, old, old_size);
   return rc;
 }

@@ -69,7 +69,8 @@ fail:
 }
 
 static void free_payload(macho__shard *sh, macho__entry *e) {
-  macho__free(sh->alloc, e->key, (size_t)e->val.len.klen + e->val.len.vlen);
+  size_t size = (size_t)e->val.len.klen + e->val.len.vlen;
+  macho__free(sh->alloc, e->key, size ? size : 1); /* empty payloads have a 1-byte blob */
 }
 
 void macho__shard_destroy(macho__shard *sh, macho__dead *dead_or_null) {

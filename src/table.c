@@ -48,7 +48,8 @@ uint32_t macho__index_find_bytes(const macho__shard *sh, uint64_t hash, const vo
     if (s.id == MACHO__NIL) return MACHO__NIL;
     if (s.tag == tag) {
       const macho__entry *e = &sh->entries[s.id];
-      if (e->hash == hash && e->val.len.klen == klen && memcmp(e->key, key, klen) == 0)
+      /* klen 0 with key NULL is the empty key: memcmp(NULL, ...) would be UB. */
+      if (e->hash == hash && e->val.len.klen == klen && (!klen || memcmp(e->key, key, klen) == 0))
         return s.id;
     }
     if (++pos == sh->nslots) pos = 0;
