@@ -89,6 +89,14 @@ class Cache(_CacheCore):
         'none', 'bloom', 'cuckoo' or 'xor' (a filter this build does not
         implement raises ValueError saying so). Overrides ``bloom`` unless
         they contradict each other (then ValueError).
+    seed: int, keyword only
+        Seed of libmacho's hashing and of the random policy (reproducible runs).
+    metrics: bool, keyword only
+        True (default): latency (1 call in 16 timed) and lifespan figures.
+        False: counters only (hits, misses, evictions ... still count), the
+        latency and lifespan figures stay zero, and TTL deadlines use the
+        kernel's coarse monotonic clock (4 ms resolution), which makes a get
+        of an entry with a TTL about a third cheaper (docs/BENCHMARKS.md).
 
     Raises TypeError for an argument of the wrong type and ValueError for one
     out of range; the message names the argument.
@@ -106,7 +114,7 @@ class Cache(_CacheCore):
 
     def __init__(self, max_cache_size: int = 100, ttl: float = 600.0, shard_count: int = 1,
                  strategy: str = "lru", bloom: bool = False, probability: float = 0.5, *,
-                 filter: Optional[str] = None, seed: int = 0,
+                 filter: Optional[str] = None, seed: int = 0, metrics: bool = True,
                  _manual_clock: bool = False) -> None:
         if not _is_int(max_cache_size):
             raise TypeError("Parameter 'max_cache_size' must be of type: int, not %s"
@@ -164,9 +172,12 @@ class Cache(_CacheCore):
                              "libmacho (available: %s)" % (filter, ", ".join(filters())))
         if not _is_int(seed) or seed < 0:
             raise TypeError("Parameter 'seed' must be a non-negative int")
+        if not isinstance(metrics, bool):
+            raise TypeError("Parameter 'metrics' must be of type: bool, not %s"
+                            % type(metrics).__name__)
         super().__init__(capacity=max_cache_size, ttl=float(ttl), shards=shard_count,
                          policy=strategy, filter=filter, fp_rate=float(probability),
-                         seed=seed, manual_clock=bool(_manual_clock))
+                         seed=seed, manual_clock=bool(_manual_clock), metrics=metrics)
         self._max_cache_size = max_cache_size
         self._ttl = ttl
         self._shard_count = shard_count

@@ -345,3 +345,23 @@ def test_every_filter_never_hides_a_stored_key(name):
 def test_help_shows_the_docstrings():
     assert "max_cache_size" in Cache.__doc__
     assert "default" in Cache.get.__doc__ and "ttl" in Cache.add.__doc__
+
+
+def test_metrics_false_keeps_counting_but_times_nothing():
+    c = Cache(max_cache_size=2, metrics=False)
+    for i in range(100):
+        c.add(i % 5, i)
+        c.get(i % 3)
+    m = c.metrics
+    assert m["evictions"] > 0 and m["hits"] + m["misses"] == 100
+    assert m["latencies"]["get_latency_samples"] == 0
+    assert m["lifespan_metrics"]["count"] == 0
+    with pytest.raises(TypeError, match="metrics"):
+        Cache(metrics=0)
+
+
+def test_metrics_false_still_expires_entries():
+    c = Cache(ttl=3.0, metrics=False, _manual_clock=True)  # the manual clock wins
+    c.add("k", 1)
+    c._advance_clock(4)
+    assert c.get("k") is None

@@ -71,3 +71,11 @@ def test_a_short_real_ttl_expires_on_the_wall_clock():
     assert c.get("k") == "v"
     time.sleep(0.08)
     assert c.get("k") is None
+
+
+def test_a_short_real_ttl_expires_on_the_coarse_clock_too():
+    c = Cache(ttl=0.05, metrics=False)  # CLOCK_MONOTONIC_COARSE: a few ms late at most
+    c.add("k", "v")
+    assert c.get("k") == "v"
+    time.sleep(0.08)
+    assert c.get("k") is None
