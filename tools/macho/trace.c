@@ -244,6 +244,18 @@ bool trace_parse_u64(const char *s, size_t len, uint64_t *out) {
   return true;
 }
 
+const char *trace_snippet(const char *s, size_t n, char *out, size_t outlen) {
+  size_t o = 0;
+  for (size_t i = 0; i < n && i < 40 && o + 8 < outlen; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c < 0x7f) out[o++] = (char)c;
+    else o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
+  }
+  if (n > 40 && o + 4 < outlen) o += (size_t)snprintf(out + o, outlen - o, "...");
+  out[o] = '\0';
+  return out;
+}
+
 /* ---- open / read / close -------------------------------------------------- */
 
 int trace_open(trace **out, const char *path, const trace_format *fmt, char *err, size_t errlen) {

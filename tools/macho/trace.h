@@ -91,6 +91,9 @@ int trace_line(trace *t, const char **line, size_t *len, uint64_t *off);
 /* Parse a decimal unsigned 64-bit integer that spans exactly [s, s+len).
  * false on anything else (empty, sign, overflow, other characters). */
 bool trace_parse_u64(const char *s, size_t len, uint64_t *out);
+/* A printable copy of at most 40 bytes of s (others as \xHH, "..." when cut),
+ * for error messages about input that may be binary. Returns out. */
+const char *trace_snippet(const char *s, size_t n, char *out, size_t outlen);
 /* The next key of a line-per-key text trace (lirs, txt): blanks trimmed,
  * empty lines (and `*` lines when stars) skipped. Returns as next(). */
 int trace__text_key(trace *t, trace_req *r, bool stars);

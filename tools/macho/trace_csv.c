@@ -71,9 +71,11 @@ static int csv_next(trace *t, trace_req *r) {
     size_t flen, at;
     if (!field(s, n, st->column, &f, &flen, &at))
       return trace_fail(t, off, "csv record has no column %d", st->column + 1);
-    if (!trace_parse_u64(f, flen, &r->key))
-      return trace_fail(t, off + at, "expected an unsigned integer key in column %d, got '%.*s'",
-                        st->column + 1, flen > 40 ? 40 : (int)flen, f);
+    if (!trace_parse_u64(f, flen, &r->key)) {
+      char shown[200];
+      return trace_fail(t, off + at, "expected an unsigned integer key in column %d, got '%s'",
+                        st->column + 1, trace_snippet(f, flen, shown, sizeof shown));
+    }
     return 1;
   }
 }

@@ -20,8 +20,11 @@ int trace__text_key(trace *t, trace_req *r, bool stars) {
     while (n && (*s == ' ' || *s == '\t')) s++, n--, off++;
     while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
     if (n == 0 || (stars && n == 1 && *s == '*')) continue;
-    if (!trace_parse_u64(s, n, &r->key))
-      return trace_fail(t, off, "expected an unsigned integer key, got '%.*s'", n > 40 ? 40 : (int)n, s);
+    if (!trace_parse_u64(s, n, &r->key)) {
+      char shown[200];
+      return trace_fail(t, off, "expected an unsigned integer key, got '%s'",
+                        trace_snippet(s, n, shown, sizeof shown));
+    }
     return 1;
   }
 }
