@@ -15,7 +15,8 @@
  * count first, and Belady needs every request's next use, which only the
  * oracleGeneral format carries. The pre-pass holds a key -> last index map
  * (about 26-52 bytes per distinct key) and, for Belady, one uint32 per
- * request (4 bytes x requests).
+ * request (4 bytes x requests). Without a pre-pass, the main pass counts the
+ * distinct keys with the same kind of map.
  */
 #include "belady.h"
 #include "cli.h"
