@@ -13,7 +13,9 @@
  * Latency is sampled: one call in MACHO_LATENCY_SAMPLE_EVERY per thread is
  * timed (two clock reads). Which call is picked does not depend on the call's
  * duration, so the sampled distribution is an unbiased estimate of the whole
- * one, at 1/16 of the clock reads; config.metrics = 2 times every call.
+ * one, at 1/64 of the clock reads; config.metrics = 2 times every call.
+ * (1 in 16 cost 5% of throughput in bench_metrics, 1 in 64 costs 2%: see
+ * docs/BENCHMARKS.md; at a million calls a second that still times 15k.)
  */
 #include "internal.h"
 #include "hist.h"

@@ -224,7 +224,7 @@ static void stats_json_parses_and_has_the_schema_keys(void **state) {
   assert_string_equal(header(&r, "Content-Type"), "application/json");
   assert_true(json_valid(r.body, r.body_len));
   const char *keys[] = {"\"schema\":\"macho.stats\"", "\"version\":1,", "\"macho_version\":", "\"now_ns\":",
-                        "\"config\":{\"policy\":\"lru\"", "\"latency_sample_every\":16", "\"total\":{\"hits\":",
+                        "\"config\":{\"policy\":\"lru\"", "\"latency_sample_every\":64", "\"total\":{\"hits\":",
                         "\"shards\":[{\"shard\":0,", "{\"shard\":1,", "\"shards_truncated\":false",
                         "\"latency_ns\":{\"get\":{\"count\":", "\"put\":{\"count\":", "\"p999\":",
                         "\"buckets\":[", "\"lifespan_ns\":{\"evicted\":", "\"expired\":", "\"deleted\":",

@@ -87,12 +87,13 @@ static void every_operation_is_timed_when_metrics_is_two(void **state) {
   macho_close(c);
 }
 
-static void sampled_timing_times_one_call_in_sixteen(void **state) {
+static void sampled_timing_times_one_call_in_sample_every(void **state) {
   (void)state;
   test_clock clk = {1};
-  macho_cache *c = open_cache(1000, 1, 1, 0, &clk, test_clock_fn);
-  for (uint64_t k = 0; k < 1600; k++) put_u64(c, k);
-  for (uint64_t k = 0; k < 1600; k++) (void)get_u64(c, k);
+  enum { N = 100 * MACHO_LATENCY_SAMPLE_EVERY };
+  macho_cache *c = open_cache(N, 1, 1, 0, &clk, test_clock_fn);
+  for (uint64_t k = 0; k < N; k++) put_u64(c, k);
+  for (uint64_t k = 0; k < N; k++) (void)get_u64(c, k);
   macho_stats *s;
   assert_int_equal(macho_stats_get(c, 0, &s), MACHO_OK);
   assert_int_equal(s->latency_sample_every, MACHO_LATENCY_SAMPLE_EVERY);
@@ -100,6 +101,7 @@ static void sampled_timing_times_one_call_in_sixteen(void **state) {
   uint64_t timed = s->get_latency_ns.count + s->put_latency_ns.count;
   assert_true(timed >= 199 && timed <= 201);
   assert_true(s->put_latency_ns.count >= 99 && s->put_latency_ns.count <= 101);
+  assert_true(s->get_latency_ns.count >= 99 && s->get_latency_ns.count <= 101);
   macho_stats_free(s);
   macho_close(c);
 }
@@ -370,7 +372,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(known_sequence_gives_exact_counts),
       cmocka_unit_test(every_operation_is_timed_when_metrics_is_two),
-      cmocka_unit_test(sampled_timing_times_one_call_in_sixteen),
+      cmocka_unit_test(sampled_timing_times_one_call_in_sample_every),
       cmocka_unit_test(metrics_off_reads_no_clock_on_gets),
       cmocka_unit_test(lifespans_are_recorded_by_reason),
       cmocka_unit_test(lifespan_percentiles_track_the_exact_ones),

@@ -306,7 +306,7 @@ MACHO_API MACHO_NODISCARD int macho_config_get(const macho_cache *cache, macho_c
 /* checks to the shard unlock, timed on the cache clock.                      */
 /* ------------------------------------------------------------------------ */
 #define MACHO_STATS_VERSION 1         /* bumped when macho_stats changes shape */
-#define MACHO_LATENCY_SAMPLE_EVERY 16 /* config.metrics == 1 times 1 op in this many */
+#define MACHO_LATENCY_SAMPLE_EVERY 64 /* config.metrics == 1 times 1 op in this many */
 #define MACHO_STATS_WINDOW_SECONDS 60 /* length of the recent window */
 
 /* One histogram bucket: `count` values v with lo <= v <= hi. */
@@ -337,7 +337,7 @@ typedef struct macho_stats {
   int shard;                    /* as asked: a shard index, or -1 for the whole cache */
   uint32_t shards;              /* shards in the cache */
   int metrics;                  /* config.metrics (0: only `counters` is filled) */
-  uint32_t latency_sample_every;/* 1 in N operations timed (1, 16, or 0 when off) */
+  uint32_t latency_sample_every;/* 1 in N operations timed (1, 64, or 0 when off) */
   uint64_t now_ns;              /* cache clock when the snapshot was taken */
   macho_counters counters;      /* as macho_counters_get, memory includes the metrics */
   macho_distribution get_latency_ns; /* gets: hits, misses and ERANGE */

@@ -41,6 +41,11 @@ uint64_t cli_zipf_next(cli_zipf *z);
 uint64_t cli_rand(uint64_t *state);
 
 int cmd_demo(int argc, char **argv);
+/* stats.c: clients of a running dashboard */
+int cmd_stats(int argc, char **argv);
+int cmd_clear(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_del(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
 int cmd_filters(int argc, char **argv);
 

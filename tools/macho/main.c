@@ -22,6 +22,11 @@ static const cli_command commands[] = {
     {"sim", cmd_sim, "replay a cache trace through each policy and report miss ratios",
      "macho sim TRACE --format lirs|txt|csv|oracleGeneral|vscsi --policy P1,P2,...|all\n"
      "          --size N1,N2%,... [--json] [--plot FILE.svg|FILE.png] [--time]\n"},
+    {"stats", cmd_stats, "show a running cache's figures from its dashboard URL",
+     "macho stats URL [--watch [--interval S] [--count N]] [--json] [--token T]\n"},
+    {"clear", cmd_clear, "clear a running cache (dashboard with management on)", "macho clear URL [--token T]\n"},
+    {"get", cmd_get, "print a key's value from a running cache (management on)", "macho get URL KEY [--token T]\n"},
+    {"del", cmd_del, "delete a key from a running cache (management on)", "macho del URL KEY [--token T]\n"},
     {"filters", cmd_filters, "measure each membership filter: false-positive rate, bits per key, ns",
      "macho filters [--fp P] [--n N] [--churn X] [--json] [--seed S]\n"},
     {"help", cmd_help, "show help for a command", "macho help [COMMAND]\n"},
