@@ -13,8 +13,8 @@
  * frequency; the filter keeps one-hit wonders and scans out of main.
  *
  * The sketch is a count-min sketch of 4-bit counters, depth 4, 16 counters per
- * 64-bit word and one word per entry of capacity (rounded up to a power of
- * two). Every request (hit or miss) increments it; after 10 x capacity
+ * 64-bit word and two words per entry of capacity (rounded up to a power of
+ * two; 16 bytes per entry). Every request (hit or miss) increments it; after 10 x capacity
  * increments every counter is halved so that the sketch follows a changing
  * popularity ("aging" or "reset" in the paper). As in Caffeine, a candidate
  * with a frequency of at least 6 that loses is still admitted with
@@ -81,7 +81,8 @@ static uint32_t sketch_index(const sketch *k, uint64_t hash, int i) {
 
 /* Each word holds 16 counters in 4 groups; the hash picks one group and depth
  * i uses counter i of it, so an item touches 4 words, one counter in each. */
-static uint32_t sketch_start(uint64_t hash) { return (uint32_t)(hash >> 61 & 3u) << 2; }
+/* Middle bits: the top ones pick the shard, so they barely vary inside one. */
+static uint32_t sketch_start(uint64_t hash) { return (uint32_t)(hash >> 16 & 3u) << 2; }
 
 static uint32_t sketch_frequency(const sketch *k, uint64_t hash) {
   uint32_t start = sketch_start(hash), f = 15;
@@ -212,8 +213,11 @@ static int wtlfu_init(void *st, macho__shard *sh, uint32_t capacity) {
   macho__list_init(&s->protect);
   s->capacity = capacity;
   set_sizes(s);
+  /* Two words (32 counters) per entry of capacity: Caffeine uses one, but
+   * these traces have 5-40x more distinct keys than entries and the extra
+   * width removed collisions that decided admissions (docs/BENCHMARKS.md). */
   uint32_t words = 8;
-  while (words < capacity && words < (1u << 30)) words <<= 1;
+  while (words < 2ull * capacity && words < (1u << 30)) words <<= 1;
   s->sk.table = macho__calloc(sh->alloc, words, sizeof(uint64_t));
   if (!s->sk.table) return MACHO_ENOMEM;
   s->sk.mask = words - 1;
