@@ -16,10 +16,10 @@ hoisted out of the loop), so the figures differ only by what one call costs:
   macho-nometrics ttl 600 s, metrics=False (counters only, coarse clock)
 
 Two loops: "mixed" (90/10 on a cold cache) and "get" (gets only, on a cache
-pre-filled with the hottest keys: the lookup path alone). Each contender runs
-`--rounds` times, interleaved with the others; the best round counts (the
-least disturbed by other load). Ratios are against dict and cachetools of the
-same run.
+pre-filled with the hottest keys: the lookup path alone). Each round runs
+every contender once, one after another; ratios are taken between contenders
+of the same round (timed seconds apart), and the median over rounds is
+reported, so load from other processes cancels out as far as it can.
 
 Usage: PYTHONPATH=<dir holding the built macho> /usr/bin/python3 bench/bench_python.py
 """
@@ -108,12 +108,18 @@ def make(name, cap):
 NAMES = ["dict", "lru_cache", "cachetools", "macho", "macho-noexpire", "macho-nometrics"]
 
 
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--ops", type=int, default=1_000_000)
+    ap.add_argument("--ops", type=int, default=300_000, help="operations per round")
     ap.add_argument("--capacity", type=int, default=10_000)
     ap.add_argument("--zipf", type=float, default=0.99)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 
@@ -121,13 +127,12 @@ def main():
     keys, names = zipf_keys(args.ops, cap * 10, args.zipf, args.seed)
     ops = mixed_ops(keys, 0.9, args.seed)
     hot = names[:cap]  # Zipf ranks: the first names are the hottest
-    print("# bench_python: %d ops, Zipf(%.2f) over %d keys, capacity %d, 90%% get / 10%% add, "
-          "best of %d rounds; python %s; macho %s (libmacho %s), strategy lru"
+    print("# bench_python: %d ops/round, Zipf(%.2f) over %d keys, capacity %d, 90%% get / "
+          "10%% add; %d rounds, contenders interleaved; python %s; macho %s (libmacho %s)"
           % (args.ops, args.zipf, cap * 10, cap, args.rounds, platform.python_version(),
              macho.__version__, macho._macho.libmacho_version))
-    best = {("mixed", n): float("inf") for n in NAMES}
-    best.update({("get", n): float("inf") for n in NAMES})
-    hits = {}
+    times = {(loop, n): [] for loop in ("mixed", "get") for n in NAMES}
+    hit_ratio = 0.0
     for _ in range(args.rounds):
         for n in NAMES:
             get, add, obj = make(n, cap)
@@ -135,7 +140,7 @@ def main():
                 dt = loop_lru_mixed(get, ops)
             else:
                 dt = loop_mixed(get, add, ops)
-            best[("mixed", n)] = min(best[("mixed", n)], dt)
+            times[("mixed", n)].append(dt)
             # gets only, on a cache holding the hottest keys
             get, add, obj = make(n, cap)
             for k in hot:
@@ -143,23 +148,26 @@ def main():
                     add(k, k)
                 else:
                     get(k)
-            dt = loop_get(get, keys)
-            best[("get", n)] = min(best[("get", n)], dt)
+            times[("get", n)].append(loop_get(get, keys))
             if n == "macho":
-                hits[n] = obj.totals["hit_ratio_exact"]
+                hit_ratio = obj.totals["hit_ratio_exact"]
+    # A loaded machine slows whole stretches of a run: compare contenders timed
+    # next to each other (same round), and report the median of those ratios.
+    summary = {}
     for loop in ("mixed", "get"):
-        print("\n## %s loop (ops/s, best round; ratio = this / other, higher is faster)" % loop)
-        print("%-16s %14s %10s %14s" % ("contender", "Mops/s", "vs dict", "vs cachetools"))
+        print("\n## %s loop: best round's Mops/s; median over rounds of the same-round "
+              "throughput ratio (higher = faster)" % loop)
+        print("%-16s %10s %10s %14s" % ("contender", "Mops/s", "vs dict", "vs cachetools"))
         for n in NAMES:
-            rate = args.ops / best[(loop, n)]
-            print("%-16s %14.3f %10.2f %14.2f" % (
-                n, rate / 1e6, best[(loop, "dict")] / best[(loop, n)],
-                best[(loop, "cachetools")] / best[(loop, n)]))
-    g = best[("get", "macho")]
-    print("\ntargets: macho get vs cachetools get = %.2fx (want >= 3), "
-          "dict get / macho get time = %.2f (want >= 0.5, i.e. within 2x)"
-          % (best[("get", "cachetools")] / g, best[("get", "dict")] / g))
-    print("macho hit ratio in the get loop (last round): %.3f" % hits.get("macho", 0))
+            t = times[(loop, n)]
+            vs_dict = median([d / x for d, x in zip(times[(loop, "dict")], t)])
+            vs_ct = median([c / x for c, x in zip(times[(loop, "cachetools")], t)])
+            summary[(loop, n)] = (vs_dict, vs_ct)
+            print("%-16s %10.3f %10.2f %14.2f" % (n, args.ops / min(t) / 1e6, vs_dict, vs_ct))
+    vs_dict, vs_ct = summary[("get", "macho")]
+    print("\ntargets (get loop, macho defaults): %.2fx cachetools (want >= 3); %.2f of dict's "
+          "throughput (want >= 0.5, i.e. within 2x)" % (vs_ct, vs_dict))
+    print("macho hit ratio in the get loop: %.3f" % hit_ratio)
     return 0
 
 
