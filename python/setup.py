@@ -80,4 +80,8 @@ ext = Extension(
     extra_link_args=extra_link_args,
 )
 
-setup(ext_modules=[ext])
+setup(
+    packages=["macho"],
+    package_data={"macho": ["py.typed", "*.pyi"]},
+    ext_modules=[ext],
+)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Iterator, List, Optional, Union
 
 from . import _macho
 from ._macho import CacheCore as _CacheCore
@@ -324,6 +324,10 @@ class Cache(_CacheCore):
         super().clear()
         if not keep_metrics:
             self._stats_reset()
+
+    def __iter__(self) -> Iterator[Any]:
+        """Iterate over a snapshot of the keys (see keys())."""
+        return iter(self.keys())
 
     def get_metrics(self) -> Dict[str, Any]:
         """The configuration summary the original returned."""

@@ -365,3 +365,10 @@ def test_metrics_false_still_expires_entries():
     c.add("k", 1)
     c._advance_clock(4)
     assert c.get("k") is None
+
+
+def test_iterating_a_cache_yields_its_keys():
+    c = Cache(max_cache_size=10)
+    for i in range(3):
+        c.add(i, str(i))
+    assert sorted(c) == [0, 1, 2]
