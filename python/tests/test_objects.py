@@ -196,3 +196,33 @@ def test_many_cycles_leave_reference_counts_where_they_started():
             c.delete(i % 40)
     c.clear()
     assert [refs(v) for v in values] == before
+
+
+def test_a_finaliser_that_adds_during_clear_leaves_a_consistent_cache():
+    c = Cache(max_cache_size=4, shard_count=2)
+
+    class Adder:
+        def __init__(self, n):
+            self.n = n
+
+        def __del__(self):
+            c.add(("from_del", self.n), self.n)
+
+    for i in range(4):
+        c.add(i, Adder(i))
+    c.clear()
+    gc.collect()
+    assert len(c) <= 4
+    assert all(isinstance(k, tuple) and k[0] == "from_del" for k in c.keys())
+    for k in c.keys():
+        assert c.get(k) == k[1]
+
+
+def test_a_cache_can_be_weakly_referenced():
+    import weakref
+    c = Cache()
+    r = weakref.ref(c)
+    assert r() is c
+    del c
+    gc.collect()
+    assert r() is None
