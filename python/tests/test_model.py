@@ -126,3 +126,40 @@ def test_every_policy_keeps_the_cache_invariants(cap, policy, ops, shards):
         assert set(keys) <= set(last), where
         for key in keys:
             assert key in cache, where
+
+
+TTL_OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), KEYS, st.sampled_from([None, 1, 3, 10])),
+        st.tuples(st.just("get"), KEYS, st.just(None)),
+        st.tuples(st.just("advance"), st.integers(0, 4), st.just(None)),
+        st.tuples(st.just("expire"), st.just(0), st.just(None)),
+    ),
+    max_size=100,
+)
+
+
+@SETTINGS
+@given(cap=st.integers(1, 8), policy=st.sampled_from(macho.strategies()), ops=TTL_OPS)
+def test_no_policy_ever_returns_an_expired_value(cap, policy, ops):
+    cache = Cache(max_cache_size=cap, ttl=5.0, strategy=policy, _manual_clock=True)
+    now, last = 0, {}  # key -> (value, deadline) of its last add
+    for i, (op, k, ttl) in enumerate(ops):
+        where = "step %d %s(%r, %r) policy=%s now=%d" % (i, op, k, ttl, policy, now)
+        if op == "add":
+            cache.add(k, (k, i), ttl=ttl)
+            last[k] = ((k, i), now + (ttl if ttl is not None else 5))
+        elif op == "get":
+            got = cache.get(k)
+            if k in last and now >= last[k][1]:
+                assert got is None, "an expired value came back: " + where
+            else:
+                assert got is None or got == last[k][0], where
+        elif op == "advance":
+            cache._advance_clock(k)
+            now += k
+        else:
+            cache.expire()
+            for key in cache.keys():
+                assert now < last[key][1], "expire() left an expired entry: " + where
+        assert len(cache) <= cap, where
