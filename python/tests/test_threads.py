@@ -95,3 +95,35 @@ def test_counters_add_up_under_threads():
     t = c.totals
     assert t["adds"] == 8000 and t["gets"] == 8000
     assert t["hits"] + t["misses"] == 8000 and c.total_requests == 16000
+
+
+def test_the_dashboard_thread_reads_while_python_threads_write():
+    import urllib.request
+
+    import pytest
+
+    import macho
+    if not macho._macho.HAVE_DASHBOARD:
+        pytest.skip("built without the dashboard")
+    c = Cache(max_cache_size=100, shard_count=4)
+    url = macho.launch_dashboard(c, quiet=True)
+    stop = []
+
+    def work(i):
+        if i == 0:  # the poller: HTTP requests answered by libmacho's own thread
+            n = 0
+            while not stop or n < 3:
+                for path in ("api/stats", "metrics"):
+                    with urllib.request.urlopen(url + path, timeout=30) as r:
+                        assert r.status == 200 and r.read()
+                n += 1
+            return
+        rng = random.Random(i)
+        for j in range(4000):
+            c.add(rng.randrange(500), j)
+            c.get(rng.randrange(500))
+        stop.append(i)
+
+    run_threads(3, work)
+    c._dashboard_stop()
+    assert len(c) <= 100
