@@ -53,12 +53,14 @@
             ticks: { callback: yFmt || ((v) => v) } } } },
     });
   }
-  function bars(id, datasets, yTitle, stacked) {
+  function bars(id, datasets, yTitle, stacked, yType) {
     return new Chart($(id), {
       type: 'bar',
       data: { labels: [], datasets: datasets.map((d) => ({ label: d[0], backgroundColor: d[1], data: [] })) },
       options: { plugins: { legend }, scales: { x: { stacked: !!stacked, ticks: { maxTicksLimit: 16 } },
-        y: { stacked: !!stacked, beginAtZero: true, title: { display: !!yTitle, text: yTitle } } } },
+        y: { type: yType || 'linear', stacked: !!stacked, beginAtZero: !yType,
+          title: { display: !!yTitle, text: yTitle },
+          ticks: yType ? { callback: (v) => (Number.isInteger(Math.log10(v)) ? fmtRate(v) : '') } : {} } } },
     });
   }
   const charts = {
@@ -70,21 +72,28 @@
       ['put mean', colors.put], ['put max', colors.put, [4, 4]]], 'latency (log scale)', fmtNs, 'logarithmic'),
     latencyHist: bars('c-latency-hist', [['get', colors.get], ['put', colors.put]], '% of timed calls'),
     lifespan: bars('c-lifespan', [['evicted', colors.evicted], ['expired', colors.expired],
-      ['deleted', colors.deleted], ['cleared', colors.cleared]], 'entries'),
+      ['deleted', colors.deleted], ['cleared', colors.cleared]], 'entries (log scale)', false, 'logarithmic'),
   };
   window.machoCharts = charts;
 
   // ---- latency histogram: our 1% buckets regrouped into half-octaves
+  // The long tail beyond p99.9 is folded into one last bin, so that a few
+  // slow outliers do not squeeze the body of the distribution.
   function halfOctaves(dists) {
-    let lo = Infinity, hi = -Infinity;
-    const binOf = (b) => Math.floor(2 * Math.log2(Math.max(1, (b[0] + b[1]) / 2)));
-    for (const d of dists) for (const b of d.buckets) { lo = Math.min(lo, binOf(b)); hi = Math.max(hi, binOf(b)); }
+    let lo = Infinity, hi = -Infinity, cap = -Infinity;
+    const binOfNs = (ns) => Math.floor(2 * Math.log2(Math.max(1, ns)));
+    const binOf = (b) => binOfNs((b[0] + b[1]) / 2);
+    for (const d of dists) {
+      for (const b of d.buckets) { lo = Math.min(lo, binOf(b)); hi = Math.max(hi, binOf(b)); }
+      if (d.count) cap = Math.max(cap, binOfNs(d.p999));
+    }
     if (lo === Infinity) return { labels: [], series: dists.map(() => []) };
+    const top = Math.min(hi, cap + 1);
     const labels = [];
-    for (let i = lo; i <= hi; i++) labels.push('≤' + fmtNs(Math.pow(2, (i + 1) / 2)));
+    for (let i = lo; i <= top; i++) labels.push((i === top && top < hi ? '>' : '≤') + fmtNs(Math.pow(2, (i + (i === top && top < hi ? 0 : 1)) / 2)));
     const series = dists.map((d) => {
-      const s = new Array(hi - lo + 1).fill(0);
-      for (const b of d.buckets) s[binOf(b) - lo] += b[2];
+      const s = new Array(top - lo + 1).fill(0);
+      for (const b of d.buckets) s[Math.min(binOf(b), top) - lo] += b[2];
       return s.map((v) => (d.count ? (100 * v) / d.count : 0));
     });
     return { labels, series };
