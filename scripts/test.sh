@@ -27,3 +27,6 @@ if [ -x scripts/python-tests.sh ]; then
   echo "== Python binding =="
   scripts/python-tests.sh
 fi
+
+echo "== dashboard in a real browser (headless Chromium) =="
+MACHO_CLI="$PWD/build/release/macho" /usr/bin/python3 -m pytest tests/browser -q -p no:cacheprovider
