@@ -16,6 +16,7 @@ from setuptools import Extension, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, ".."))
+os.chdir(HERE)  # source paths below are relative to this directory, wherever we are run from
 
 
 def rel(path):
