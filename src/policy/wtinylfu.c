@@ -23,8 +23,8 @@
  * are reproducible.
  *
  * The window size adapts by hill climbing (Caffeine's climber): every
- * 10 x capacity requests the hit rate of the last sample is compared with the
- * one before; if it improved, the window keeps moving in the same direction,
+ * 10 x capacity requests (and at least 10,000) the hit rate of the last sample
+ * is compared with the one before; if it improved, the window keeps moving in the same direction,
  * else it turns around. Steps start at 6.25% of capacity, shrink by 2% per
  * sample and restart when the hit rate jumps by 5 points. Recency-skewed
  * traces thus get a large window (LRU-like), frequency-skewed ones a small
@@ -46,6 +46,10 @@ enum { Q_WINDOW = 0, Q_PROBATION = 1, Q_PROTECTED = 2 };
 #define CLIMB_STEP_PERCENT 0.0625
 #define CLIMB_STEP_DECAY 0.98
 #define TRANSFER_MAX 1000u
+/* A sampled hit rate has a binomial error of about sqrt(p(1-p)/n): below
+ * 10,000 requests that is over half a point, as large as the effect of a step,
+ * and small caches (Caffeine samples 10 x capacity) climbed on noise. */
+#define CLIMB_MIN_SAMPLE 10000u
 #define ADMIT_HASHDOS_THRESHOLD 6u
 
 typedef struct sketch {
@@ -146,7 +150,7 @@ static void set_sizes(wtlfu_state *s) {
 /* ---- hill climbing ------------------------------------------------------------- */
 static void determine_adjustment(wtlfu_state *s) {
   uint32_t n = s->hits_in_sample + s->misses_in_sample;
-  if (n < s->sk.sample_size) return;
+  if (n < s->sk.sample_size || n < CLIMB_MIN_SAMPLE) return;
   double hit_rate = (double)s->hits_in_sample / n;
   double change = hit_rate - s->prev_hit_rate;
   double amount = change >= 0 ? s->step : -s->step;
