@@ -6,6 +6,12 @@ import os
 import random
 
 import pytest
+from hypothesis import settings
+
+# No example database: runs leave no .hypothesis/ directory behind, and the
+# printed seed alone replays a run.
+settings.register_profile("macho", database=None)
+settings.load_profile("macho")
 
 
 @pytest.hookimpl(tryfirst=True)
