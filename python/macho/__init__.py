@@ -5,8 +5,8 @@ launch_dashboard`` works unchanged, with the same constructor, methods,
 properties, dictionary keys and argument errors. The storage, eviction, expiry
 and metrics live in libmacho (a sharded C cache in object mode: keys are
 hashed with ``hash()`` and compared with ``==``, keys and values are held by
-reference), so an operation costs about as much as a dict lookup instead of a
-scan of every entry.
+reference), so an operation costs a small constant (a get about two dict
+lookups, docs/BENCHMARKS.md) instead of a scan of every entry.
 
 Beyond the original: every eviction policy libmacho implements
 (``macho.strategies()``), a per-entry ``ttl`` in ``add``, ``delete``, a
@@ -21,7 +21,8 @@ Differences from the original, on purpose (README.md, "Python"):
 * ``clear()`` resets the metrics as the original did; ``clear(keep_metrics=True)``
   keeps them.
 * Latency and lifespan figures come from libmacho's histograms (percentiles
-  within 1%; latency timed on 1 call in 16): the raw sample lists
+  within 1%; latency timed on a sample of calls, 1 in
+  ``latencies['latency_sample_every']``): the raw sample lists
   (``add_latency``, ``get_latency``, ``all_lifespans``) are empty.
 * ``evictions`` counts entries the policy chose to evict; expirations are
   counted separately under ``expirations`` (the original lumped them together).
@@ -41,7 +42,6 @@ from ._macho import CacheCore as _CacheCore
 
 __all__ = ["Cache", "launch_dashboard", "strategies", "filters", "__version__"]
 __version__ = "0.1.0"
-
 
 
 def strategies() -> List[str]:
@@ -92,7 +92,7 @@ class Cache(_CacheCore):
     seed: int, keyword only
         Seed of libmacho's hashing and of the random policy (reproducible runs).
     metrics: bool, keyword only
-        True (default): latency (1 call in 16 timed) and lifespan figures.
+        True (default): latency (a sample of calls timed) and lifespan figures.
         False: counters only (hits, misses, evictions ... still count), the
         latency and lifespan figures stay zero, and TTL deadlines use the
         kernel's coarse monotonic clock (4 ms resolution), which makes a get
