@@ -28,7 +28,7 @@
  * meta = queue (S or M), meta2 = hit count (saturating; M uses min(count,3)).
  * The ghost is a FIFO list over a preallocated node pool plus an open
  * addressing table from hash to node (backward-shift deletion), all sized at
- * init: no operation allocates.
+ * init: no operation allocates. About 40 bytes per entry of capacity.
  */
 #include "../internal.h"
 
@@ -41,9 +41,16 @@ typedef struct ghost_node {
   uint32_t prev, next; /* prev = newer, next = older */
 } ghost_node;
 
+/* Index slots carry the hash's high half, so a probe and a backward shift
+ * read only the table; a node is touched only on a full match. */
+typedef struct ghost_slot {
+  uint32_t tag;  /* hash >> 32; its low bits are the home slot */
+  uint32_t node; /* NIL = empty */
+} ghost_slot;
+
 typedef struct ghost {
   ghost_node *nodes;
-  uint32_t *table; /* node index or NIL */
+  ghost_slot *table;
   uint32_t cap, mask;
   uint32_t head, tail, len, free_node;
 } ghost;
@@ -65,21 +72,21 @@ static size_t ghost_table_slots(uint32_t cap) {
 
 static void ghost_reset(ghost *g) {
   if (!g->cap) return;
-  for (uint32_t i = 0; i <= g->mask; i++) g->table[i] = MACHO__NIL;
+  for (uint32_t i = 0; i <= g->mask; i++) g->table[i].node = MACHO__NIL;
   for (uint32_t i = 0; i < g->cap; i++) g->nodes[i].next = i + 1 < g->cap ? i + 1 : MACHO__NIL;
   g->free_node = 0;
   g->head = g->tail = MACHO__NIL;
   g->len = 0;
 }
 
-static uint32_t ghost_home(const ghost *g, uint64_t hash) {
-  return (uint32_t)(hash >> 32) & g->mask; /* high bits: the index uses the low ones */
-}
-
-/* Table slot holding `hash`, or the empty slot where the probe ended. */
+/* Table slot holding `hash`, or the empty slot where the probe ended. The
+ * high half picks the home slot: the shard's index uses the low half. */
 static uint32_t ghost_probe(const ghost *g, uint64_t hash) {
-  uint32_t i = ghost_home(g, hash);
-  while (g->table[i] != MACHO__NIL && g->nodes[g->table[i]].hash != hash) i = (i + 1) & g->mask;
+  uint32_t tag = (uint32_t)(hash >> 32);
+  uint32_t i = tag & g->mask;
+  while (g->table[i].node != MACHO__NIL &&
+         (g->table[i].tag != tag || g->nodes[g->table[i].node].hash != hash))
+    i = (i + 1) & g->mask;
   return i;
 }
 
@@ -88,8 +95,8 @@ static void ghost_table_delete(ghost *g, uint32_t i) {
   uint32_t j = i;
   for (;;) {
     j = (j + 1) & g->mask;
-    if (g->table[j] == MACHO__NIL) break;
-    uint32_t home = ghost_home(g, g->nodes[g->table[j]].hash);
+    if (g->table[j].node == MACHO__NIL) break;
+    uint32_t home = g->table[j].tag & g->mask;
     /* Move j back to i unless its home lies cyclically in (i, j]. */
     bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
     if (!stays) {
@@ -97,7 +104,7 @@ static void ghost_table_delete(ghost *g, uint32_t i) {
       i = j;
     }
   }
-  g->table[i] = MACHO__NIL;
+  g->table[i].node = MACHO__NIL;
 }
 
 static void ghost_unlink(ghost *g, uint32_t n) {
@@ -115,7 +122,7 @@ static void ghost_unlink(ghost *g, uint32_t n) {
 static bool ghost_take(ghost *g, uint64_t hash) {
   if (!g->cap) return false;
   uint32_t i = ghost_probe(g, hash);
-  uint32_t n = g->table[i];
+  uint32_t n = g->table[i].node;
   if (n == MACHO__NIL) return false;
   ghost_table_delete(g, i);
   ghost_unlink(g, n);
@@ -124,7 +131,7 @@ static bool ghost_take(ghost *g, uint64_t hash) {
 
 static void ghost_add(ghost *g, uint64_t hash) {
   if (!g->cap) return;
-  if (g->table[ghost_probe(g, hash)] != MACHO__NIL) return; /* already remembered */
+  if (g->table[ghost_probe(g, hash)].node != MACHO__NIL) return; /* already remembered */
   if (g->len == g->cap) {
     uint32_t old = g->tail;
     ghost_table_delete(g, ghost_probe(g, g->nodes[old].hash));
@@ -140,12 +147,12 @@ static void ghost_add(ghost *g, uint64_t hash) {
   else g->tail = n;
   g->head = n;
   g->len++;
-  g->table[ghost_probe(g, hash)] = n;
+  g->table[ghost_probe(g, hash)] = (ghost_slot){(uint32_t)(hash >> 32), n};
 }
 
 static size_t ghost_bytes(const ghost *g) {
   if (!g->cap) return 0;
-  return (size_t)g->cap * sizeof(ghost_node) + ((size_t)g->mask + 1) * sizeof(uint32_t);
+  return (size_t)g->cap * sizeof(ghost_node) + ((size_t)g->mask + 1) * sizeof(ghost_slot);
 }
 
 /* ---- policy ----------------------------------------------------------------- */
@@ -162,10 +169,10 @@ static int s3fifo_init(void *st, macho__shard *sh, uint32_t capacity) {
   size_t slots = ghost_table_slots(g->cap);
   g->mask = (uint32_t)(slots - 1);
   g->nodes = macho__malloc(sh->alloc, (size_t)g->cap * sizeof(ghost_node));
-  g->table = macho__malloc(sh->alloc, slots * sizeof(uint32_t));
+  g->table = macho__malloc(sh->alloc, slots * sizeof(ghost_slot));
   if (!g->nodes || !g->table) {
     macho__free(sh->alloc, g->nodes, (size_t)g->cap * sizeof(ghost_node));
-    macho__free(sh->alloc, g->table, slots * sizeof(uint32_t));
+    macho__free(sh->alloc, g->table, slots * sizeof(ghost_slot));
     g->nodes = NULL;
     g->table = NULL;
     return MACHO_ENOMEM;
@@ -178,7 +185,7 @@ static void s3fifo_destroy(void *st, macho__shard *sh) {
   ghost *g = &((s3fifo_state *)st)->g;
   if (!g->cap) return;
   macho__free(sh->alloc, g->nodes, (size_t)g->cap * sizeof(ghost_node));
-  macho__free(sh->alloc, g->table, ((size_t)g->mask + 1) * sizeof(uint32_t));
+  macho__free(sh->alloc, g->table, ((size_t)g->mask + 1) * sizeof(ghost_slot));
   g->nodes = NULL;
   g->table = NULL;
 }
