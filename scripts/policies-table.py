@@ -122,6 +122,7 @@ def main():
     w("Regenerate (needs a built CLI and ../shared/traces):\n")
     w("```sh\ncmake --build build && /usr/bin/python3 scripts/policies-table.py --macho build/macho\n```\n")
     w(f"Policies in this build: {', '.join(ours)}.\n")
+    w(HOW)
 
     w("## Summary\n")
     w("- **Deterministic policies** (must match to 0.1 point): "
@@ -199,6 +200,25 @@ def main():
     print(f"policies-table: wrote {a.out}; failures: {len(failures)}; target met by: {meeting}",
           file=sys.stderr)
 
+
+HOW = """## How `macho sim` measures
+
+- **The real cache.** Each (policy, size) is a `macho_open`ed cache with `capacity_entries` =
+  size, one shard, TTL off, metrics off, bytes mode; each request is a `macho_get` of its 8-byte
+  key, and on a miss a `macho_put` of a 1-byte value. The miss ratio is misses / requests. No
+  policy code is duplicated in the simulator.
+- **Belady** (`tools/macho/belady.c`) is simulator-only: on a miss with a full cache it evicts the
+  entry whose next request is farthest (an indexed max-heap, O(log n) per request).
+- **Streaming.** The trace is read once for all caches together, in batches of 65,536 requests
+  through a 1 MiB buffer (gzip and zstd inflated on the fly), and never held whole. A pre-pass
+  is made only when needed: `N%` sizes need the distinct-key count first, and Belady needs each
+  request's next use, which only the oracleGeneral format stores; for the other formats the
+  pre-pass keeps 4 bytes per request plus a key map of 26-52 bytes per distinct key (10 M requests
+  over 990 k keys: 76 MB peak with Belady, 50 MB without; docs/BENCHMARKS.md).
+- **Same sequence, same figures.** The five formats of the CloudPhysics trace give identical
+  results (checked by `tests/test_sim.c`); the CloudPhysics rows below come from the
+  oracleGeneral file, the LIRS rows from the gzip `lirs` files.
+"""
 
 EXPLANATIONS = """## Why the remaining differences
 
