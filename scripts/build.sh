@@ -10,5 +10,14 @@ case "$flavour" in
   tsan)    extra=(-DCMAKE_BUILD_TYPE=Debug -DMACHO_SANITIZE=thread -DMACHO_BENCH=OFF) ;;
   *) echo "usage: scripts/build.sh release|asan|tsan" >&2; exit 2 ;;
 esac
-cmake -S . -B "build/$flavour" -DMACHO_WERROR=ON "${extra[@]}" >/dev/null
-cmake --build "build/$flavour" -j"$(nproc)"
+# Quiet unless something fails: the full output goes to build/FLAVOUR.log, and
+# its last lines are shown when configure or build fails.
+mkdir -p build
+log="build/$flavour.log"
+if ! { cmake -S . -B "build/$flavour" -DMACHO_WERROR=ON "${extra[@]}" &&
+       cmake --build "build/$flavour" -j"$(nproc)"; } >"$log" 2>&1; then
+  echo "build ($flavour) failed; last lines of $log:" >&2
+  tail -n 40 "$log" >&2
+  exit 1
+fi
+echo "build ($flavour): ok (log: $log)"
