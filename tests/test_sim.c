@@ -335,6 +335,21 @@ static void plot_writes_a_miss_ratio_curve_svg(void **state) {
   unlink(svg);
 }
 
+static void plot_without_gnuplot_says_how_to_get_it(void **state) {
+  (void)state;
+  char cmd[1024], err[128];
+  snprintf(err, sizeof err, "/tmp/macho_test_sim_nognuplot_%d.err", (int)getpid());
+  snprintf(cmd, sizeof cmd, "PATH=/nonexistent '%s' sim '%s' --format lirs --policy lru --size 5 "
+           "--plot /tmp/never.svg >/dev/null 2>%s", MACHO_CLI, DATA("lirs_cpp.trace.gz"), err);
+  int st = system(cmd);
+  assert_true(WIFEXITED(st));
+  assert_int_equal(WEXITSTATUS(st), 1);
+  char *msg = slurp(err);
+  if (!strstr(msg, "--plot needs gnuplot, which is not on PATH")) fail_msg("stderr: %s", msg);
+  free(msg);
+  unlink(err);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_format_gives_identical_miss_ratios_for_every_policy),
@@ -344,6 +359,7 @@ int main(void) {
       cmocka_unit_test(a_truncated_trace_fails_with_exit_1_naming_file_and_offset),
       cmocka_unit_test(bad_usage_fails_with_exit_2_and_says_why),
       cmocka_unit_test(plot_writes_a_miss_ratio_curve_svg),
+      cmocka_unit_test(plot_without_gnuplot_says_how_to_get_it),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
