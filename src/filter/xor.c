@@ -211,8 +211,28 @@ typedef struct scratch {
 static bool peel(const fuse *x, void *cells, const uint64_t *hashes, uint32_t n, scratch *s) {
   memset(s->count, 0, (size_t)x->ncells * sizeof *s->count);
   memset(s->hx, 0, (size_t)x->ncells * sizeof *s->hx);
+  /* Visit the keys in the order of their first cell (a counting sort on the
+   * top bits into `stack`), so that the counting pass walks the cell arrays
+   * in order instead of at random: the reference implementation's trick,
+   * several times faster once the arrays outgrow the CPU cache. The bucket
+   * counters borrow `queue` (fewer buckets than cells). */
+  uint32_t bits = 0, segs = x->seg_count_len / x->seg_len;
+  while ((1u << bits) < segs) bits++;
+  uint32_t *start = s->queue;
+  memset(start, 0, ((size_t)1 << bits) * sizeof *start);
+  for (uint32_t k = 0; k < n; k++)
+    start[bits ? static_key(hashes[k], x->build_seed) >> (64 - bits) : 0]++;
+  for (uint32_t b = 0, sum = 0; b < (1u << bits); b++) {
+    uint32_t c = start[b];
+    start[b] = sum;
+    sum += c;
+  }
   for (uint32_t k = 0; k < n; k++) {
     uint64_t h = static_key(hashes[k], x->build_seed);
+    s->stack[start[bits ? h >> (64 - bits) : 0]++] = h;
+  }
+  for (uint32_t k = 0; k < n; k++) {
+    uint64_t h = s->stack[k];
     uint32_t c[3];
     cells_of(x, h, c);
     for (uint32_t j = 0; j < 3; j++) {
