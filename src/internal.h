@@ -293,7 +293,7 @@ uint32_t macho__sweep(macho__shard *sh, uint64_t now, uint32_t budget, macho__de
 void macho__metrics_on_remove(macho__shard *sh, const macho__entry *e, macho_removal reason,
                               uint64_t now);
 size_t macho__shard_memory(const macho__shard *sh);
-/* Histograms of a shard: allocated at shard init when config.metrics != 0. */
+/* Histograms of a shard: allocated on the shard's first record when config.metrics != 0. */
 int macho__metrics_init(macho__shard *sh);
 void macho__metrics_destroy(macho__shard *sh);
 
@@ -321,7 +321,6 @@ static inline void macho__lat_end(const struct macho_cache *c, macho__shard *sh,
                                   macho__lat l) {
   if (macho__unlikely(l.on)) macho__metrics_on_latency(sh, op, l.t0, macho__now(c));
 }
-
 
 /* ---- lock helpers ---------------------------------------------------------- */
 static inline void macho__lock(macho__shard *sh) { pthread_mutex_lock(&sh->lock); }

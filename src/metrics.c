@@ -3,8 +3,8 @@
  *
  * Counters are plain integers guarded by the shard lock and summed on read
  * (macho_counters_get), so the hot path pays one increment and no atomics.
- * With config.metrics on, each shard also owns one block (struct
- * macho__metrics) holding log-linear histograms (hist.h) of get and put
+ * With config.metrics on, each shard that sees traffic also owns one block
+ * (struct macho__metrics, allocated on first use) holding log-linear histograms (hist.h) of get and put
  * latency and of the lifespans of entries that left, by reason, plus a ring
  * of per-second latency sums for the recent window. Everything is written
  * under the shard lock it belongs to, and a snapshot merges the shards one
@@ -62,11 +62,20 @@ static void metrics_reset(struct macho__metrics *m) {
 }
 
 int macho__metrics_init(macho__shard *sh) {
-  sh->metrics = NULL;
-  if (!sh->cache->cfg.metrics) return MACHO_OK;
-  /* ~110 KiB a shard, counted in memory_bytes; config.metrics = 0 saves it. */
-  struct macho__metrics *m = macho__malloc(sh->alloc, metrics_size());
-  if (!m) return MACHO_ENOMEM;
+  sh->metrics = NULL; /* allocated on first use: see metrics_of() */
+  return MACHO_OK;
+}
+
+/* The shard's metrics block, allocated the first time the shard records
+ * something (lock held). A cache of 65536 shards that never sees traffic on
+ * most of them then costs nothing for them; ~110 KiB per busy shard, counted
+ * in memory_bytes. If the allocation fails the sample is dropped (and the
+ * allocation retried next time): metrics never fail an operation. */
+static struct macho__metrics *metrics_of(macho__shard *sh) {
+  struct macho__metrics *m = sh->metrics;
+  if (macho__likely(m != NULL) || !sh->cache->cfg.metrics) return m;
+  m = macho__malloc(sh->alloc, metrics_size());
+  if (!m) return NULL;
   uint64_t *b = m->buckets;
   for (int i = 0; i < 2; i++, b += LAT_NB) macho__hist_init(&m->lat[i], b, LAT_NB);
   for (int r = 0; r < MACHO_REMOVED_COUNT; r++) {
@@ -76,7 +85,7 @@ int macho__metrics_init(macho__shard *sh) {
   }
   metrics_reset(m);
   sh->metrics = m;
-  return MACHO_OK;
+  return m;
 }
 
 void macho__metrics_destroy(macho__shard *sh) {
@@ -91,12 +100,13 @@ void macho__metrics_on_remove(macho__shard *sh, const macho__entry *e, macho_rem
   case MACHO_REMOVED_EXPIRED: sh->c.expirations++; break;
   default: break;
   }
-  if (sh->metrics && (unsigned)reason < MACHO_REMOVED_COUNT)
-    macho__hist_record(&sh->metrics->life[reason], now > e->born_ns ? now - e->born_ns : 0);
+  struct macho__metrics *m = metrics_of(sh);
+  if (m && (unsigned)reason < MACHO_REMOVED_COUNT)
+    macho__hist_record(&m->life[reason], now > e->born_ns ? now - e->born_ns : 0);
 }
 
 void macho__metrics_on_latency(macho__shard *sh, int op, uint64_t t0, uint64_t t1) {
-  struct macho__metrics *m = sh->metrics;
+  struct macho__metrics *m = metrics_of(sh);
   if (!m) return;
   uint64_t ns = t1 > t0 ? t1 - t0 : 0;
   macho__hist_record(&m->lat[op], ns);

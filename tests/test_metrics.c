@@ -304,16 +304,63 @@ static void window_keeps_the_last_sixty_seconds_oldest_first(void **state) {
   macho_close(c);
 }
 
-static void metrics_memory_counts_in_memory_bytes(void **state) {
+static void metrics_memory_counts_in_memory_bytes_once_a_shard_records(void **state) {
   (void)state;
-  macho_cache *off = open_cache(100, 1, 0, 0, NULL, NULL);
-  macho_cache *on = open_cache(100, 1, 1, 0, NULL, NULL);
+  macho_cache *off = open_cache(100, 2, 0, 0, NULL, NULL);
+  macho_cache *on = open_cache(100, 2, 2, 0, NULL, NULL);
   macho_counters a, b;
   assert_int_equal(macho_counters_get(off, -1, &a), MACHO_OK);
   assert_int_equal(macho_counters_get(on, -1, &b), MACHO_OK);
+  assert_int_equal(b.memory_bytes, a.memory_bytes); /* nothing recorded yet */
+  put_u64(off, 1);
+  put_u64(on, 1);
+  assert_int_equal(macho_counters_get(off, -1, &a), MACHO_OK);
+  assert_int_equal(macho_counters_get(on, -1, &b), MACHO_OK);
   assert_true(b.memory_bytes > a.memory_bytes + 64 * 1024);
+  assert_true(b.memory_bytes < a.memory_bytes + 2 * 64 * 1024 + 64 * 1024); /* only the busy shard */
   macho_close(off);
   macho_close(on);
+}
+
+static void many_idle_shards_cost_no_metrics_memory(void **state) {
+  (void)state;
+  macho_cache *off = open_cache(65536, 65536, 0, 0, NULL, NULL);
+  macho_cache *on = open_cache(65536, 65536, 1, 0, NULL, NULL);
+  macho_counters a, b;
+  assert_int_equal(macho_counters_get(off, -1, &a), MACHO_OK);
+  assert_int_equal(macho_counters_get(on, -1, &b), MACHO_OK);
+  assert_int_equal(b.memory_bytes, a.memory_bytes);
+  macho_close(off);
+  macho_close(on);
+}
+
+static void failed_metrics_allocation_drops_samples_not_operations(void **state) {
+  (void)state;
+  test_alloc ta = {0};
+  macho_allocator hooks = test_alloc_hooks(&ta);
+  test_clock clk = {1};
+  macho_config cfg;
+  macho_config_init(&cfg);
+  cfg.capacity_entries = 4;
+  cfg.metrics = 2;
+  cfg.allocator = &hooks;
+  cfg.clock = test_clock_fn;
+  cfg.clock_ctx = &clk;
+  macho_cache *c;
+  uint64_t k = 1, v;
+  assert_int_equal(macho_open(&cfg, &c), MACHO_OK);
+  ta.fail_at = ta.calls + 2; /* put: the payload is allocated, then the metrics block fails */
+  assert_int_equal(macho_put(c, &k, 8, &k, 8), MACHO_OK);
+  ta.fail_at = 0;
+  assert_int_equal(macho_get(c, &k, 8, &v, 8, NULL), MACHO_OK); /* retried, now recorded */
+  macho_stats *s;
+  assert_int_equal(macho_stats_get(c, -1, &s), MACHO_OK);
+  assert_int_equal(s->counters.puts, 1);
+  assert_int_equal(s->put_latency_ns.count, 0);
+  assert_int_equal(s->get_latency_ns.count, 1);
+  macho_stats_free(s);
+  macho_close(c);
+  assert_int_equal(ta.live_blocks, 0);
 }
 
 static void bad_arguments_are_rejected(void **state) {
@@ -379,7 +426,9 @@ int main(void) {
       cmocka_unit_test(shard_snapshots_add_up_to_the_total),
       cmocka_unit_test(reset_zeroes_counters_and_distributions_but_keeps_entries),
       cmocka_unit_test(window_keeps_the_last_sixty_seconds_oldest_first),
-      cmocka_unit_test(metrics_memory_counts_in_memory_bytes),
+      cmocka_unit_test(metrics_memory_counts_in_memory_bytes_once_a_shard_records),
+      cmocka_unit_test(many_idle_shards_cost_no_metrics_memory),
+      cmocka_unit_test(failed_metrics_allocation_drops_samples_not_operations),
       cmocka_unit_test(bad_arguments_are_rejected),
       cmocka_unit_test(out_of_memory_is_a_status_and_nothing_leaks),
   };
