@@ -303,7 +303,8 @@ MACHO_API MACHO_NODISCARD int macho_config_get(const macho_cache *cache, macho_c
 /* value (a bucket's midpoint is at most 1/128 from any value in it). Each    */
 /* shard keeps its own histograms under its lock (no atomics on the hot path); */
 /* a snapshot merges them. Latency covers the public call from argument       */
-/* checks to the shard unlock, timed on the cache clock.                      */
+/* checks to the shard unlock, timed on the cache clock. A shard's histograms */
+/* (~110 KiB, counted in memory_bytes) are allocated when it first records.   */
 /* ------------------------------------------------------------------------ */
 #define MACHO_STATS_VERSION 1         /* bumped when macho_stats changes shape */
 #define MACHO_LATENCY_SAMPLE_EVERY 64 /* config.metrics == 1 times 1 op in this many */
