@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 typedef struct reply {
@@ -578,6 +579,63 @@ static void bad_arguments_are_rejected(void **state) {
   macho_close(c);
 }
 
+/* Run the CLI, return its exit status and (up to cap bytes of) its stdout. */
+static int run_cli(const char *args, char *out, size_t cap) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "'%s' %s 2>/dev/null", MACHO_CLI, args);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  size_t n = fread(out, 1, cap - 1, p);
+  out[n] = '\0';
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void the_cli_reads_and_manages_a_running_cache(void **state) {
+  (void)state;
+  fixture f = start(NULL, NULL, 1);
+  assert_int_equal(macho_put(f.cache, "greeting", 8, "hello there", 11), MACHO_OK);
+  const char *url = macho_dashboard_url(f.dash);
+  static char out[1 << 16];
+  char args[256];
+  snprintf(args, sizeof args, "stats %s", url);
+  assert_int_equal(run_cli(args, out, sizeof out), 0);
+  assert_non_null(strstr(out, "policy lru"));
+  assert_non_null(strstr(out, "total"));
+  assert_non_null(strstr(out, "evicted"));
+  snprintf(args, sizeof args, "stats %s --json", url);
+  assert_int_equal(run_cli(args, out, sizeof out), 0);
+  assert_non_null(strstr(out, "\"schema\":\"macho.stats\""));
+  snprintf(args, sizeof args, "stats %s --watch --count 2 --interval 0.1 --json", url);
+  assert_int_equal(run_cli(args, out, sizeof out), 0);
+  assert_non_null(strstr(strstr(out, "macho.stats") + 1, "macho.stats")); /* two snapshots */
+  snprintf(args, sizeof args, "get %s greeting", url);
+  assert_int_equal(run_cli(args, out, sizeof out), 0);
+  assert_string_equal(out, "hello there");
+  snprintf(args, sizeof args, "del %s greeting", url);
+  assert_int_equal(run_cli(args, out, sizeof out), 0);
+  snprintf(args, sizeof args, "get %s greeting", url);
+  assert_int_equal(run_cli(args, out, sizeof out), 1); /* 404 */
+  snprintf(args, sizeof args, "clear %s", url);
+  assert_int_equal(run_cli(args, out, sizeof out), 0);
+  assert_int_equal(macho_len(f.cache), 0);
+  assert_int_equal(run_cli("stats ftp://nowhere", out, sizeof out), 2);
+  assert_int_equal(run_cli("get", out, sizeof out), 2);
+  stop(&f);
+
+  /* with a token: refused without it, accepted with --token or the URL's ?token= */
+  f = start("0.0.0.0:0", "tok-123", 0);
+  snprintf(args, sizeof args, "stats http://127.0.0.1:%u/", f.port);
+  assert_int_equal(run_cli(args, out, sizeof out), 1);
+  snprintf(args, sizeof args, "stats http://127.0.0.1:%u/ --token tok-123", f.port);
+  assert_int_equal(run_cli(args, out, sizeof out), 0);
+  snprintf(args, sizeof args, "stats 'http://127.0.0.1:%u/?token=tok-123'", f.port);
+  assert_int_equal(run_cli(args, out, sizeof out), 0);
+  snprintf(args, sizeof args, "clear 'http://127.0.0.1:%u/?token=tok-123'", f.port);
+  assert_int_equal(run_cli(args, out, sizeof out), 1); /* management off: 403 */
+  stop(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(starts_on_a_free_loopback_port_and_reports_its_url),
@@ -591,6 +649,7 @@ int main(void) {
       cmocka_unit_test(management_endpoints_are_off_by_default),
       cmocka_unit_test(management_endpoints_get_delete_and_clear_when_enabled),
       cmocka_unit_test(bad_arguments_are_rejected),
+      cmocka_unit_test(the_cli_reads_and_manages_a_running_cache),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

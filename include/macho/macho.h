@@ -375,25 +375,37 @@ MACHO_API uint64_t macho_distribution_quantile(const macho_distribution *d, doub
 /* ------------------------------------------------------------------------ */
 /* Live dashboard (src/dashboard/): an HTTP server on a background thread     */
 /* serving the page at /, a JSON snapshot at /api/stats and Prometheus text   */
-/* at /metrics.                                                               */
+/* at /metrics (schemas: docs/STATS_SCHEMA.md). With management on, also     */
+/* POST /api/clear, GET /api/get?key=K and DELETE /api/key?key=K (bytes mode). */
 /* ------------------------------------------------------------------------ */
 typedef struct macho_dashboard macho_dashboard;
 
 typedef struct macho_dashboard_options {
-  const char *listen; /* "HOST:PORT", default "127.0.0.1:0" (port 0 = pick a free one) */
-  const char *token;  /* required when HOST is not loopback; checked on every request */
+  const char *listen; /* "HOST:PORT", default "127.0.0.1:0" (port 0 = pick a free one);
+                         HOST is IPv4, "localhost" or "[IPv6]" */
+  const char *token;  /* required when HOST is not loopback; checked on every request
+                         (Authorization: Bearer, ?token= or the page's cookie); 1-256 of
+                         [A-Za-z0-9._~-]; NULL = none */
   int management;     /* 1 = enable the clear/get/del endpoints (default 0: read-only) */
 } macho_dashboard_options;
 
+/* Fill *opts with the defaults above (NULL is a no-op). */
 MACHO_API void macho_dashboard_options_init(macho_dashboard_options *opts);
-/* Start serving `cache` (which must outlive the dashboard). On MACHO_OK *out
- * owns the server; stop it with macho_dashboard_stop before closing the cache. */
+/* Start serving `cache` (which must outlive the dashboard) on a background
+ * thread; opts NULL = defaults. On MACHO_OK *out owns the server; stop it
+ * with macho_dashboard_stop before closing the cache. MACHO_EINVAL for NULL
+ * cache/out, an unparsable listen address, a non-loopback HOST without a
+ * token, a malformed token or management not 0/1; MACHO_EIO when the address
+ * cannot be bound; MACHO_ENOMEM. The server reads the cache through the
+ * public, thread-safe API only (GET /api/get is a real get: it counts). */
 MACHO_API MACHO_NODISCARD int macho_dashboard_start(macho_cache *cache,
                                                     const macho_dashboard_options *opts,
                                                     macho_dashboard **out);
-/* "http://HOST:PORT/" with the real port; valid until macho_dashboard_stop. */
+/* "http://HOST:PORT/" with the real port, plus "?token=T" when a token is
+ * set (so that the printed URL opens the page); valid until
+ * macho_dashboard_stop. NULL for NULL. */
 MACHO_API const char *macho_dashboard_url(const macho_dashboard *dash);
-/* Stop the server and free it. NULL is a no-op. */
+/* Stop the server (waits for its thread) and free it. NULL is a no-op. */
 MACHO_API void macho_dashboard_stop(macho_dashboard *dash);
 
 #ifdef __cplusplus
