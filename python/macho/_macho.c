@@ -194,6 +194,12 @@ static int Cache_init(CacheObject *self, PyObject *args, PyObject *kwds) {
   if (!PyArg_ParseTupleAndKeywords(args, kwds, "|ndnssdKpp:CacheCore", kwlist, &capacity, &ttl,
                                    &shards, &policy, &filter, &fp_rate, &seed, &manual, &metrics))
     return -1;
+  if (self->cache) {
+    /* Replacing the cache under a call that is running Python code (an
+     * __eq__ of this cache's lookup, in another thread) would free it there. */
+    PyErr_SetString(PyExc_RuntimeError, "a Cache cannot be initialised twice");
+    return -1;
+  }
   macho_config cfg;
   macho_config_init(&cfg);
   if (capacity < 1 || shards < 1 || shards > UINT32_MAX) {
@@ -236,13 +242,7 @@ static int Cache_init(CacheObject *self, PyObject *args, PyObject *kwds) {
     raise_status(rc);
     return -1;
   }
-  /* A second __init__ replaces the cache (the old one's objects are released). */
-  macho_cache *old = self->cache;
-  macho_dashboard *old_dash = self->dash;
   self->cache = c;
-  self->dash = NULL;
-  dash_stop(old_dash);
-  macho_close(old);
   return 0;
 }
 

@@ -372,3 +372,11 @@ def test_iterating_a_cache_yields_its_keys():
     for i in range(3):
         c.add(i, str(i))
     assert sorted(c) == [0, 1, 2]
+
+
+def test_a_cache_cannot_be_initialised_twice():
+    c = Cache(max_cache_size=3)
+    c.add(1, 1)
+    with pytest.raises(RuntimeError, match="twice"):
+        c.__init__(max_cache_size=5)
+    assert c.get(1) == 1
