@@ -22,11 +22,10 @@ def _cli():
     return path
 
 
-@pytest.fixture(scope="module")
-def demo():
+def _start_demo(*extra):
     """Start the demo with the dashboard; yield its URL; stop it."""
     proc = subprocess.Popen(
-        [_cli(), "demo", "--dashboard", "--seconds", "120", "--shards", "2"],
+        [_cli(), "demo", "--dashboard", "--seconds", "120", "--shards", "2", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     url = None
     deadline = time.monotonic() + 30
@@ -42,12 +41,25 @@ def demo():
     if url is None:
         proc.kill()
         pytest.fail("demo printed no URL:\n" + "".join(lines))
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def demo():
+    yield from _start_demo()
+
+
+@pytest.fixture(scope="module")
+def demo_with_token():
+    """A demo bound to 0.0.0.0, which requires a token; its URL carries ?token=."""
+    yield from _start_demo("--token", "browser-test-token")
 
 
 @pytest.fixture(scope="module")

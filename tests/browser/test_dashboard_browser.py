@@ -4,6 +4,7 @@ moves. With MACHO_UPDATE_SCREENSHOT=1 it also refreshes docs/img/dashboard.png
 for the README."""
 import json
 import os
+import urllib.error
 import urllib.request
 
 import pytest
@@ -66,6 +67,19 @@ def test_hit_counter_increases_between_two_reads(demo, browser):
     first = _hits(browser)
     WebDriverWait(browser, 30).until(lambda d: _hits(d) > first)
     assert _hits(browser) > first
+
+
+def test_page_works_behind_a_token(demo_with_token, browser):
+    assert "?token=browser-test-token" in demo_with_token
+    port = demo_with_token.split(":")[2].split("/")[0]
+    url = "http://127.0.0.1:%s/?token=browser-test-token" % port
+    _load(browser, url)  # scripts and /api/stats pass by the cookie and the bearer header
+    WebDriverWait(browser, 30).until(lambda d: _hits(d) > 0)
+    errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert errors == [], errors
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen("http://127.0.0.1:%s/api/stats" % port, timeout=10)
+    assert e.value.code == 401
 
 
 def test_screenshot_for_the_readme(demo, browser, tmp_path):
