@@ -15,8 +15,9 @@ hoisted out of the loop), so the figures differ only by what one call costs:
   macho-noexpire  the same with ttl=inf (no deadline checks)
   macho-nometrics ttl 600 s, metrics=False (counters only, coarse clock)
 
-Two loops: "mixed" (90/10 on a cold cache) and "get" (gets only, on a cache
-pre-filled with the hottest keys: the lookup path alone). Each round runs
+Three loops: "mixed" (90/10 on a cold cache), "get" (gets only, on a cache
+pre-filled with the hottest keys: the lookup path alone) and "add" (adds only,
+from cold; the caches evict once full, the dict grows). Each round runs
 every contender once, one after another; ratios are taken between contenders
 of the same round (timed seconds apart), and the median over rounds is
 reported, so load from other processes cancels out as far as it can.
@@ -69,6 +70,20 @@ def loop_get(get, keys):
     t = time.perf_counter()
     for k in keys:
         get(k)
+    return time.perf_counter() - t
+
+
+def loop_add(add, keys):
+    t = time.perf_counter()
+    for k in keys:
+        add(k, k)
+    return time.perf_counter() - t
+
+
+def loop_lru_add(f, keys):
+    t = time.perf_counter()
+    for k in keys:
+        f(k)
     return time.perf_counter() - t
 
 
@@ -131,7 +146,8 @@ def main():
           "10%% add; %d rounds, contenders interleaved; python %s; macho %s (libmacho %s)"
           % (args.ops, args.zipf, cap * 10, cap, args.rounds, platform.python_version(),
              macho.__version__, macho._macho.libmacho_version))
-    times = {(loop, n): [] for loop in ("mixed", "get") for n in NAMES}
+    LOOPS = ("mixed", "get", "add")
+    times = {(loop, n): [] for loop in LOOPS for n in NAMES}
     hit_ratio = 0.0
     for _ in range(args.rounds):
         for n in NAMES:
@@ -151,10 +167,14 @@ def main():
             times[("get", n)].append(loop_get(get, keys))
             if n == "macho":
                 hit_ratio = obj.totals["hit_ratio_exact"]
+            # adds only, from cold (evicting once full; lru_cache: a call per add)
+            get, add, obj = make(n, cap)
+            times[("add", n)].append(loop_lru_add(get, keys) if n == "lru_cache"
+                                     else loop_add(add, keys))
     # A loaded machine slows whole stretches of a run: compare contenders timed
     # next to each other (same round), and report the median of those ratios.
     summary = {}
-    for loop in ("mixed", "get"):
+    for loop in LOOPS:
         print("\n## %s loop: best round's Mops/s; median over rounds of the same-round "
               "throughput ratio (higher = faster)" % loop)
         print("%-16s %10s %10s %14s" % ("contender", "Mops/s", "vs dict", "vs cachetools"))
