@@ -222,8 +222,20 @@ static int put_locked(macho_cache *c, macho__shard *sh, const keyref *k, void *p
     e->expire_ns = deadline(now, ttl_ns);
     if (e->expire_ns) sh->has_ttl = true;
     sh->pol->on_hit(sh->pol_state, sh, id);
-    while (sh->capacity_bytes && sh->payload_bytes > sh->capacity_bytes)
-      macho__shard_evict_one(sh, now, dead);
+    /* A bigger value may push the shard over its byte budget: evict others,
+     * never the entry just written (FIFO or Random could pick it, and a put
+     * that succeeds must leave its key present). If the policy picks it, it
+     * goes back in as newly inserted. It fits alone (put_bytes checked). */
+    while (sh->capacity_bytes && sh->payload_bytes > sh->capacity_bytes) {
+      uint32_t victim = sh->pol->victim(sh->pol_state, sh);
+      if (victim == id) {
+        e->prev = e->next = MACHO__NIL;
+        e->meta = e->meta2 = 0;
+        sh->pol->on_insert(sh->pol_state, sh, id);
+        continue;
+      }
+      macho__shard_remove(sh, victim, MACHO_REMOVED_EVICTED, now, true, dead);
+    }
     sh->c.puts++;
     return MACHO_OK;
   }
