@@ -248,7 +248,7 @@ is given, so its figures there are lower, the paper's S3-FIFO working as intende
 version, so differences are expected both ways: (1) libCacheSim's window is 1% of capacity and
 empty below 100 entries, which makes it cache nothing at the smallest size of most LIRS traces
 (1.0000); macho's window holds at least one entry. (2) macho adapts the window by hill climbing
-every 10 x capacity requests (Caffeine's climber), while libCacheSim keeps 1%; on traces shorter
+every 10 x capacity requests, at least 10,000 (Caffeine's climber), while libCacheSim keeps 1%; on traces shorter
 than a few sample periods (CloudPhysics at 9,794 entries: one sample of 97,940 requests in a trace
 of 113,872) the climber has too few samples to settle, and the first step it takes is a guess.
 (3) Admission ties, the 1/128 random admission of a frequent loser (Caffeine's defence against
