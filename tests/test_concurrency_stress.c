@@ -27,7 +27,7 @@ enum { THREADS = 6, SHARDS = 8, CAPACITY = 1000, KEYS = 3000 };
 
 static int iterations(void) {
   const char *s = getenv("MACHO_SANITIZED");
-  return s && *s && *s != '0' ? 15000 : 150000;
+  return s && *s && *s != '0' ? 15000 : 1000000;
 }
 
 /* ---- a clock other threads move ---------------------------------------------- */

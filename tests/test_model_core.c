@@ -29,7 +29,7 @@
 
 #define NKEYS 64
 #define MAXSH 4
-#define STEPS 4000
+#define STEPS 10000
 #define SEC 1000000000ull
 
 typedef struct mentry {
