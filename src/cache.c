@@ -263,7 +263,7 @@ static int put_locked(macho_cache *c, macho__shard *sh, const keyref *k, void *p
 
 static int put_bytes(macho_cache *c, const void *key, size_t klen, const void *value,
                      size_t vlen, uint64_t ttl_ns) {
-  macho__lat lat = macho__lat_begin(c);
+  macho__lat lat = macho__lat_begin(c, MACHO__OP_PUT);
   keyref k = {key, klen, 0};
   hash_key(c, &k);
   macho__shard *sh = shard_for(c, k.hash);
@@ -314,7 +314,7 @@ int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t bu
   int rc = check_bytes(c, key, klen);
   if (rc != MACHO_OK) return rc;
   if (!buf && buflen) return MACHO_EINVAL;
-  macho__lat lat = macho__lat_begin(c);
+  macho__lat lat = macho__lat_begin(c, MACHO__OP_GET);
   keyref k = {key, klen, macho__hash_bytes(key, klen, c->cfg.seed)};
   macho__shard *sh = shard_for(c, k.hash);
   uint32_t id = MACHO__NIL;
@@ -353,7 +353,8 @@ static int peek_or_delete(macho_cache *c, keyref *k, bool del) {
   int rc = hash_key(c, k);
   if (rc != MACHO_OK) return rc;
   macho__shard *sh = shard_for(c, k->hash);
-  macho__dead dead = {.n = 0};
+  macho__dead dead;
+  dead.n = 0; /* no initialiser: zero-filling 520 bytes per call showed in profiles */
   uint32_t id = MACHO__NIL;
   macho__lock(sh);
   rc = find_live(c, sh, k, &id, &dead);
@@ -389,12 +390,13 @@ static int check_obj(const macho_cache *c, const void *key) {
 }
 
 static int put_obj(macho_cache *c, void *key, void *value, uint64_t ttl_ns) {
-  macho__lat lat = macho__lat_begin(c);
+  macho__lat lat = macho__lat_begin(c, MACHO__OP_PUT);
   keyref k = {key, 0, 0};
   int rc = hash_key(c, &k);
   if (rc != MACHO_OK) return rc;
   macho__shard *sh = shard_for(c, k.hash);
-  macho__dead dead = {.n = 0};
+  macho__dead dead;
+  dead.n = 0; /* no initialiser: zero-filling 520 bytes per call showed in profiles */
   macho__lock(sh);
   rc = put_locked(c, sh, &k, value, 0, ttl_ns, &dead, NULL, NULL);
   macho__lat_end(c, sh, MACHO__OP_PUT, lat);
@@ -419,12 +421,13 @@ int macho_obj_get(macho_cache *c, const void *key, void **value) {
   int rc = check_obj(c, key);
   if (rc != MACHO_OK) return rc;
   if (!value) return MACHO_EINVAL;
-  macho__lat lat = macho__lat_begin(c);
+  macho__lat lat = macho__lat_begin(c, MACHO__OP_GET);
   keyref k = {key, 0, 0};
   rc = hash_key(c, &k);
   if (rc != MACHO_OK) return rc;
   macho__shard *sh = shard_for(c, k.hash);
-  macho__dead dead = {.n = 0};
+  macho__dead dead;
+  dead.n = 0; /* no initialiser: zero-filling 520 bytes per call showed in profiles */
   uint32_t id = MACHO__NIL;
   macho__lock(sh);
   if (filter_admits(sh, k.hash)) {
@@ -509,7 +512,8 @@ int macho_expire(macho_cache *c, size_t *reclaimed) {
     sh->sweep_cursor = 0;
     macho__unlock(sh);
     while (remaining) {
-      macho__dead dead = {.n = 0};
+      macho__dead dead;
+      dead.n = 0;
       uint32_t b = remaining < batch ? remaining : batch;
       macho__lock(sh);
       total += macho__sweep(sh, macho__now(c), b, &dead);

@@ -280,7 +280,8 @@ int macho__shard_clear(macho__shard *sh, uint64_t now, macho__dead *dead,
                        macho__entry **old_slab, uint32_t *old_cap);
 
 /* ---- expiry.c -------------------------------------------------------------- */
-uint64_t macho__now(const struct macho_cache *c);
+uint64_t macho__now(const struct macho_cache *c);         /* deadlines: coarse (ms) */
+uint64_t macho__now_precise(const struct macho_cache *c); /* latency: ns */
 uint64_t macho__ttl_to_ns(double ttl_seconds); /* caller validated: >= 0, not NaN */
 static inline bool macho__expired(const macho__entry *e, uint64_t now) {
   return e->expire_ns != 0 && e->expire_ns <= now;
@@ -306,20 +307,21 @@ typedef struct macho__lat {
   uint64_t t0;
   bool on;
 } macho__lat;
-extern _Thread_local uint32_t macho__lat_tick;
+extern _Thread_local uint32_t macho__lat_tick[2]; /* per op: an alternating get/put
+                                                      pattern must not alias with the period */
 void macho__metrics_on_latency(macho__shard *sh, int op, uint64_t t0, uint64_t t1);
-static inline macho__lat macho__lat_begin(const struct macho_cache *c) {
+static inline macho__lat macho__lat_begin(const struct macho_cache *c, int op) {
   macho__lat l = {0, false};
   int m = c->cfg.metrics;
-  if (m == 2 || (m == 1 && (++macho__lat_tick & (MACHO_LATENCY_SAMPLE_EVERY - 1)) == 0)) {
+  if (m == 2 || (m == 1 && (++macho__lat_tick[op] & (MACHO_LATENCY_SAMPLE_EVERY - 1)) == 0)) {
     l.on = true;
-    l.t0 = macho__now(c);
+    l.t0 = macho__now_precise(c);
   }
   return l;
 }
 static inline void macho__lat_end(const struct macho_cache *c, macho__shard *sh, int op,
                                   macho__lat l) {
-  if (macho__unlikely(l.on)) macho__metrics_on_latency(sh, op, l.t0, macho__now(c));
+  if (macho__unlikely(l.on)) macho__metrics_on_latency(sh, op, l.t0, macho__now_precise(c));
 }
 
 /* ---- lock helpers ---------------------------------------------------------- */
