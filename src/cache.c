@@ -226,15 +226,20 @@ static int put_locked(macho_cache *c, macho__shard *sh, const keyref *k, void *p
      * never the entry just written (FIFO or Random could pick it, and a put
      * that succeeds must leave its key present). If the policy picks it, it
      * goes back in as newly inserted. It fits alone (put_bytes checked). */
-    while (sh->capacity_bytes && sh->payload_bytes > sh->capacity_bytes) {
-      uint32_t victim = sh->pol->victim(sh->pol_state, sh);
-      if (victim == id) {
-        e->prev = e->next = MACHO__NIL;
-        e->meta = e->meta2 = 0;
-        sh->pol->on_insert(sh->pol_state, sh, id);
-        continue;
+    if (sh->capacity_bytes && sh->payload_bytes > sh->capacity_bytes) {
+      /* Take the entry out of the policy while the others go, so no policy
+       * can pick it (re-inserting a picked entry loops forever under LFU,
+       * where it lands alone in the lowest bucket). Policies without
+       * per-entry structures (Random) may still draw it: draw again. Others
+       * exist while the budget is exceeded, since this entry fits alone. */
+      sh->pol->on_remove(sh->pol_state, sh, id);
+      while (sh->payload_bytes > sh->capacity_bytes) {
+        uint32_t victim = sh->pol->victim(sh->pol_state, sh);
+        if (victim != id) macho__shard_remove(sh, victim, MACHO_REMOVED_EVICTED, now, true, dead);
       }
-      macho__shard_remove(sh, victim, MACHO_REMOVED_EVICTED, now, true, dead);
+      e->prev = e->next = MACHO__NIL;
+      e->meta = e->meta2 = 0;
+      sh->pol->on_insert(sh->pol_state, sh, id);
     }
     sh->c.puts++;
     return MACHO_OK;
