@@ -223,9 +223,8 @@ static int put_locked(macho_cache *c, macho__shard *sh, const keyref *k, void *p
     if (e->expire_ns) sh->has_ttl = true;
     sh->pol->on_hit(sh->pol_state, sh, id);
     /* A bigger value may push the shard over its byte budget: evict others,
-     * never the entry just written (FIFO or Random could pick it, and a put
-     * that succeeds must leave its key present). If the policy picks it, it
-     * goes back in as newly inserted. It fits alone (put_bytes checked). */
+     * never the entry just written (a put that succeeds must leave its key
+     * present); it comes back as newly inserted. */
     if (sh->capacity_bytes && sh->payload_bytes > sh->capacity_bytes) {
       /* Take the entry out of the policy while the others go, so no policy
        * can pick it (re-inserting a picked entry loops forever under LFU,
