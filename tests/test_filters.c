@@ -22,6 +22,8 @@ static const macho_filter all_filters[] = {MACHO_FILTER_BLOOM, MACHO_FILTER_CUCK
                                            MACHO_FILTER_XOR};
 #define NFILTERS (sizeof all_filters / sizeof all_filters[0])
 static const double rates[] = {0.5, 0.1, 0.01, 0.001};
+/* Also tiny rates, which take the 32-bit fingerprint and cell paths. */
+static const double all_rates[] = {0.5, 0.1, 0.01, 0.001, 1e-6, 1e-12};
 
 /* ---- filter ops against a model -------------------------------------------- */
 
@@ -54,11 +56,11 @@ static void filter_ops_never_forget_a_member_over_random_operations(void **state
   macho__alloc a = {{0}};
   for (size_t fi = 0; fi < NFILTERS; fi++) {
     const macho__filter_ops *o = macho__filters[all_filters[fi]];
-    for (size_t pi = 0; pi < 4; pi++) {
+    for (size_t pi = 0; pi < sizeof all_rates / sizeof all_rates[0]; pi++) {
       uint64_t rng = seed ^ (fi * 131 + pi);
       const uint32_t cap = 300;
       void *f;
-      assert_int_equal(o->create(&f, &a, cap, rates[pi], seed), MACHO_OK);
+      assert_int_equal(o->create(&f, &a, cap, all_rates[pi], seed), MACHO_OK);
       model m = {malloc(cap * sizeof(uint64_t)), 0, cap};
       for (int step = 0; step < 20000; step++) {
         uint64_t r = test_rand(&rng) % 100;

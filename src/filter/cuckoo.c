@@ -18,9 +18,9 @@
  *        FP = 1 - (1 - 1/r)^(8a).
  *    We take the largest r whose load stays at or below 0.9 and then solve
  *    the load, hence B, exactly for p at n = capacity.
- * Fingerprints are stored in bytes when r < 256, else in 16-bit slots; the
- * theoretical space is (log2(1/p) + 3) / a bits per key, the real one is
- * 8/a or 16/a.
+ * Fingerprints are stored in 8-, 16- or 32-bit slots, the smallest that
+ * holds r; the theoretical space is (log2(1/p) + 3) / a bits per key, the
+ * real one is 8/a, 16/a or 32/a.
  *
  * When an insert fails (a kick chain of MAX_KICKS ends without a free slot),
  * the homeless entry -- some other key's fingerprint, not necessarily the new
@@ -52,7 +52,7 @@ typedef struct cuckoo {
   void *slots;        /* nbuckets * SLOTS fingerprints, uint8_t or uint16_t */
   uint32_t nbuckets;
   uint32_t r;         /* fingerprints are in [1, r] */
-  bool wide;          /* 16-bit slots */
+  uint32_t width;     /* bytes per slot: 1, 2 or 4 */
   uint32_t nstash;
   stashed stash[STASH];
   uint64_t lost;      /* entries dropped: answer "maybe" while nonzero */
@@ -61,12 +61,19 @@ typedef struct cuckoo {
 } cuckoo;
 
 static inline uint32_t slot_get(const cuckoo *c, uint32_t i) {
-  return c->wide ? ((const uint16_t *)c->slots)[i] : ((const uint8_t *)c->slots)[i];
+  switch (c->width) {
+  case 1: return ((const uint8_t *)c->slots)[i];
+  case 2: return ((const uint16_t *)c->slots)[i];
+  default: return ((const uint32_t *)c->slots)[i];
+  }
 }
 
 static inline void slot_set(cuckoo *c, uint32_t i, uint32_t fp) {
-  if (c->wide) ((uint16_t *)c->slots)[i] = (uint16_t)fp;
-  else ((uint8_t *)c->slots)[i] = (uint8_t)fp;
+  switch (c->width) {
+  case 1: ((uint8_t *)c->slots)[i] = (uint8_t)fp; break;
+  case 2: ((uint16_t *)c->slots)[i] = (uint16_t)fp; break;
+  default: ((uint32_t *)c->slots)[i] = fp; break;
+  }
 }
 
 static inline uint64_t next_rand(cuckoo *c) { /* xorshift64 */
@@ -116,7 +123,7 @@ static inline bool bucket_take(cuckoo *c, uint32_t b, uint32_t fp) {
 }
 
 static size_t slots_bytes(const cuckoo *c) {
-  return (size_t)c->nbuckets * SLOTS * (c->wide ? 2u : 1u);
+  return (size_t)c->nbuckets * SLOTS * c->width;
 }
 
 static int cuckoo_create(void **out, const macho__alloc *a, uint32_t capacity, double p,
@@ -125,9 +132,10 @@ static int cuckoo_create(void **out, const macho__alloc *a, uint32_t capacity, d
   /* Largest r with load <= MAX_LOAD: 1 - (1 - 1/r)^(8 MAX_LOAD) = p. */
   double r = floor(1.0 / -expm1(log1p(-p) / (2.0 * SLOTS * MAX_LOAD)));
   if (r < 2) r = 2;
-  if (r > 65535) r = 65535;
-  /* The load that makes FP exactly p with this integer r. Very small p would
-   * ask for a tiny load (huge table): keep at least half full, FP lands lower. */
+  if (r > 4294967295.0 - 1) r = 4294967295.0 - 1;
+  /* The load that makes FP exactly p with this integer r. Below p ~ 1e-9 even
+   * 32-bit fingerprints would need a nearly empty table: keep it at least half
+   * full, and the rate lands on ~1e-9 instead. */
   double load = log1p(-p) / (2.0 * SLOTS * log1p(-1.0 / r));
   if (load > MAX_LOAD) load = MAX_LOAD;
   if (load < 0.5) load = 0.5;
@@ -137,7 +145,7 @@ static int cuckoo_create(void **out, const macho__alloc *a, uint32_t capacity, d
   if (!c) return MACHO_ENOMEM;
   c->nbuckets = nb < 1 ? 1 : (uint32_t)nb;
   c->r = (uint32_t)r;
-  c->wide = c->r > 255;
+  c->width = c->r <= 0xff ? 1 : c->r <= 0xffff ? 2 : 4;
   c->seed = macho__mix64(seed ^ 0xc0c0f11e7ULL);
   c->rng = c->seed | 1;
   c->slots = macho__calloc(a, 1, slots_bytes(c));

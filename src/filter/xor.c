@@ -15,10 +15,10 @@
  * values in [0, r)): a key is accepted when d = (f - c0 - c1 - c2) mod r is
  * below t, with f = hash mod r. A member has d = 0; for a non-member d is
  * uniform, so the rate is exactly t/r. We pick r <= 256 (byte cells) and t
- * with t/r closest to p, or t = 1, r = round(1/p) in 16-bit cells when
- * p < 1/256. Theoretical space is 1.13 log2(1/p) bits per key; with whole
- * byte or 16-bit cells the real figure is 1.13 * 8 or 1.13 * 16, plus the
- * side table below.
+ * with t/r closest to p, or t = 1, r = round(1/p) in 16-bit cells (32-bit
+ * below p = 1/65536) when p < 1/256. Theoretical space is 1.13 log2(1/p)
+ * bits per key; with whole cells the real figure is 1.13 * 8, 16 or 32,
+ * plus the side table below.
  *
  * Following churn. The built structure is static, so:
  *  - keys added since the build go to a small side table of 32-bit
@@ -51,7 +51,7 @@ typedef struct fuse {
   const macho__alloc *a;
   uint32_t capacity;
   uint32_t r, t;       /* arithmetic mod r, accept d < t */
-  bool wide;           /* 16-bit cells */
+  uint32_t width;      /* bytes per cell: 1, 2 or 4 */
   /* static part */
   void *cells;
   uint32_t ncells;     /* array length; 0 = nothing built */
@@ -76,18 +76,28 @@ static inline uint64_t mulhi64(uint64_t a, uint64_t b) {
   return (uint64_t)(((unsigned __int128)a * b) >> 64);
 }
 
-static inline uint32_t cell_get(const fuse *x, uint32_t i) {
-  return x->wide ? ((const uint16_t *)x->cells)[i] : ((const uint8_t *)x->cells)[i];
+static inline uint32_t cell_load(const void *cells, uint32_t width, uint32_t i) {
+  switch (width) {
+  case 1: return ((const uint8_t *)cells)[i];
+  case 2: return ((const uint16_t *)cells)[i];
+  default: return ((const uint32_t *)cells)[i];
+  }
 }
 
-static inline void cell_set(void *cells, bool wide, uint32_t i, uint32_t v) {
-  if (wide) ((uint16_t *)cells)[i] = (uint16_t)v;
-  else ((uint8_t *)cells)[i] = (uint8_t)v;
+static inline uint32_t cell_get(const fuse *x, uint32_t i) { return cell_load(x->cells, x->width, i); }
+
+static inline void cell_set(void *cells, uint32_t width, uint32_t i, uint32_t v) {
+  switch (width) {
+  case 1: ((uint8_t *)cells)[i] = (uint8_t)v; break;
+  case 2: ((uint16_t *)cells)[i] = (uint16_t)v; break;
+  default: ((uint32_t *)cells)[i] = v; break;
+  }
 }
 
+/* (a + b) mod r for a, b < r; 64-bit so that r may reach 2^32 - 1. */
 static inline uint32_t addmod(uint32_t a, uint32_t b, uint32_t r) {
-  uint32_t s = a + b;
-  return s >= r ? s - r : s;
+  uint64_t s = (uint64_t)a + b;
+  return (uint32_t)(s >= r ? s - r : s);
 }
 
 /* The three cells of key h, as in Graf & Lemire's reference: a segment from
@@ -268,9 +278,9 @@ static bool peel(const fuse *x, void *cells, const uint64_t *hashes, uint32_t n,
     /* cell[c_j] = f - cell[other] - cell[other'] (mod r); the owned cell is 0 now. */
     uint32_t sum = 0;
     for (uint32_t o = 0; o < 3; o++)
-      if (o != j) sum = addmod(sum, x->wide ? ((uint16_t *)cells)[c[o]] : ((uint8_t *)cells)[c[o]], x->r);
+      if (o != j) sum = addmod(sum, cell_load(cells, x->width, c[o]), x->r);
     uint32_t f = fingerprint(x, h);
-    cell_set(cells, x->wide, c[j], f >= sum ? f - sum : f + x->r - sum);
+    cell_set(cells, x->width, c[j], f >= sum ? f - sum : f + x->r - sum);
   }
   return true;
 }
@@ -287,7 +297,7 @@ static int fuse_rebuild(void *f, uint64_t *hashes, uint32_t n) {
   geometry(n, &next.seg_len, &seg_count, &next.ncells);
   next.seg_mask = next.seg_len - 1;
   next.seg_count_len = seg_count * next.seg_len;
-  size_t cw = x->wide ? 2 : 1, nc = next.ncells, nk = n;
+  size_t cw = x->width, nc = next.ncells, nk = n;
   scratch s;
   s.count = macho__malloc(a, nc * sizeof *s.count);
   s.hx = macho__malloc(a, nc * sizeof *s.hx);
@@ -337,9 +347,9 @@ static int fuse_rebuild(void *f, uint64_t *hashes, uint32_t n) {
 static void choose_rate(fuse *x, double p) {
   if (p < 1.0 / 256) {
     double r = round(1.0 / p);
-    x->r = r > 65536 ? 65536 : (uint32_t)r;
+    x->r = r > 4294967295.0 ? 4294967295u : (uint32_t)r; /* p below ~2e-10 lands on ~2e-10 */
     x->t = 1;
-    x->wide = true;
+    x->width = x->r <= 65536 ? 2 : 4;
     return;
   }
   double best = INFINITY;
@@ -353,7 +363,7 @@ static void choose_rate(fuse *x, double p) {
       x->t = t;
     }
   }
-  x->wide = false;
+  x->width = 1;
 }
 
 static int fuse_create(void **out, const macho__alloc *a, uint32_t capacity, double p,
@@ -381,7 +391,7 @@ static int fuse_create(void **out, const macho__alloc *a, uint32_t capacity, dou
 static void fuse_destroy(void *f, const macho__alloc *a) {
   fuse *x = f;
   if (!x) return;
-  macho__free(a, x->cells, (size_t)x->ncells * (x->wide ? 2 : 1));
+  macho__free(a, x->cells, (size_t)x->ncells * x->width);
   macho__free(a, x->side, (size_t)x->nside * sizeof *x->side);
   macho__free(a, x, sizeof *x);
 }
@@ -413,7 +423,7 @@ static int fuse_maybe_contains(const void *f, uint64_t hash) {
 
 static void fuse_clear(void *f) {
   fuse *x = f;
-  macho__free(x->a, x->cells, (size_t)x->ncells * (x->wide ? 2 : 1));
+  macho__free(x->a, x->cells, (size_t)x->ncells * x->width);
   x->cells = NULL;
   x->ncells = x->nkeys = 0;
   memset(x->side, 0, (size_t)x->nside * sizeof *x->side);
@@ -435,7 +445,7 @@ static int fuse_wants_rebuild(void *f) {
 
 static size_t fuse_memory(const void *f) {
   const fuse *x = f;
-  return sizeof *x + (size_t)x->ncells * (x->wide ? 2 : 1) + (size_t)x->nside * sizeof *x->side;
+  return sizeof *x + (size_t)x->ncells * x->width + (size_t)x->nside * sizeof *x->side;
 }
 
 const macho__filter_ops macho__filter_xor = {
