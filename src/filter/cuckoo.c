@@ -18,9 +18,9 @@
  *        FP = 1 - (1 - 1/r)^(8a).
  *    We take the largest r whose load stays at or below 0.9 and then solve
  *    the load, hence B, exactly for p at n = capacity.
- * Fingerprints are stored in 8-, 16- or 32-bit slots, the smallest that
- * holds r; the theoretical space is (log2(1/p) + 3) / a bits per key, the
- * real one is 8/a, 16/a or 32/a.
+ * Fingerprints are bit-packed in slots of w = ceil(log2(r + 1)) bits; the
+ * theoretical space is (log2(1/p) + 3) / a bits per key, the real one w / a
+ * (w = log2(8a/p) rounded up, so at most one bit over log2(1/p) + 3).
  *
  * When an insert fails (a kick chain of MAX_KICKS ends without a free slot),
  * the homeless entry -- some other key's fingerprint, not necessarily the new
@@ -52,7 +52,8 @@ typedef struct cuckoo {
   void *slots;        /* nbuckets * SLOTS fingerprints, uint8_t or uint16_t */
   uint32_t nbuckets;
   uint32_t r;         /* fingerprints are in [1, r] */
-  uint32_t width;     /* bytes per slot: 1, 2 or 4 */
+  uint32_t bits;      /* bits per slot: enough for the r + 1 values 0..r */
+  uint64_t mask;
   uint32_t nstash;
   stashed stash[STASH];
   uint64_t lost;      /* entries dropped: answer "maybe" while nonzero */
@@ -60,20 +61,21 @@ typedef struct cuckoo {
   uint64_t seed;
 } cuckoo;
 
+/* Slots are bit-packed: slot i occupies bits [i*bits, (i+1)*bits). A slot
+ * starts at most 7 bits into a byte and is at most 32 bits wide, so one
+ * unaligned 8-byte load (the array has 8 bytes of tail padding) holds it. */
 static inline uint32_t slot_get(const cuckoo *c, uint32_t i) {
-  switch (c->width) {
-  case 1: return ((const uint8_t *)c->slots)[i];
-  case 2: return ((const uint16_t *)c->slots)[i];
-  default: return ((const uint32_t *)c->slots)[i];
-  }
+  uint64_t bit = (uint64_t)i * c->bits, v;
+  memcpy(&v, (const uint8_t *)c->slots + (bit >> 3), sizeof v);
+  return (uint32_t)((v >> (bit & 7)) & c->mask);
 }
 
 static inline void slot_set(cuckoo *c, uint32_t i, uint32_t fp) {
-  switch (c->width) {
-  case 1: ((uint8_t *)c->slots)[i] = (uint8_t)fp; break;
-  case 2: ((uint16_t *)c->slots)[i] = (uint16_t)fp; break;
-  default: ((uint32_t *)c->slots)[i] = fp; break;
-  }
+  uint64_t bit = (uint64_t)i * c->bits, v;
+  uint8_t *p = (uint8_t *)c->slots + (bit >> 3);
+  memcpy(&v, p, sizeof v);
+  v = (v & ~(c->mask << (bit & 7))) | ((uint64_t)fp << (bit & 7));
+  memcpy(p, &v, sizeof v);
 }
 
 static inline uint64_t next_rand(cuckoo *c) { /* xorshift64 */
@@ -123,7 +125,7 @@ static inline bool bucket_take(cuckoo *c, uint32_t b, uint32_t fp) {
 }
 
 static size_t slots_bytes(const cuckoo *c) {
-  return (size_t)c->nbuckets * SLOTS * c->width;
+  return (size_t)(((uint64_t)c->nbuckets * SLOTS * c->bits + 7) / 8) + 8;
 }
 
 static int cuckoo_create(void **out, const macho__alloc *a, uint32_t capacity, double p,
@@ -145,7 +147,9 @@ static int cuckoo_create(void **out, const macho__alloc *a, uint32_t capacity, d
   if (!c) return MACHO_ENOMEM;
   c->nbuckets = nb < 1 ? 1 : (uint32_t)nb;
   c->r = (uint32_t)r;
-  c->width = c->r <= 0xff ? 1 : c->r <= 0xffff ? 2 : 4;
+  c->bits = 1;
+  while (c->bits < 32 && ((uint64_t)1 << c->bits) <= c->r) c->bits++;
+  c->mask = ((uint64_t)1 << c->bits) - 1;
   c->seed = macho__mix64(seed ^ 0xc0c0f11e7ULL);
   c->rng = c->seed | 1;
   c->slots = macho__calloc(a, 1, slots_bytes(c));
