@@ -15,9 +15,9 @@
  * values in [0, r)): a key is accepted when d = (f - c0 - c1 - c2) mod r is
  * below t, with f = hash mod r. A member has d = 0; for a non-member d is
  * uniform, so the rate is exactly t/r. We pick r <= 256 (byte cells) and t
- * with t/r closest to p, or t = 1, r = round(1/p) in 16-bit cells (32-bit
- * below p = 1/65536) when p < 1/256. Theoretical space is 1.13 log2(1/p)
- * bits per key; with whole cells the real figure is 1.13 * 8, 16 or 32,
+ * with t/r within 0.5% of p (the smallest such r), or t = 1, r = round(1/p)
+ * when p < 1/256. Cells are bit-packed in ceil(log2 r) bits, so the space is
+ * 1.13 ceil(log2 r) bits per key against the theoretical 1.13 log2(1/p),
  * plus the side table below.
  *
  * Following churn. The built structure is static, so:
@@ -51,7 +51,7 @@ typedef struct fuse {
   const macho__alloc *a;
   uint32_t capacity;
   uint32_t r, t;       /* arithmetic mod r, accept d < t */
-  uint32_t width;      /* bytes per cell: 1, 2 or 4 */
+  uint32_t bits;       /* bits per cell: ceil(log2 r), cells bit-packed */
   /* static part */
   void *cells;
   uint32_t ncells;     /* array length; 0 = nothing built */
@@ -76,22 +76,27 @@ static inline uint64_t mulhi64(uint64_t a, uint64_t b) {
   return (uint64_t)(((unsigned __int128)a * b) >> 64);
 }
 
-static inline uint32_t cell_load(const void *cells, uint32_t width, uint32_t i) {
-  switch (width) {
-  case 1: return ((const uint8_t *)cells)[i];
-  case 2: return ((const uint16_t *)cells)[i];
-  default: return ((const uint32_t *)cells)[i];
-  }
+/* Cells are bit-packed: cell i occupies bits [i*bits, (i+1)*bits). A cell
+ * starts at most 7 bits into a byte and is at most 32 bits wide, so one
+ * unaligned 8-byte load (the array has 8 bytes of tail padding) holds it. */
+static inline size_t cells_bytes(uint32_t ncells, uint32_t bits) {
+  return ncells ? (size_t)(((uint64_t)ncells * bits + 7) / 8) + 8 : 0;
 }
 
-static inline uint32_t cell_get(const fuse *x, uint32_t i) { return cell_load(x->cells, x->width, i); }
+static inline uint32_t cell_load(const void *cells, uint32_t bits, uint32_t i) {
+  uint64_t bit = (uint64_t)i * bits, v;
+  memcpy(&v, (const uint8_t *)cells + (bit >> 3), sizeof v);
+  return (uint32_t)((v >> (bit & 7)) & (((uint64_t)1 << bits) - 1));
+}
 
-static inline void cell_set(void *cells, uint32_t width, uint32_t i, uint32_t v) {
-  switch (width) {
-  case 1: ((uint8_t *)cells)[i] = (uint8_t)v; break;
-  case 2: ((uint16_t *)cells)[i] = (uint16_t)v; break;
-  default: ((uint32_t *)cells)[i] = v; break;
-  }
+static inline uint32_t cell_get(const fuse *x, uint32_t i) { return cell_load(x->cells, x->bits, i); }
+
+static inline void cell_set(void *cells, uint32_t bits, uint32_t i, uint32_t val) {
+  uint64_t bit = (uint64_t)i * bits, v, mask = ((uint64_t)1 << bits) - 1;
+  uint8_t *p = (uint8_t *)cells + (bit >> 3);
+  memcpy(&v, p, sizeof v);
+  v = (v & ~(mask << (bit & 7))) | ((uint64_t)val << (bit & 7));
+  memcpy(p, &v, sizeof v);
 }
 
 /* (a + b) mod r for a, b < r; 64-bit so that r may reach 2^32 - 1. */
@@ -278,9 +283,9 @@ static bool peel(const fuse *x, void *cells, const uint64_t *hashes, uint32_t n,
     /* cell[c_j] = f - cell[other] - cell[other'] (mod r); the owned cell is 0 now. */
     uint32_t sum = 0;
     for (uint32_t o = 0; o < 3; o++)
-      if (o != j) sum = addmod(sum, cell_load(cells, x->width, c[o]), x->r);
+      if (o != j) sum = addmod(sum, cell_load(cells, x->bits, c[o]), x->r);
     uint32_t f = fingerprint(x, h);
-    cell_set(cells, x->width, c[j], f >= sum ? f - sum : f + x->r - sum);
+    cell_set(cells, x->bits, c[j], f >= sum ? f - sum : f + x->r - sum);
   }
   return true;
 }
@@ -297,14 +302,14 @@ static int fuse_rebuild(void *f, uint64_t *hashes, uint32_t n) {
   geometry(n, &next.seg_len, &seg_count, &next.ncells);
   next.seg_mask = next.seg_len - 1;
   next.seg_count_len = seg_count * next.seg_len;
-  size_t cw = x->width, nc = next.ncells, nk = n;
+  size_t nc = next.ncells, nk = n, cb = cells_bytes(next.ncells, x->bits);
   scratch s;
   s.count = macho__malloc(a, nc * sizeof *s.count);
   s.hx = macho__malloc(a, nc * sizeof *s.hx);
   s.queue = macho__malloc(a, nc * sizeof *s.queue);
   s.stack = macho__malloc(a, nk * sizeof *s.stack);
   s.which = macho__malloc(a, nk);
-  void *cells = macho__calloc(a, nc, cw);
+  void *cells = macho__calloc(a, 1, cb);
   bool ok = false;
   if (s.count && s.hx && s.queue && s.stack && s.which && cells) {
     bool deduped = false;
@@ -312,7 +317,7 @@ static int fuse_rebuild(void *f, uint64_t *hashes, uint32_t n) {
       next.build_seed = macho__mix64(x->build_seed + (uint64_t)attempt + 0x5eed);
       ok = peel(&next, cells, hashes, n, &s);
       if (!ok) {
-        memset(cells, 0, nc * cw);
+        memset(cells, 0, cb);
         if (!deduped) {
           n = sort_unique(hashes, n);
           deduped = true;
@@ -326,10 +331,10 @@ static int fuse_rebuild(void *f, uint64_t *hashes, uint32_t n) {
   macho__free(a, s.stack, nk * sizeof *s.stack);
   macho__free(a, s.which, nk);
   if (!ok) {
-    macho__free(a, cells, nc * cw);
+    macho__free(a, cells, cb);
     return MACHO_ENOMEM;
   }
-  macho__free(a, x->cells, (size_t)x->ncells * cw);
+  macho__free(a, x->cells, cells_bytes(x->ncells, x->bits));
   next.cells = cells;
   next.nkeys = n;
   *x = next;
@@ -349,21 +354,23 @@ static void choose_rate(fuse *x, double p) {
     double r = round(1.0 / p);
     x->r = r > 4294967295.0 ? 4294967295u : (uint32_t)r; /* p below ~2e-10 lands on ~2e-10 */
     x->t = 1;
-    x->width = x->r <= 65536 ? 2 : 4;
-    return;
-  }
-  double best = INFINITY;
-  for (uint32_t r = 2; r <= 256; r++) {
-    uint32_t t = (uint32_t)lround(p * r);
-    if (t < 1 || t >= r) continue;
-    double err = fabs((double)t / r - p) / p;
-    if (err < best - 1e-12) {
-      best = err;
-      x->r = r;
-      x->t = t;
+  } else {
+    /* The smallest r (fewest bits per cell) with t/r within 0.5% of p, else
+     * the closest t/r with r <= 256. */
+    double best = INFINITY;
+    for (uint32_t r = 2; r <= 256 && best > 0.005; r++) {
+      uint32_t t = (uint32_t)lround(p * r);
+      if (t < 1 || t >= r) continue;
+      double err = fabs((double)t / r - p) / p;
+      if (err < best - 1e-12) {
+        best = err;
+        x->r = r;
+        x->t = t;
+      }
     }
   }
-  x->width = 1;
+  x->bits = 1;
+  while (x->bits < 32 && ((uint64_t)1 << x->bits) < x->r) x->bits++;
 }
 
 static int fuse_create(void **out, const macho__alloc *a, uint32_t capacity, double p,
@@ -391,7 +398,7 @@ static int fuse_create(void **out, const macho__alloc *a, uint32_t capacity, dou
 static void fuse_destroy(void *f, const macho__alloc *a) {
   fuse *x = f;
   if (!x) return;
-  macho__free(a, x->cells, (size_t)x->ncells * x->width);
+  macho__free(a, x->cells, cells_bytes(x->ncells, x->bits));
   macho__free(a, x->side, (size_t)x->nside * sizeof *x->side);
   macho__free(a, x, sizeof *x);
 }
@@ -423,7 +430,7 @@ static int fuse_maybe_contains(const void *f, uint64_t hash) {
 
 static void fuse_clear(void *f) {
   fuse *x = f;
-  macho__free(x->a, x->cells, (size_t)x->ncells * x->width);
+  macho__free(x->a, x->cells, cells_bytes(x->ncells, x->bits));
   x->cells = NULL;
   x->ncells = x->nkeys = 0;
   memset(x->side, 0, (size_t)x->nside * sizeof *x->side);
@@ -445,7 +452,7 @@ static int fuse_wants_rebuild(void *f) {
 
 static size_t fuse_memory(const void *f) {
   const fuse *x = f;
-  return sizeof *x + (size_t)x->ncells * x->width + (size_t)x->nside * sizeof *x->side;
+  return sizeof *x + cells_bytes(x->ncells, x->bits) + (size_t)x->nside * sizeof *x->side;
 }
 
 const macho__filter_ops macho__filter_xor = {
