@@ -338,6 +338,7 @@ int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t bu
   uint32_t n = e->val.len.vlen;
   if (vlen) *vlen = n;
   if (n > buflen) {
+    if (sh->fil) sh->c.filter_queries--; /* ERANGE counts nothing (macho.h); the caller retries */
     macho__lat_end(c, sh, MACHO__OP_GET, lat);
     macho__unlock(sh);
     return MACHO_ERANGE;

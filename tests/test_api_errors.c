@@ -362,6 +362,25 @@ static void a_too_small_buffer_copies_nothing_and_counts_nothing(void **state) {
   macho_close(c);
 }
 
+static void a_too_small_buffer_counts_nothing_with_a_filter_either(void **state) {
+  (void)state;
+  for (int f = 1; f < MACHO_FILTER_COUNT; f++) {
+    if (!macho_filter_available((macho_filter)f)) continue;
+    macho_config cfg;
+    macho_config_init(&cfg);
+    cfg.filter = (macho_filter)f;
+    macho_cache *c = NULL;
+    assert_int_equal(macho_open(&cfg, &c), MACHO_OK);
+    assert_int_equal(macho_put(c, "a", 1, "value", 5), MACHO_OK);
+    macho_counters before = counters(c);
+    char buf[2];
+    assert_int_equal(macho_get(c, "a", 1, buf, sizeof buf, NULL), MACHO_ERANGE);
+    macho_counters after = counters(c);
+    assert_memory_equal(&before, &after, sizeof before);
+    macho_close(c);
+  }
+}
+
 static void an_entry_larger_than_a_shard_budget_is_too_big(void **state) {
   (void)state;
   macho_config cfg;
@@ -502,6 +521,7 @@ int main(void) {
       cmocka_unit_test(bytes_calls_reject_null_and_oversized_arguments),
       cmocka_unit_test(empty_keys_and_values_are_valid),
       cmocka_unit_test(a_too_small_buffer_copies_nothing_and_counts_nothing),
+      cmocka_unit_test(a_too_small_buffer_counts_nothing_with_a_filter_either),
       cmocka_unit_test(an_entry_larger_than_a_shard_budget_is_too_big),
       cmocka_unit_test(calls_of_the_other_mode_are_refused),
       cmocka_unit_test(object_calls_reject_null_arguments),
