@@ -290,7 +290,8 @@ MACHO_API uint32_t macho_shard_count(const macho_cache *cache);
 MACHO_API MACHO_NODISCARD int macho_counters_get(macho_cache *cache, int shard,
                                                  macho_counters *out);
 
-/* The configuration the cache was opened with (pointers as given). */
+/* The configuration the cache was opened with. object_ops and allocator point
+ * at the cache's own copies (valid until macho_close); clock_ctx is as given. */
 MACHO_API MACHO_NODISCARD int macho_config_get(const macho_cache *cache, macho_config *out);
 
 /* ------------------------------------------------------------------------ */
