@@ -8,10 +8,12 @@
  * absent key is one 8-byte slot read plus a 32-bit tag compare (it almost
  * never touches an entry), so a filter wins only when its own probes hit the
  * CPU cache while the index's slot does not. On a hit the filter is pure
- * overhead. The caches stay open side by side and the measurement rounds
- * rotate through them, so a noisy neighbour on a shared machine disturbs
- * all of them alike; each figure is the fastest of ROUNDS rounds, and what
- * to read is the ratio to the no-filter cache of the same run. Times are the
+ * overhead. Each round opens, fills, measures and closes one cache per
+ * filter in turn, so every cache reuses the same freed memory (caches kept
+ * open side by side showed the last-opened one 2-3x faster on hits, whatever
+ * its filter: placement, not filtering) and a noisy neighbour disturbs them
+ * all alike; each figure is the fastest of ROUNDS rounds, and what to read
+ * is the ratio to the no-filter cache of the same run. Times are the
  * thread's CPU time.
  *
  * It also times one xor-filter rebuild from N hashes on its own (the cost a
@@ -29,7 +31,7 @@
 #include <string.h>
 #include <time.h>
 
-#define ROUNDS 5
+#define ROUNDS 3
 #define QUERIES 200000ULL
 #define ABSENT_BASE (1ULL << 62)
 
@@ -58,6 +60,28 @@ static double time_gets(macho_cache *c, uint64_t first, uint64_t count, uint64_t
   return (now_s() - t0) * 1e9 / (double)count;
 }
 
+/* Open a cache of n entries with filter f and fill it. */
+static macho_cache *open_filled(uint64_t n, macho_filter f, double p) {
+  macho_config cfg;
+  macho_config_init(&cfg);
+  cfg.capacity_entries = n;
+  cfg.ttl_seconds = 0;
+  cfg.policy = MACHO_POLICY_FIFO;
+  cfg.filter = f;
+  cfg.filter_fp_rate = p;
+  cfg.metrics = 0;
+  macho_cache *c;
+  if (macho_open(&cfg, &c) != MACHO_OK) return NULL;
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t k = key_of(i);
+    if (macho_put(c, &k, sizeof k, &k, sizeof k) != MACHO_OK) {
+      macho_close(c);
+      return NULL;
+    }
+  }
+  return c;
+}
+
 int main(int argc, char **argv) {
   uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
   double p = argc > 2 ? strtod(argv[2], NULL) : 0.01;
@@ -65,42 +89,34 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: bench_filters [N] [P]\n");
     return 2;
   }
-  macho_cache *caches[MACHO_FILTER_COUNT] = {0};
-  double absent[MACHO_FILTER_COUNT], member[MACHO_FILTER_COUNT];
+  double absent[MACHO_FILTER_COUNT], member[MACHO_FILTER_COUNT], fp[MACHO_FILTER_COUNT];
   uint64_t mem[MACHO_FILTER_COUNT];
-  for (int f = 0; f < MACHO_FILTER_COUNT; f++) {
-    absent[f] = member[f] = INFINITY;
-    if (!macho_filter_available((macho_filter)f)) continue;
-    macho_config cfg;
-    macho_config_init(&cfg);
-    cfg.capacity_entries = n;
-    cfg.ttl_seconds = 0;
-    cfg.policy = MACHO_POLICY_FIFO;
-    cfg.filter = (macho_filter)f;
-    cfg.filter_fp_rate = p;
-    cfg.metrics = 0;
-    if (macho_open(&cfg, &caches[f]) != MACHO_OK) {
-      fprintf(stderr, "bench_filters: cannot open the %s cache\n", macho_filter_name((macho_filter)f));
-      return 1;
-    }
-    for (uint64_t i = 0; i < n; i++) {
-      uint64_t k = key_of(i);
-      if (macho_put(caches[f], &k, sizeof k, &k, sizeof k) != MACHO_OK) return 1;
-    }
-    macho_counters ct;
-    if (macho_counters_get(caches[f], -1, &ct) != MACHO_OK) return 1;
-    mem[f] = ct.memory_bytes;
-  }
   uint64_t q = QUERIES < n ? QUERIES : n;
+  for (int f = 0; f < MACHO_FILTER_COUNT; f++) absent[f] = member[f] = INFINITY;
+  /* Warm-up: glibc serves a process's first large blocks by mmap and raises
+   * its threshold as they are freed; one cache filled and closed first puts
+   * every measured cache on the same footing. */
+  macho_close(open_filled(n, MACHO_FILTER_NONE, p));
   for (int r = 0; r < ROUNDS; r++) {
     for (int f = 0; f < MACHO_FILTER_COUNT; f++) {
-      if (!caches[f]) continue;
+      if (!macho_filter_available((macho_filter)f)) continue;
+      macho_cache *c = open_filled(n, (macho_filter)f, p);
+      if (!c) {
+        fprintf(stderr, "bench_filters: cannot open and fill the %s cache\n",
+                macho_filter_name((macho_filter)f));
+        return 1;
+      }
       uint64_t hits = 0;
-      double a = time_gets(caches[f], ABSENT_BASE + (uint64_t)r * q, q, &hits);
+      double a = time_gets(c, ABSENT_BASE + (uint64_t)r * q, q, &hits);
       uint64_t mstart = (uint64_t)r * q % (n - q + 1); /* a different slice of members each round */
-      double m = time_gets(caches[f], mstart, q, &hits);
+      double m = time_gets(c, mstart, q, &hits);
       if (a < absent[f]) absent[f] = a;
       if (m < member[f]) member[f] = m;
+      macho_counters ct;
+      if (macho_counters_get(c, -1, &ct) != MACHO_OK) return 1;
+      mem[f] = ct.memory_bytes;
+      fp[f] = ct.filter_queries ? (double)ct.filter_false_positives / (double)(ct.filter_queries - ct.hits) : 0;
+      macho_close(c);
     }
   }
   printf("bench_filters: N = %llu entries, p = %g, %d rounds of %llu absent + present gets, best round\n",
@@ -108,14 +124,10 @@ int main(int argc, char **argv) {
   printf("%-7s %10s %8s %10s %8s %10s %10s %9s\n", "filter", "absent ns", "ratio", "present ns",
          "ratio", "memory MB", "filter MB", "fp");
   for (int f = 0; f < MACHO_FILTER_COUNT; f++) {
-    if (!caches[f]) continue;
-    macho_counters ct;
-    if (macho_counters_get(caches[f], -1, &ct) != MACHO_OK) return 1;
-    double fp = ct.filter_queries ? (double)ct.filter_false_positives / (double)(ct.filter_queries - ct.hits) : 0;
+    if (!macho_filter_available((macho_filter)f)) continue;
     printf("%-7s %10.1f %8.2f %10.1f %8.2f %10.1f %10.2f %9.5f\n", macho_filter_name((macho_filter)f),
            absent[f], absent[f] / absent[0], member[f], member[f] / member[0], mem[f] / 1e6,
-           ((double)mem[f] - (double)mem[0]) / 1e6, fp);
-    macho_close(caches[f]);
+           ((double)mem[f] - (double)mem[0]) / 1e6, fp[f]);
   }
   /* One xor rebuild from n hashes, the best of three. */
   const macho__filter_ops *xo = macho__filters[MACHO_FILTER_XOR];
