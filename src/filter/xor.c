@@ -14,7 +14,7 @@
  * group, so this filter combines cells by addition modulo r (the cells hold
  * values in [0, r)): a key is accepted when d = (f - c0 - c1 - c2) mod r is
  * below t, with f = hash mod r. A member has d = 0; for a non-member d is
- * uniform, so the rate is exactly t/r. We pick r <= 256 (byte cells) and t
+ * uniform, so the rate is exactly t/r. We pick r <= 256 and t
  * with t/r within 0.5% of p (the smallest such r), or t = 1, r = round(1/p)
  * when p < 1/256. Cells are bit-packed in ceil(log2 r) bits, so the space is
  * 1.13 ceil(log2 r) bits per key against the theoretical 1.13 log2(1/p),
@@ -27,16 +27,17 @@
  *    stale (it keeps answering "maybe" for that key until the next build);
  *    a removed key the static part rejects must be in the side table and is
  *    taken out of it;
- *  - when side entries or stale keys reach S = max(64, capacity/16), the
- *    shard hands over its live hashes and the filter is rebuilt from them.
+ *  - when side entries (tombstones included) or stale keys reach
+ *    S = max(64, capacity/16), the shard hands over its live hashes and the
+ *    filter is rebuilt from them.
  * A rebuild costs O(n), and happens at most once per S changes, so the
  * amortised cost is O(n/S) = O(16) cell updates per insert or removal, paid
  * as a pause of one O(n) build under the shard lock every S changes (shard
  * the cache to keep the pause small). If a rebuild cannot allocate, the side
  * table keeps taking keys up to 7/8 load; past that the filter answers
  * "maybe" for everything until a rebuild succeeds. Never a false negative.
- * The side table's own false-positive rate is about (entries in the probe
- * run) / 2^32, negligible next to p.
+ * The side table's own false-positive rate is about (probe run length) / 2^32,
+ * negligible next to p.
  */
 #include "../internal.h"
 #include "../hash.h"
@@ -61,7 +62,8 @@ typedef struct fuse {
   /* dynamic part */
   uint32_t *side;      /* 32-bit fingerprints, 0 = empty slot */
   uint32_t nside;      /* slots */
-  uint32_t side_used;
+  uint32_t side_used;  /* live entries */
+  uint32_t side_tombs; /* deleted entries' tombstones */
   uint32_t limit;      /* S: side entries or stale keys that trigger a rebuild */
   uint32_t stale;
   bool saturated;      /* side table full: answer "maybe" until a rebuild */
@@ -133,51 +135,61 @@ static bool static_has(const fuse *x, uint64_t hash) {
   return d < x->t;
 }
 
-/* ---- side table ---------------------------------------------------------- */
+/* ---- side table ----------------------------------------------------------
+ * Open addressing over 32-bit fingerprints. The home slot comes from the
+ * high half of a mix of the hash and the stored fingerprint from the low
+ * half, so a query only matches an entry whose 32 independent bits agree:
+ * the table's own false-positive rate is (probe run length) / 2^32. As the
+ * home cannot be recomputed from a stored entry, deletion leaves a
+ * tombstone; tombstones count towards the rebuild threshold and vanish with
+ * the table at every rebuild. */
+#define SIDE_EMPTY 0u
+#define SIDE_TOMB 1u
 
-static inline uint32_t side_fp(const fuse *x, uint64_t hash) {
-  uint32_t v = (uint32_t)macho__mix64(hash ^ x->seed);
-  return v ? v : 1;
+typedef struct side_key {
+  uint32_t home, v;
+} side_key;
+
+static inline side_key side_key_of(const fuse *x, uint64_t hash) {
+  uint64_t m = macho__mix64(hash ^ x->seed);
+  side_key k = {macho__fastrange32((uint32_t)(m >> 32), x->nside), (uint32_t)m};
+  if (k.v <= SIDE_TOMB) k.v += 2;
+  return k;
 }
 
-static bool side_has(const fuse *x, uint32_t v) {
-  for (uint32_t i = macho__fastrange32(v, x->nside);; i = i + 1 == x->nside ? 0 : i + 1) {
-    if (x->side[i] == 0) return false;
-    if (x->side[i] == v) return true;
+static inline uint32_t side_next(const fuse *x, uint32_t i) { return i + 1 == x->nside ? 0 : i + 1; }
+
+static bool side_has(const fuse *x, side_key k) {
+  for (uint32_t i = k.home;; i = side_next(x, i)) {
+    if (x->side[i] == SIDE_EMPTY) return false;
+    if (x->side[i] == k.v) return true;
   }
 }
 
-static bool side_put(fuse *x, uint32_t v) {
-  if (x->side_used >= x->nside - x->nside / 8) return false;
-  uint32_t i = macho__fastrange32(v, x->nside);
-  while (x->side[i]) i = i + 1 == x->nside ? 0 : i + 1;
-  x->side[i] = v;
+/* Occupied slots (live + tombstones) stay below 7/8, so every probe run ends. */
+static bool side_put(fuse *x, side_key k) {
+  uint32_t i = k.home;
+  while (x->side[i] > SIDE_TOMB) i = side_next(x, i);
+  if (x->side[i] == SIDE_TOMB) {
+    x->side_tombs--;
+  } else if (x->side_used + x->side_tombs >= x->nside - x->nside / 8) {
+    return false;
+  }
+  x->side[i] = k.v;
   x->side_used++;
   return true;
 }
 
-/* Linear probing delete by backward shift (no tombstones). */
-static bool side_take(fuse *x, uint32_t v) {
-  uint32_t i = macho__fastrange32(v, x->nside);
-  for (;; i = i + 1 == x->nside ? 0 : i + 1) {
-    if (x->side[i] == 0) return false;
-    if (x->side[i] == v) break;
-  }
-  for (uint32_t j = i;;) {
-    j = j + 1 == x->nside ? 0 : j + 1;
-    uint32_t w = x->side[j];
-    if (w == 0) break;
-    uint32_t home = macho__fastrange32(w, x->nside);
-    /* w may move back to i when its home is not in the cyclic range (i, j]. */
-    bool in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-    if (!in_range) {
-      x->side[i] = w;
-      i = j;
+static bool side_take(fuse *x, side_key k) {
+  for (uint32_t i = k.home;; i = side_next(x, i)) {
+    if (x->side[i] == SIDE_EMPTY) return false;
+    if (x->side[i] == k.v) {
+      x->side[i] = SIDE_TOMB;
+      x->side_used--;
+      x->side_tombs++;
+      return true;
     }
   }
-  x->side[i] = 0;
-  x->side_used--;
-  return true;
 }
 
 static void fuse_clear(void *f);
@@ -339,7 +351,7 @@ static int fuse_rebuild(void *f, uint64_t *hashes, uint32_t n) {
   next.nkeys = n;
   *x = next;
   memset(x->side, 0, (size_t)x->nside * sizeof *x->side);
-  x->side_used = 0;
+  x->side_used = x->side_tombs = 0;
   x->stale = 0;
   x->saturated = false;
   x->backoff = 0;
@@ -405,7 +417,7 @@ static void fuse_destroy(void *f, const macho__alloc *a) {
 
 static void fuse_add(void *f, uint64_t hash) {
   fuse *x = f;
-  if (!x->saturated && !side_put(x, side_fp(x, hash))) x->saturated = true;
+  if (!x->saturated && !side_put(x, side_key_of(x, hash))) x->saturated = true;
 }
 
 static void fuse_remove(void *f, uint64_t hash) {
@@ -418,14 +430,14 @@ static void fuse_remove(void *f, uint64_t hash) {
   }
   /* Otherwise it was added after the build, so it is in the side table --
    * unless the table was full then (saturated), which only a rebuild cures. */
-  (void)side_take(x, side_fp(x, hash));
+  (void)side_take(x, side_key_of(x, hash));
 }
 
 static int fuse_maybe_contains(const void *f, uint64_t hash) {
   const fuse *x = f;
   if (macho__unlikely(x->saturated)) return 1;
   if (static_has(x, hash)) return 1;
-  return x->side_used && side_has(x, side_fp(x, hash));
+  return x->side_used && side_has(x, side_key_of(x, hash));
 }
 
 static void fuse_clear(void *f) {
@@ -434,7 +446,7 @@ static void fuse_clear(void *f) {
   x->cells = NULL;
   x->ncells = x->nkeys = 0;
   memset(x->side, 0, (size_t)x->nside * sizeof *x->side);
-  x->side_used = x->stale = 0;
+  x->side_used = x->side_tombs = x->stale = 0;
   x->saturated = false;
   x->backoff = 0;
 }
@@ -445,7 +457,7 @@ static int fuse_wants_rebuild(void *f) {
     x->backoff--;
     return 0;
   }
-  if (x->side_used < x->limit && x->stale < x->limit && !x->saturated) return 0;
+  if (x->side_used + x->side_tombs < x->limit && x->stale < x->limit && !x->saturated) return 0;
   x->backoff = RETRY_AFTER; /* cleared by a successful rebuild */
   return 1;
 }
