@@ -31,7 +31,7 @@
 #include <string.h>
 #include <time.h>
 
-#define ROUNDS 3
+#define ROUNDS 5
 #define QUERIES 200000ULL
 #define ABSENT_BASE (1ULL << 62)
 
