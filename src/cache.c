@@ -584,22 +584,7 @@ uint32_t macho_shard_count(const macho_cache *c) { return c ? c->nshards : 0; }
 
 static void add_shard(macho_counters *o, macho__shard *sh) {
   macho__lock(sh);
-  o->hits += sh->c.hits;
-  o->misses += sh->c.misses;
-  o->gets += sh->c.gets;
-  o->puts += sh->c.puts;
-  o->deletes += sh->c.deletes;
-  o->requests += sh->c.gets + sh->c.puts;
-  o->evictions += sh->c.evictions;
-  o->expirations += sh->c.expirations;
-  o->entries += sh->len;
-  o->capacity_entries += sh->capacity;
-  o->capacity_bytes += sh->capacity_bytes;
-  o->payload_bytes += sh->payload_bytes;
-  o->memory_bytes += macho__shard_memory(sh);
-  o->filter_queries += sh->c.filter_queries;
-  o->filter_negatives += sh->c.filter_negatives;
-  o->filter_false_positives += sh->c.filter_false_positives;
+  macho__shard_add_counters(o, sh);
   macho__unlock(sh);
 }
 

@@ -294,6 +294,8 @@ uint32_t macho__sweep(macho__shard *sh, uint64_t now, uint32_t budget, macho__de
 void macho__metrics_on_remove(macho__shard *sh, const macho__entry *e, macho_removal reason,
                               uint64_t now);
 size_t macho__shard_memory(const macho__shard *sh);
+/* Add one shard's counters into *o (shard lock held). */
+void macho__shard_add_counters(macho_counters *o, const macho__shard *sh);
 /* Histograms of a shard: allocated on the shard's first record when config.metrics != 0. */
 int macho__metrics_init(macho__shard *sh);
 void macho__metrics_destroy(macho__shard *sh);

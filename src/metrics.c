@@ -191,8 +191,8 @@ static void fill_distribution(macho_distribution *d, const macho__hist *h, macho
   }
 }
 
-/* Counters of one shard into *o (lock held). */
-static void add_counters(macho_counters *o, macho__shard *sh) {
+/* Counters of one shard added into *o (lock held). */
+void macho__shard_add_counters(macho_counters *o, const macho__shard *sh) {
   o->hits += sh->c.hits;
   o->misses += sh->c.misses;
   o->gets += sh->c.gets;
@@ -245,7 +245,7 @@ int macho_stats_get(macho_cache *c, int shard, macho_stats **out) {
   for (uint32_t i = from; i < to; i++) {
     macho__shard *sh = &c->shards[i];
     macho__lock(sh);
-    add_counters(&cnt, sh);
+    macho__shard_add_counters(&cnt, sh);
     if (sh->metrics) merge_shard(mg, sh->metrics, now_sec);
     macho__unlock(sh);
   }
