@@ -44,11 +44,7 @@ uint64_t macho__hist_quantile(const macho__hist *h, double q) {
   if (!h->count) return 0;
   if (!(q > 0)) return h->min; /* also NaN */
   if (q >= 1) return h->max;
-  /* Rank of the wanted value, 1-based, as a sorted array's [ceil(q*n) - 1]. */
-  double r = q * (double)h->count;
-  uint64_t rank = (uint64_t)r;
-  if ((double)rank < r) rank++;
-  if (rank < 1) rank = 1;
+  uint64_t rank = macho__quantile_rank(h->count, q);
   uint64_t seen = 0;
   for (uint32_t i = 0; i < h->nb; i++) {
     seen += h->b[i];

@@ -60,4 +60,14 @@ uint64_t macho__hist_hi(uint32_t i);
  * ceil(q*count)-th smallest value, clamped to [min, max]. 0 when empty. */
 uint64_t macho__hist_quantile(const macho__hist *h, double q);
 
+/* 1-based rank of the q-quantile among n values, as a sorted array's
+ * [ceil(q*n) - 1] (0 < q < 1, n >= 1): the one definition the histogram and
+ * the public snapshot share. */
+static inline uint64_t macho__quantile_rank(uint64_t n, double q) {
+  double r = q * (double)n;
+  uint64_t rank = (uint64_t)r;
+  if ((double)rank < r) rank++;
+  return rank < 1 ? 1 : rank;
+}
+
 #endif /* MACHO_HIST_H */

@@ -315,10 +315,7 @@ uint64_t macho_distribution_quantile(const macho_distribution *d, double q) {
   if (!d || !d->count) return 0;
   if (!(q > 0)) return d->min;
   if (q >= 1) return d->max;
-  double r = q * (double)d->count;
-  uint64_t rank = (uint64_t)r;
-  if ((double)rank < r) rank++;
-  if (rank < 1) rank = 1;
+  uint64_t rank = macho__quantile_rank(d->count, q);
   uint64_t seen = 0;
   for (uint32_t i = 0; i < d->nbuckets; i++) {
     seen += d->buckets[i].count;
