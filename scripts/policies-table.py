@@ -273,7 +273,7 @@ The scoreboard and the curves (docs/img/mrc_*.svg) say it in numbers; in words:
 - **`sieve`: the simplest upgrade over LRU/FIFO** (one FIFO and a visited bit, hits as cheap as
   FIFO's); good on skewed workloads (lirs_2_pools at 1%: best of ours), no scan resistance
   (lirs_cs, lirs_gli, lirs_loop: no better than LRU).
-- **`lru`: recency-dominated workloads with short reuse distances** (lirs_sprite at 5-20%:
+- **`lru`: recency-dominated workloads with short reuse distances** (lirs_sprite at 20%:
   best of ours) and loops (lirs_zigzag: it meets Belady there). Every hit moves a list node.
 - **`lfu`: stable popularity** (lirs_2_pools, lirs_cpp); it suffers when popularity shifts
   (lirs_sprite: 0.77 at 5% where LRU gets 0.34) because counts never fade.
