@@ -126,7 +126,7 @@ size_t macho__shard_memory(const macho__shard *sh) {
   m += (size_t)sh->slab_cap * sizeof(macho__entry);
   m += (size_t)sh->nslots * sizeof(macho__slot);
   m += (size_t)sh->payload_bytes;
-  m += sh->pol->state_size;
+  if (sh->pol_state != sh->pol_inline) m += sh->pol->state_size; /* inline: in sizeof *sh */
   if (sh->pol->memory) m += sh->pol->memory(sh->pol_state);
   if (sh->fil && sh->fil->memory) m += sh->fil->memory(sh->filter);
   if (sh->metrics) m += metrics_size();

@@ -9,6 +9,8 @@
 #include "internal.h"
 #include "hash.h"
 
+#include <sched.h>
+
 #define INITIAL_SLAB 1024u
 
 static void chain_free(macho__shard *sh, uint32_t from, uint32_t to) {
@@ -18,6 +20,25 @@ static void chain_free(macho__shard *sh, uint32_t from, uint32_t to) {
     sh->entries[id].next = sh->free_head;
     sh->free_head = id;
   }
+}
+
+void macho__lock_slow(macho__shard *sh) {
+  for (;;) {
+    for (int spin = 0; spin < 128; spin++) {
+      if (!atomic_load_explicit(&sh->lock, memory_order_relaxed) &&
+          !atomic_exchange_explicit(&sh->lock, 1u, memory_order_acquire))
+        return;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    sched_yield();
+  }
+}
+
+static void free_pol_state(macho__shard *sh) {
+  if (sh->pol_state != sh->pol_inline) macho__free(sh->alloc, sh->pol_state, sh->pol->state_size);
+  sh->pol_state = NULL;
 }
 
 int macho__shard_init(macho__shard *sh, const struct macho_cache *c, uint32_t index,
@@ -40,7 +61,9 @@ int macho__shard_init(macho__shard *sh, const struct macho_cache *c, uint32_t in
   chain_free(sh, 0, cap);
   if (macho__index_init(sh, cap) != MACHO_OK) goto fail;
 
-  if (sh->pol->state_size) {
+  if (sh->pol->state_size <= sizeof sh->pol_inline) {
+    sh->pol_state = sh->pol_inline; /* zeroed by the memset above */
+  } else {
     sh->pol_state = macho__calloc(sh->alloc, 1, sh->pol->state_size);
     if (!sh->pol_state) goto fail;
   }
@@ -49,17 +72,15 @@ int macho__shard_init(macho__shard *sh, const struct macho_cache *c, uint32_t in
                                  c->cfg.seed) != MACHO_OK)
     goto fail_filter;
   if (macho__metrics_init(sh) != MACHO_OK) goto fail_metrics;
-  if (pthread_mutex_init(&sh->lock, NULL) != 0) goto fail_lock;
+  atomic_init(&sh->lock, 0u);
   return MACHO_OK;
 
-fail_lock:
-  macho__metrics_destroy(sh);
 fail_metrics:
   if (sh->fil) sh->fil->destroy(sh->filter, sh->alloc);
 fail_filter:
   sh->pol->destroy(sh->pol_state, sh);
 fail_policy:
-  macho__free(sh->alloc, sh->pol_state, sh->pol->state_size);
+  free_pol_state(sh);
   sh->pol_state = NULL;
 fail:
   macho__index_free(sh);
@@ -91,11 +112,10 @@ void macho__shard_destroy(macho__shard *sh, macho__dead *dead_or_null) {
   macho__metrics_destroy(sh);
   if (sh->fil) sh->fil->destroy(sh->filter, sh->alloc);
   sh->pol->destroy(sh->pol_state, sh);
-  macho__free(sh->alloc, sh->pol_state, sh->pol->state_size);
+  free_pol_state(sh);
   macho__index_free(sh);
   macho__free(sh->alloc, sh->entries, (size_t)sh->slab_cap * sizeof(macho__entry));
   sh->entries = NULL;
-  pthread_mutex_destroy(&sh->lock);
 }
 
 static void dead_push(macho__dead *dead, void *obj) {
