@@ -208,6 +208,41 @@ static bool json_valid(const char *s, size_t n) {
 
 /* ---- tests ------------------------------------------------------------------------ */
 
+static int obj_hash(void *ctx, const void *key, uint64_t *out) {
+  (void)ctx;
+  *out = (uint64_t)(uintptr_t)key;
+  return 0;
+}
+static int obj_equal(void *ctx, const void *a, const void *b) {
+  (void)ctx;
+  return a == b;
+}
+static void obj_nop(void *ctx, void *obj) {
+  (void)ctx;
+  (void)obj;
+}
+
+static void management_is_refused_on_an_object_mode_cache(void **state) {
+  (void)state;
+  const macho_object_ops ops = {obj_hash, obj_equal, obj_nop, obj_nop, NULL};
+  macho_config cfg;
+  macho_config_init(&cfg);
+  cfg.object_ops = &ops;
+  macho_cache *c;
+  assert_int_equal(macho_open(&cfg, &c), MACHO_OK);
+  macho_dashboard_options o;
+  macho_dashboard_options_init(&o);
+  o.management = 1;
+  macho_dashboard *d = (macho_dashboard *)&o; /* must be reset to NULL */
+  assert_int_equal(macho_dashboard_start(c, &o, &d), MACHO_EMODE);
+  assert_null(d);
+  o.management = 0; /* read-only serving is fine in object mode */
+  assert_int_equal(macho_dashboard_start(c, &o, &d), MACHO_OK);
+  assert_non_null(macho_dashboard_url(d));
+  macho_dashboard_stop(d);
+  macho_close(c);
+}
+
 static void starts_on_a_free_loopback_port_and_reports_its_url(void **state) {
   (void)state;
   fixture f = start(NULL, NULL, 0);
@@ -649,6 +684,7 @@ int main(void) {
       cmocka_unit_test(management_endpoints_are_off_by_default),
       cmocka_unit_test(management_endpoints_get_delete_and_clear_when_enabled),
       cmocka_unit_test(bad_arguments_are_rejected),
+      cmocka_unit_test(management_is_refused_on_an_object_mode_cache),
       cmocka_unit_test(the_cli_reads_and_manages_a_running_cache),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

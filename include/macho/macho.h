@@ -396,7 +396,9 @@ MACHO_API void macho_dashboard_options_init(macho_dashboard_options *opts);
  * thread; opts NULL = defaults. On MACHO_OK *out owns the server; stop it
  * with macho_dashboard_stop before closing the cache. MACHO_EINVAL for NULL
  * cache/out, an unparsable listen address, a non-loopback HOST without a
- * token, a malformed token or management not 0/1; MACHO_EIO when the address
+ * token, a malformed token or management not 0/1; MACHO_EMODE for management
+ * on an object-mode cache (its endpoints take byte keys, and a clear would
+ * release objects on the server thread); MACHO_EIO when the address
  * cannot be bound; MACHO_ENOMEM. The server reads the cache through the
  * public, thread-safe API only (GET /api/get is a real get: it counts). */
 MACHO_API MACHO_NODISCARD int macho_dashboard_start(macho_cache *cache,

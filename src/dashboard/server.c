@@ -292,6 +292,9 @@ int macho_dashboard_start(macho_cache *cache, const macho_dashboard_options *opt
   if (opts) o = *opts;
   if (!o.listen) o.listen = "127.0.0.1:0";
   if (o.management != 0 && o.management != 1) return MACHO_EINVAL;
+  /* Management takes byte keys, and its clear would release objects on the
+   * server thread (for Python: without the GIL): bytes mode only. */
+  if (o.management && cache->object_mode) return MACHO_EMODE;
   if (o.token && !token_ok(o.token)) return MACHO_EINVAL;
 
   struct sockaddr_storage ss;
