@@ -409,21 +409,30 @@ static int dict_set_u64(PyObject *d, const char *k, uint64_t v) {
   return r;
 }
 
-static PyObject *Cache_counters(CacheObject *self, PyObject *const *args, Py_ssize_t nargs) {
-  if (!ready(self)) return NULL;
+/* The optional shard-index argument of _counters()/_stats(): -1 (the
+ * default) means the whole cache. 0 on success, -1 with an exception set. */
+static int shard_arg(CacheObject *self, PyObject *const *args, Py_ssize_t nargs, const char *fname,
+                     long *out) {
   long shard = -1;
   if (nargs > 1) {
-    PyErr_SetString(PyExc_TypeError, "_counters() takes at most one argument (a shard index)");
-    return NULL;
+    PyErr_Format(PyExc_TypeError, "%s() takes at most one argument (a shard index)", fname);
+    return -1;
   }
   if (nargs == 1) {
     shard = PyLong_AsLong(args[0]);
-    if (shard == -1 && PyErr_Occurred()) return NULL;
+    if (shard == -1 && PyErr_Occurred()) return -1;
   }
   if (shard < -1 || shard >= (long)macho_shard_count(self->cache)) {
     PyErr_Format(PyExc_IndexError, "shard %ld out of range", shard);
-    return NULL;
+    return -1;
   }
+  *out = shard;
+  return 0;
+}
+
+static PyObject *Cache_counters(CacheObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  long shard;
+  if (!ready(self) || shard_arg(self, args, nargs, "_counters", &shard) < 0) return NULL;
   macho_counters k;
   int rc = macho_counters_get(self->cache, (int)shard, &k);
   if (rc != MACHO_OK) return raise_status(rc);
@@ -522,20 +531,8 @@ static const char *const reason_names[MACHO_REMOVED_COUNT] = {
     [MACHO_REMOVED_CLEARED] = "cleared"};
 
 static PyObject *Cache_stats(CacheObject *self, PyObject *const *args, Py_ssize_t nargs) {
-  if (!ready(self)) return NULL;
-  long shard = -1;
-  if (nargs > 1) {
-    PyErr_SetString(PyExc_TypeError, "_stats() takes at most one argument (a shard index)");
-    return NULL;
-  }
-  if (nargs == 1) {
-    shard = PyLong_AsLong(args[0]);
-    if (shard == -1 && PyErr_Occurred()) return NULL;
-  }
-  if (shard < -1 || shard >= (long)macho_shard_count(self->cache)) {
-    PyErr_Format(PyExc_IndexError, "shard %ld out of range", shard);
-    return NULL;
-  }
+  long shard;
+  if (!ready(self) || shard_arg(self, args, nargs, "_stats", &shard) < 0) return NULL;
   macho_stats *st = NULL;
   int rc = macho_stats_get(self->cache, (int)shard, &st);
   if (rc != MACHO_OK) return raise_status(rc);
