@@ -361,6 +361,36 @@ static void filters_survive_every_allocation_failure(void **state) {
   }
 }
 
+/* A get that finds its key expired proves the filter's "maybe" right: it is
+ * a miss, but not a false positive of the filter. */
+static void an_expired_key_is_not_counted_as_a_filter_false_positive(void **state) {
+  (void)state;
+  for (int f = MACHO_FILTER_BLOOM; f < MACHO_FILTER_COUNT; f++) {
+    if (!macho_filter_available((macho_filter)f)) continue;
+    test_clock clk = {1000};
+    macho_config cfg;
+    macho_config_init(&cfg);
+    cfg.filter = (macho_filter)f;
+    cfg.filter_fp_rate = 0.01;
+    cfg.ttl_seconds = 1.0;
+    cfg.clock = test_clock_fn;
+    cfg.clock_ctx = &clk;
+    macho_cache *c;
+    assert_int_equal(macho_open(&cfg, &c), MACHO_OK);
+    assert_int_equal(macho_put(c, "k", 1, "v", 1), MACHO_OK);
+    clk.now_ns += 2000000000ull; /* past the 1 s TTL */
+    char buf[4];
+    assert_int_equal(macho_get(c, "k", 1, buf, sizeof buf, NULL), MACHO_ENOTFOUND);
+    macho_counters ct;
+    assert_int_equal(macho_counters_get(c, -1, &ct), MACHO_OK);
+    assert_int_equal(ct.filter_queries, 1);
+    assert_int_equal(ct.misses, 1);
+    assert_int_equal(ct.expirations, 1);
+    assert_int_equal(ct.filter_false_positives, 0);
+    macho_close(c);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(filter_ops_never_forget_a_member_over_random_operations),
@@ -371,6 +401,7 @@ int main(void) {
       cmocka_unit_test(bad_false_positive_rates_are_rejected),
       cmocka_unit_test(filter_memory_is_counted_in_the_cache_memory_figure),
       cmocka_unit_test(filters_survive_every_allocation_failure),
+      cmocka_unit_test(an_expired_key_is_not_counted_as_a_filter_false_positive),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
