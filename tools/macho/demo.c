@@ -4,7 +4,10 @@
  * Keys follow Zipf(0.99) over a key space 10x the capacity (the shape of web
  * and key-value traces); each operation is a get, and a miss is followed by a
  * put of the value (cache-aside), so the hit ratio is the policy's. Worker
- * threads, one per shard up to the core count, share one cache.
+ * threads, one per shard up to the core count, share one cache. Each worker's
+ * keys are drawn once, before any policy runs (a Zipf draw costs a pow(), more
+ * than a cache get), and replayed in a loop: every policy sees the same
+ * requests, and ops/s measures the cache, not the generator.
  *
  * With --dashboard one policy runs with the live dashboard serving its cache
  * (URL printed on stdout). Keys are then text ("k123", so `macho get URL k123`
@@ -29,7 +32,11 @@ typedef struct demo_opts {
   bool dashboard, manage, seconds_given;
   uint64_t port;
   const char *token;
+  const uint64_t *streams; /* threads x STREAM_LEN pre-drawn keys */
 } demo_opts;
+
+/* 2^20 keys per worker (8 MiB): a period ten times the default capacity. */
+#define STREAM_LEN ((size_t)1 << 20)
 
 typedef struct worker {
   macho_cache *cache;
@@ -41,15 +48,16 @@ typedef struct worker {
 
 static void *work(void *arg) {
   worker *w = arg;
-  cli_zipf z;
-  cli_zipf_init(&z, w->o->keys, 0.99, w->seed);
+  const uint64_t *stream = w->o->streams + (size_t)(w->seed - 1000) * STREAM_LEN;
+  size_t pos = 0;
   char val[64];
   memset(val, 'v', sizeof val);
   uint64_t ops = 0, rng = w->seed;
   const bool dash = w->o->dashboard;
   while (!*w->stop) {
     for (int i = 0; i < 1024; i++) {
-      uint64_t k = cli_zipf_next(&z);
+      uint64_t k = stream[pos];
+      if (++pos == STREAM_LEN) pos = 0;
       char text[24], buf[64];
       const void *key = &k;
       size_t klen = sizeof k, n;
@@ -169,6 +177,17 @@ int cmd_demo(int argc, char **argv) {
   o.threads = o.shards < (uint64_t)cores ? o.shards : (uint64_t)cores;
   if (o.threads < 1) o.threads = 1;
   if (o.threads > 64) o.threads = 64;
+  uint64_t *streams = malloc(o.threads * STREAM_LEN * sizeof *streams);
+  if (!streams) {
+    fprintf(stderr, "macho demo: out of memory for the key streams\n");
+    return CLI_FAIL;
+  }
+  for (uint64_t t = 0; t < o.threads; t++) {
+    cli_zipf z;
+    cli_zipf_init(&z, o.keys, 0.99, 1000 + t);
+    for (size_t i = 0; i < STREAM_LEN; i++) streams[t * STREAM_LEN + i] = cli_zipf_next(&z);
+  }
+  o.streams = streams;
   printf("macho demo: Zipf(0.99) over %llu keys, capacity %llu, %llu shard(s), %llu thread(s), %.1f s per policy\n",
          (unsigned long long)o.keys, (unsigned long long)o.capacity, (unsigned long long)o.shards,
          (unsigned long long)o.threads, o.seconds);
@@ -178,14 +197,16 @@ int cmd_demo(int argc, char **argv) {
     macho_policy p;
     if (macho_policy_parse(o.policy, &p) != MACHO_OK || !macho_policy_available(p)) {
       fprintf(stderr, "macho demo: unknown policy '%s'\n", o.policy);
+      free(streams);
       return CLI_USAGE;
     }
-    return run_one(p, &o);
+    int rc = run_one(p, &o);
+    free(streams);
+    return rc;
   }
-  for (int p = 0; p < MACHO_POLICY_COUNT; p++) {
-    if (!macho_policy_available((macho_policy)p)) continue;
-    int rc = run_one((macho_policy)p, &o);
-    if (rc != CLI_OK) return rc;
-  }
-  return CLI_OK;
+  int rc = CLI_OK;
+  for (int p = 0; p < MACHO_POLICY_COUNT && rc == CLI_OK; p++)
+    if (macho_policy_available((macho_policy)p)) rc = run_one((macho_policy)p, &o);
+  free(streams);
+  return rc;
 }
