@@ -67,3 +67,9 @@ uint64_t test_rand(uint64_t *state) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
+
+macho_counters test_counters(macho_cache *c) {
+  macho_counters ct;
+  assert_int_equal(macho_counters_get(c, -1, &ct), MACHO_OK);
+  return ct;
+}

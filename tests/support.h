@@ -26,6 +26,9 @@ typedef struct test_alloc {
 } test_alloc;
 macho_allocator test_alloc_hooks(test_alloc *ta);
 
+/* The whole cache's counters (macho_counters_get with shard -1), asserting success. */
+macho_counters test_counters(macho_cache *c);
+
 /* Seed for randomised tests: $MACHO_TEST_SEED or the time; printed once. */
 uint64_t test_seed(void);
 uint64_t test_rand(uint64_t *state);

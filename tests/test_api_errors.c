@@ -45,12 +45,6 @@ static macho_cache *open_objects(void) {
   return c;
 }
 
-static macho_counters counters(macho_cache *c) {
-  macho_counters ct;
-  assert_int_equal(macho_counters_get(c, -1, &ct), MACHO_OK);
-  return ct;
-}
-
 /* ---- status codes and version ---------------------------------------------- */
 
 static void every_status_has_a_message_and_a_name(void **state) {
@@ -278,7 +272,7 @@ static void bytes_calls_reject_null_and_oversized_arguments(void **state) {
   size_t n = 77;
   const size_t huge = (size_t)UINT32_MAX + 1;
   assert_int_equal(macho_put(c, "a", 1, "1", 1), MACHO_OK);
-  macho_counters before = counters(c);
+  macho_counters before = test_counters(c);
 
   assert_int_equal(macho_put(NULL, "k", 1, "v", 1), MACHO_EINVAL);
   assert_int_equal(macho_put(c, NULL, 1, "v", 1), MACHO_EINVAL);
@@ -303,7 +297,7 @@ static void bytes_calls_reject_null_and_oversized_arguments(void **state) {
   assert_int_equal(macho_delete(c, NULL, 1), MACHO_EINVAL);
   assert_int_equal(macho_delete(c, "a", huge), MACHO_EINVAL);
 
-  macho_counters after = counters(c);
+  macho_counters after = test_counters(c);
   assert_memory_equal(&before, &after, sizeof before);
   assert_int_equal(macho_len(c), 1);
   assert_int_equal(macho_contains(c, "a", 1), MACHO_OK);
@@ -342,7 +336,7 @@ static void a_too_small_buffer_copies_nothing_and_counts_nothing(void **state) {
   assert_int_equal(macho_open(&cfg, &c), MACHO_OK);
   assert_int_equal(macho_put(c, "a", 1, "value", 5), MACHO_OK);
   assert_int_equal(macho_put(c, "b", 1, "xy", 2), MACHO_OK);
-  macho_counters before = counters(c);
+  macho_counters before = test_counters(c);
   char buf[4];
   memset(buf, '#', sizeof buf);
   size_t n = 0;
@@ -350,7 +344,7 @@ static void a_too_small_buffer_copies_nothing_and_counts_nothing(void **state) {
   assert_int_equal(n, 5); /* the size needed */
   assert_memory_equal(buf, "####", 4);
   assert_int_equal(macho_get(c, "a", 1, NULL, 0, NULL), MACHO_ERANGE);
-  macho_counters after = counters(c);
+  macho_counters after = test_counters(c);
   assert_memory_equal(&before, &after, sizeof before);
   /* No recency either: "a" is still the least recent and goes first. */
   assert_int_equal(macho_put(c, "c", 1, "z", 1), MACHO_OK);
@@ -372,10 +366,10 @@ static void a_too_small_buffer_counts_nothing_with_a_filter_either(void **state)
     macho_cache *c = NULL;
     assert_int_equal(macho_open(&cfg, &c), MACHO_OK);
     assert_int_equal(macho_put(c, "a", 1, "value", 5), MACHO_OK);
-    macho_counters before = counters(c);
+    macho_counters before = test_counters(c);
     char buf[2];
     assert_int_equal(macho_get(c, "a", 1, buf, sizeof buf, NULL), MACHO_ERANGE);
-    macho_counters after = counters(c);
+    macho_counters after = test_counters(c);
     assert_memory_equal(&before, &after, sizeof before);
     macho_close(c);
   }
@@ -390,10 +384,10 @@ static void an_entry_larger_than_a_shard_budget_is_too_big(void **state) {
   macho_cache *c = NULL;
   assert_int_equal(macho_open(&cfg, &c), MACHO_OK);
   assert_int_equal(macho_put(c, "k", 1, "123456789", 9), MACHO_OK); /* exactly 10 */
-  macho_counters before = counters(c);
+  macho_counters before = test_counters(c);
   assert_int_equal(macho_put(c, "k", 1, "1234567890", 10), MACHO_ETOOBIG);
   assert_int_equal(macho_put_ttl(c, "kk", 2, "123456789", 9, 5), MACHO_ETOOBIG);
-  macho_counters after = counters(c);
+  macho_counters after = test_counters(c);
   assert_memory_equal(&before, &after, sizeof before);
   char buf[16];
   size_t n;

@@ -25,12 +25,6 @@ static macho_cache *open_budget(macho_policy policy, size_t bytes, uint32_t shar
   return c;
 }
 
-static macho_counters counters(macho_cache *c) {
-  macho_counters ct;
-  assert_int_equal(macho_counters_get(c, -1, &ct), MACHO_OK);
-  return ct;
-}
-
 static void puts_evict_until_the_new_entry_fits(void **state) {
   (void)state;
   macho_cache *c = open_budget(MACHO_POLICY_LRU, 100, 1);
@@ -39,7 +33,7 @@ static void puts_evict_until_the_new_entry_fits(void **state) {
     char k = (char)('a' + i);
     assert_int_equal(macho_put(c, &k, 1, v, sizeof v), MACHO_OK); /* 20 bytes each */
   }
-  macho_counters ct = counters(c);
+  macho_counters ct = test_counters(c);
   assert_int_equal(ct.entries, 5);
   assert_int_equal(ct.payload_bytes, 100);
   assert_int_equal(ct.evictions, 5);
@@ -64,7 +58,7 @@ static void a_growing_replace_never_evicts_the_key_it_wrote(void **state) {
       size_t n = 0;
       assert_int_equal(macho_get(c, "a", 1, buf, sizeof buf, &n), MACHO_OK);
       assert_int_equal(n, 29);
-      macho_counters ct = counters(c);
+      macho_counters ct = test_counters(c);
       assert_true(ct.payload_bytes <= 40);
       assert_int_equal(ct.entries, 1 + (ct.payload_bytes - 30) / 10);
       macho_close(c);

@@ -36,12 +36,6 @@ static int get_u64(macho_cache *c, uint64_t k, uint64_t *v) {
   return macho_get(c, &k, sizeof k, v, sizeof *v, NULL);
 }
 
-static macho_counters counters(macho_cache *c) {
-  macho_counters ct;
-  assert_int_equal(macho_counters_get(c, -1, &ct), MACHO_OK);
-  return ct;
-}
-
 static void an_expired_entry_is_never_returned(void **state) {
   (void)state;
   test_clock clk = {5 * SEC};
@@ -55,7 +49,7 @@ static void an_expired_entry_is_never_returned(void **state) {
   assert_int_equal(macho_contains(c, &(uint64_t){1}, 8), MACHO_ENOTFOUND);
   assert_int_equal(get_u64(c, 1, &v), MACHO_ENOTFOUND);
   assert_int_equal(macho_delete(c, &(uint64_t){1}, 8), MACHO_ENOTFOUND);
-  macho_counters ct = counters(c);
+  macho_counters ct = test_counters(c);
   assert_int_equal(ct.expirations, 1);
   assert_int_equal(ct.entries, 0);
   assert_int_equal(ct.misses, 1);
@@ -183,7 +177,7 @@ static void sweep_reclaims(macho_policy policy, uint32_t shards, bool by_gets) {
   /* Bounded work per call: about slab/8 puts or one slab's worth of get sweeps. */
   if (by_gets) assert_true(calls <= 2 * (N + 10) + 64 * (int)shards);
   else assert_true(calls <= N + 10 + 64 * (int)shards);
-  macho_counters ct = counters(c);
+  macho_counters ct = test_counters(c);
   assert_int_equal(ct.expirations, N);
   assert_int_equal(ct.evictions, 0);
   for (uint64_t k = N; k < N + 10; k++) assert_int_equal(macho_contains(c, &k, 8), MACHO_OK);
@@ -216,7 +210,7 @@ static void expired_entries_are_preferred_over_eviction_when_reclaimed_first(voi
   assert_int_equal(n, 50);
   assert_int_equal(macho_len(c), 0);
   for (uint64_t k = 100; k < 150; k++) assert_int_equal(put_u64(c, k, k), MACHO_OK);
-  macho_counters ct = counters(c);
+  macho_counters ct = test_counters(c);
   assert_int_equal(ct.evictions, 0);
   assert_int_equal(ct.expirations, 50);
   macho_close(c);
@@ -234,7 +228,7 @@ static void expire_reclaims_every_expired_entry_and_nothing_else(void **state) {
   assert_int_equal(macho_expire(c, &n), MACHO_OK);
   assert_int_equal(n, 5000);
   assert_int_equal(macho_len(c), 5000);
-  assert_int_equal(counters(c).expirations, 5000);
+  assert_int_equal(test_counters(c).expirations, 5000);
   assert_int_equal(macho_expire(c, NULL), MACHO_OK); /* reclaimed may be NULL */
   assert_int_equal(macho_len(c), 5000);
   macho_close(c);
