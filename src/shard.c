@@ -218,7 +218,14 @@ int macho__shard_clear(macho__shard *sh, uint64_t now, macho__dead *dead,
   (void)dead;
   *old_slab = NULL;
   *old_cap = 0;
-  if (sh->len == 0) return MACHO_OK;
+  if (sh->len == 0) {
+    /* No entry to drop, but the policy still forgets its history (S3-FIFO's
+     * ghost, W-TinyLFU's sketch): a clear must not depend on whether deletes
+     * already emptied the shard. */
+    sh->pol->on_clear(sh->pol_state, sh);
+    if (sh->fil) sh->fil->clear(sh->filter);
+    return MACHO_OK;
+  }
   if (sh->cache->object_mode) {
     /* Objects must be released with no lock held: hand the whole slab to the
      * caller and start from a fresh one of the same size. */

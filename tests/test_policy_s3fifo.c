@@ -138,10 +138,29 @@ static void s3fifo_open_fails_cleanly_when_memory_runs_out(void **state) {
   pm_run_open_oom(MACHO_POLICY_S3FIFO);
 }
 
+/* A clear forgets the ghost even when deletes had already emptied the cache:
+ * a key evicted before the clear is new afterwards, so it enters S and is the
+ * first to go, not straight into M. */
+static void s3fifo_clear_of_an_emptied_cache_forgets_the_ghost(void **state) {
+  (void)state;
+  macho_cache *c = pm_open(MACHO_POLICY_S3FIFO, 10, NULL);
+  for (uint64_t k = 1; k <= 11; k++) pm_put(c, k); /* 11 evicts 1 from S: 1 is a ghost */
+  assert_false(pm_has(c, 1));
+  for (uint64_t k = 2; k <= 11; k++) pm_del(c, k);
+  assert_int_equal(macho_len(c), 0);
+  assert_int_equal(macho_clear(c), MACHO_OK);
+  for (uint64_t k = 1; k <= 10; k++) pm_put(c, k); /* 1 first: oldest in S */
+  pm_put(c, 11);                                   /* evicts the oldest of S */
+  assert_false(pm_has(c, 1));
+  assert_true(pm_has(c, 2));
+  macho_close(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(s3fifo_demotes_one_hit_wonders_quickly),
       cmocka_unit_test(s3fifo_readmits_a_ghost_straight_into_main),
+      cmocka_unit_test(s3fifo_clear_of_an_emptied_cache_forgets_the_ghost),
       cmocka_unit_test(s3fifo_matches_the_reference_step_by_step),
       cmocka_unit_test(s3fifo_survives_deletes_expiry_and_clear),
       cmocka_unit_test(s3fifo_evicts_under_a_byte_budget),
