@@ -1,22 +1,22 @@
 /*
  * cache.c -- the front door: argument checks, open/close, routing a key to
- * its shard, and the public operations.
+ * its shard, and the public operations other than get (read.c).
  *
- * Every public call hashes the key once, outside any lock, picks the shard
- * from the hash's high bits, then does all its work under that shard's lock.
- * In bytes mode the payload is allocated before the lock and freed after it,
- * so the critical section holds no malloc of the caller's data. In object
- * mode caller callbacks that may re-enter the cache (equal, release) run
- * with no lock held: equality is tested on a retained candidate between
- * unlock and relock, and a change of the shard's version restarts the probe
- * (the way CPython's dict survives a mutating __eq__); objects leaving the
- * cache are queued in a per-call list and released after unlock.
+ * Every public call checks its arguments, hashes the key once, outside any
+ * lock, and picks the shard from the hash's high bits. Writes then take that
+ * shard's lock and hand over to shard.c; the shard decides everything about
+ * entries (cache.c never unlinks or evicts one itself). In object mode
+ * callbacks that may re-enter the cache (equal, release) run with no lock
+ * held: objects leaving the cache are queued in a per-call list and
+ * released after unlock.
  */
 #include "internal.h"
 #include "hash.h"
 
 #include <math.h>
 #include <stdlib.h>
+
+int macho__contains(macho_cache *c, const void *key, size_t klen, uint64_t hash);
 
 static void dead_flush(const macho_cache *c, macho__dead *dead) {
   for (uint32_t i = 0; i < dead->n; i++) c->obj_ops.release(c->obj_ops.ctx, dead->obj[i]);
@@ -27,13 +27,14 @@ static inline macho__shard *shard_for(macho_cache *c, uint64_t hash) {
   return &c->shards[macho__shard_of(hash, c->nshards)];
 }
 
-static inline uint64_t deadline(uint64_t now, uint64_t ttl_ns) {
-  if (!ttl_ns) return 0;
-  uint64_t d = now + ttl_ns;
-  return d < now ? 0 : d; /* beyond the clock's range: never */
-}
-
 static bool ttl_valid(double ttl) { return !isnan(ttl) && ttl >= 0; }
+
+static int hash_obj(const macho_cache *c, const void *key, uint64_t *hash) {
+  uint64_t h;
+  if (c->obj_ops.hash(c->obj_ops.ctx, key, &h) != 0) return MACHO_ECALLBACK;
+  *hash = macho__mix64(h ^ c->cfg.seed);
+  return MACHO_OK;
+}
 
 /* ---- open / close ------------------------------------------------------------ */
 
@@ -42,12 +43,14 @@ int macho_open(const macho_config *cfg, macho_cache **out) {
   *out = NULL;
   if (macho_config_check(cfg, NULL) != MACHO_OK) return MACHO_EINVAL;
 
-  macho__alloc alloc = {{0}};
+  macho__alloc alloc;
+  memset(&alloc, 0, sizeof alloc);
   if (cfg->allocator) alloc.hooks = *cfg->allocator;
   macho_cache *c = macho__calloc(&alloc, 1, sizeof *c);
   if (!c) return MACHO_ENOMEM;
   c->cfg = *cfg;
-  c->alloc = alloc;
+  c->alloc.hooks = alloc.hooks;
+  atomic_init(&c->alloc.held, atomic_load(&alloc.held));
   c->cfg.allocator = cfg->allocator ? &c->alloc.hooks : NULL;
   if (cfg->object_ops) {
     c->obj_ops = *cfg->object_ops;
@@ -56,240 +59,55 @@ int macho_open(const macho_config *cfg, macho_cache **out) {
   }
   c->default_ttl_ns = macho__ttl_to_ns(cfg->ttl_seconds);
   c->nshards = cfg->shards;
+  c->rec_size = (sizeof(macho__trec) + (size_t)c->nshards * sizeof(macho__tcount) + 63) & ~(size_t)63;
+  if (macho__registry_add(c) != MACHO_OK) goto fail_cache;
   c->shards_block_size = (size_t)c->nshards * sizeof *c->shards + 63;
   c->shards_block = macho__calloc(&c->alloc, 1, c->shards_block_size);
+  if (!c->shards_block) goto fail_registry;
   c->shards = (macho__shard *)(((uintptr_t)c->shards_block + 63) & ~(uintptr_t)63);
-  if (!c->shards_block) {
-    macho__free(&c->alloc, c, sizeof *c);
-    return MACHO_ENOMEM;
-  }
   uint64_t base = cfg->capacity_entries / c->nshards, rem = cfg->capacity_entries % c->nshards;
   uint64_t bbase = cfg->capacity_bytes / c->nshards, brem = cfg->capacity_bytes % c->nshards;
   for (uint32_t i = 0; i < c->nshards; i++) {
     uint32_t cap = (uint32_t)(base + (i < rem));
     uint64_t bytes = cfg->capacity_bytes ? bbase + (i < brem) : 0;
     if (macho__shard_init(&c->shards[i], c, i, cap, bytes) != MACHO_OK) {
-      while (i--) macho__shard_destroy(&c->shards[i], NULL);
+      while (i--) macho__shard_destroy(&c->shards[i]);
       macho__free(&c->alloc, c->shards_block, c->shards_block_size);
-      macho__free(&c->alloc, c, sizeof *c);
-      return MACHO_ENOMEM;
+      goto fail_registry;
     }
   }
   *out = c;
   return MACHO_OK;
+
+fail_registry:
+  macho__registry_remove(c);
+fail_cache:
+  macho__free(&alloc, c, sizeof *c);
+  return MACHO_ENOMEM;
 }
 
 void macho_close(macho_cache *c) {
   if (!c) return;
-  for (uint32_t i = 0; i < c->nshards; i++) macho__shard_destroy(&c->shards[i], NULL);
-  macho__alloc alloc = c->alloc;
-  macho__free(&alloc, c->shards_block, c->shards_block_size);
+  macho__registry_remove(c);
+  for (uint32_t i = 0; i < c->nshards; i++) macho__shard_destroy(&c->shards[i]);
+  macho__records_free(c);
+  macho__free(&c->alloc, c->shards_block, c->shards_block_size);
+  macho__alloc alloc = {c->alloc.hooks, 0};
   macho__free(&alloc, c, sizeof *c);
 }
 
-/* ---- lookups ----------------------------------------------------------------- */
-
-/* Object-mode lookup with the lock held on entry and on return. May drop the
- * lock around the equality callback. *id = MACHO__NIL when absent. */
-static int find_obj(macho_cache *c, macho__shard *sh, const void *key, uint64_t hash,
-                    uint32_t *id) {
-  const uint32_t tag = (uint32_t)hash;
-restart:;
-  uint32_t pos = macho__fastrange32(tag, sh->nslots);
-  for (;;) {
-    macho__slot s = sh->index[pos];
-    if (s.id == MACHO__NIL) break;
-    if (s.tag == tag) {
-      macho__entry *e = &sh->entries[s.id];
-      if (e->hash == hash) {
-        if (e->key == key) {
-          *id = s.id;
-          return MACHO_OK;
-        }
-        void *cand = e->key;
-        uint64_t version = sh->version;
-        c->obj_ops.retain(c->obj_ops.ctx, cand);
-        macho__unlock(sh);
-        int eq = c->obj_ops.equal(c->obj_ops.ctx, key, cand);
-        c->obj_ops.release(c->obj_ops.ctx, cand);
-        macho__lock(sh);
-        if (eq < 0) return MACHO_ECALLBACK;
-        if (sh->version != version) goto restart;
-        if (eq) {
-          *id = s.id;
-          return MACHO_OK;
-        }
-      }
-    }
-    if (++pos == sh->nslots) pos = 0;
-  }
-  *id = MACHO__NIL;
-  return MACHO_OK;
-}
-
-/* A key's hash and shard, and its lookup, for either mode. */
-typedef struct keyref {
-  const void *key;
-  size_t klen;
-  uint64_t hash;
-} keyref;
-
-static int find(macho_cache *c, macho__shard *sh, const keyref *k, uint32_t *id) {
-  if (c->object_mode) return find_obj(c, sh, k->key, k->hash, id);
-  *id = macho__index_find_bytes(sh, k->hash, k->key, k->klen);
-  return MACHO_OK;
-}
-
-static int hash_key(macho_cache *c, keyref *k) {
-  if (!c->object_mode) {
-    k->hash = macho__hash_bytes(k->key, k->klen, c->cfg.seed);
-    return MACHO_OK;
-  }
-  uint64_t h;
-  if (c->obj_ops.hash(c->obj_ops.ctx, k->key, &h) != 0) return MACHO_ECALLBACK;
-  k->hash = macho__mix64(h ^ c->cfg.seed);
-  return MACHO_OK;
-}
-
-/* Filter step of a get: false when the filter proves the key absent. */
-static inline bool filter_admits(macho__shard *sh, uint64_t hash) {
-  if (!sh->fil) return true;
-  sh->c.filter_queries++;
-  if (sh->fil->maybe_contains(sh->filter, hash)) return true;
-  sh->c.filter_negatives++;
-  return false;
-}
-
-/* Lock held. Look a key up for reading; reclaims it when expired, and then sets *stale
- * (may be NULL): the key was there, so a filter that said "maybe" was right. */
-static int find_live(macho_cache *c, macho__shard *sh, const keyref *k, uint32_t *id,
-                     macho__dead *dead, bool *stale) {
-  int rc = find(c, sh, k, id);
-  if (rc != MACHO_OK || *id == MACHO__NIL) return rc;
-  macho__entry *e = &sh->entries[*id];
-  if (e->expire_ns) {
-    uint64_t now = macho__now(c);
-    if (macho__expired(e, now)) {
-      macho__shard_remove(sh, *id, MACHO_REMOVED_EXPIRED, now, false, dead);
-      *id = MACHO__NIL;
-      if (stale) *stale = true;
-    }
-  }
-  return MACHO_OK;
-}
-
-static void get_side_sweep(macho_cache *c, macho__shard *sh, macho__dead *dead) {
-  if (sh->has_ttl && ++sh->get_tick >= MACHO__GET_SWEEP_EVERY) {
-    sh->get_tick = 0;
-    macho__sweep(sh, macho__now(c), MACHO__GET_SWEEP, dead);
-  }
-}
-
-static void count_miss(macho__shard *sh, uint64_t hash) {
-  sh->c.gets++;
-  sh->c.misses++;
-  if (sh->pol->on_miss) sh->pol->on_miss(sh->pol_state, sh, hash);
-}
-
-/* ---- put ------------------------------------------------------------------------ */
-
-/* Insert or replace. `payload` is the new blob (bytes mode, already filled) or
- * the value object; ownership passes to the cache on MACHO_OK. */
-static int put_locked(macho_cache *c, macho__shard *sh, const keyref *k, void *payload,
-                      uint32_t vlen, uint64_t ttl_ns, macho__dead *dead, void **old_blob,
-                      size_t *old_size) {
-  uint64_t now = macho__now(c);
-  macho__sweep(sh, now, MACHO__PUT_SWEEP, dead);
-  uint32_t id;
-  int rc = find(c, sh, k, &id);
-  if (rc != MACHO_OK) return rc;
-  if (id != MACHO__NIL && macho__expired(&sh->entries[id], now)) {
-    macho__shard_remove(sh, id, MACHO_REMOVED_EXPIRED, now, false, dead);
-    id = MACHO__NIL;
-  }
-  if (id != MACHO__NIL) {
-    macho__entry *e = &sh->entries[id];
-    if (c->object_mode) {
-      if (payload) c->obj_ops.retain(c->obj_ops.ctx, payload); /* NULL values are allowed */
-      if (e->val.obj) dead->obj[dead->n++] = e->val.obj;
-      e->val.obj = payload;
-    } else {
-      *old_blob = e->key;
-      *old_size = (size_t)e->val.len.klen + e->val.len.vlen;
-      if (!*old_size) *old_size = 1; /* see put_bytes */
-      sh->payload_bytes += (uint64_t)vlen - e->val.len.vlen;
-      e->key = payload;
-      e->val.len.vlen = vlen;
-    }
-    e->expire_ns = deadline(now, ttl_ns);
-    if (e->expire_ns) sh->has_ttl = true;
-    sh->pol->on_hit(sh->pol_state, sh, id);
-    /* A bigger value may push the shard over its byte budget: evict others,
-     * never the entry just written (a put that succeeds must leave its key
-     * present); it comes back as newly inserted. */
-    if (sh->capacity_bytes && sh->payload_bytes > sh->capacity_bytes) {
-      /* Take the entry out of the policy while the others go, so no policy
-       * can pick it (re-inserting a picked entry loops forever under LFU,
-       * where it lands alone in the lowest bucket). Policies without
-       * per-entry structures (Random) may still draw it: draw again. Others
-       * exist while the budget is exceeded, since this entry fits alone. */
-      sh->pol->on_remove(sh->pol_state, sh, id);
-      while (sh->payload_bytes > sh->capacity_bytes) {
-        uint32_t victim = sh->pol->victim(sh->pol_state, sh);
-        if (victim != id) macho__shard_remove(sh, victim, MACHO_REMOVED_EVICTED, now, true, dead);
-      }
-      e->prev = e->next = MACHO__NIL;
-      e->meta = e->meta2 = 0;
-      sh->pol->on_insert(sh->pol_state, sh, id);
-    }
-    sh->c.puts++;
-    return MACHO_OK;
-  }
-  uint64_t bytes = c->object_mode ? 0 : (uint64_t)k->klen + vlen;
-  rc = macho__shard_reserve(sh, bytes, now, dead);
-  if (rc != MACHO_OK) return rc;
-  macho__entry tmpl = {0};
-  tmpl.hash = k->hash;
-  tmpl.expire_ns = deadline(now, ttl_ns);
-  tmpl.born_ns = now;
-  if (c->object_mode) {
-    c->obj_ops.retain(c->obj_ops.ctx, (void *)k->key);
-    if (payload) c->obj_ops.retain(c->obj_ops.ctx, payload);
-    tmpl.key = (void *)k->key;
-    tmpl.val.obj = payload;
-  } else {
-    tmpl.key = payload;
-    tmpl.val.len.klen = (uint32_t)k->klen;
-    tmpl.val.len.vlen = vlen;
-  }
-  macho__shard_link_new(sh, &tmpl);
-  sh->c.puts++;
-  return MACHO_OK;
-}
+/* ---- puts --------------------------------------------------------------------- */
 
 static int put_bytes(macho_cache *c, const void *key, size_t klen, const void *value,
-                     size_t vlen, uint64_t ttl_ns) {
+                     size_t vlen, uint64_t ttl_ns, bool own_ttl) {
   macho__lat lat = macho__lat_begin(c, MACHO__OP_PUT);
-  keyref k = {key, klen, 0};
-  hash_key(c, &k);
-  macho__shard *sh = shard_for(c, k.hash);
-  size_t size = klen + vlen;
-  if (sh->capacity_bytes && size > sh->capacity_bytes) return MACHO_ETOOBIG;
-  /* An empty key and value still get a 1-byte blob: entry.key == NULL marks a
-   * free slot. The allocator is told the size it allocated (sized frees). */
-  size_t blob_size = size ? size : 1;
-  char *blob = macho__malloc(&c->alloc, blob_size);
-  if (!blob) return MACHO_ENOMEM;
-  if (klen) memcpy(blob, key, klen);
-  if (vlen) memcpy(blob + klen, value, vlen);
-  void *old = NULL;
-  size_t old_size = 0;
+  uint64_t hash = macho__hash_bytes(key, klen, c->cfg.seed);
+  macho__shard *sh = shard_for(c, hash);
+  if (sh->capacity_bytes && klen + vlen > sh->capacity_bytes) return MACHO_ETOOBIG;
   macho__lock(sh);
-  int rc = put_locked(c, sh, &k, blob, (uint32_t)vlen, ttl_ns, NULL, &old, &old_size);
+  int rc = macho__shard_put(sh, key, klen, value, vlen, hash, ttl_ns, own_ttl, NULL);
   macho__lat_end(c, sh, MACHO__OP_PUT, lat);
   macho__unlock(sh);
-  if (rc != MACHO_OK) macho__free(&c->alloc, blob, blob_size);
-  macho__free(&c->alloc, old, old_size);
   return rc;
 }
 
@@ -302,7 +120,7 @@ int macho_put(macho_cache *c, const void *key, size_t klen, const void *value, s
   int rc = check_bytes(c, key, klen);
   if (rc != MACHO_OK) return rc;
   if ((!value && vlen) || vlen > UINT32_MAX) return MACHO_EINVAL;
-  return put_bytes(c, key, klen, value, vlen, c->default_ttl_ns);
+  return put_bytes(c, key, klen, value, vlen, c->default_ttl_ns, false);
 }
 
 int macho_put_ttl(macho_cache *c, const void *key, size_t klen, const void *value, size_t vlen,
@@ -310,84 +128,46 @@ int macho_put_ttl(macho_cache *c, const void *key, size_t klen, const void *valu
   int rc = check_bytes(c, key, klen);
   if (rc != MACHO_OK) return rc;
   if ((!value && vlen) || vlen > UINT32_MAX || !ttl_valid(ttl_seconds)) return MACHO_EINVAL;
-  return put_bytes(c, key, klen, value, vlen, macho__ttl_to_ns(ttl_seconds));
+  uint64_t ttl = macho__ttl_to_ns(ttl_seconds);
+  return put_bytes(c, key, klen, value, vlen, ttl, ttl != c->default_ttl_ns);
 }
 
-/* ---- bytes-mode reads ------------------------------------------------------------ */
+/* ---- contains / delete, both modes --------------------------------------------------- */
 
-int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t buflen,
-              size_t *vlen) {
-  int rc = check_bytes(c, key, klen);
-  if (rc != MACHO_OK) return rc;
-  if (!buf && buflen) return MACHO_EINVAL;
-  macho__lat lat = macho__lat_begin(c, MACHO__OP_GET);
-  keyref k = {key, klen, macho__hash_bytes(key, klen, c->cfg.seed)};
-  macho__shard *sh = shard_for(c, k.hash);
-  uint32_t id = MACHO__NIL;
-  macho__lock(sh);
-  if (filter_admits(sh, k.hash)) {
-    bool stale = false;
-    find_live(c, sh, &k, &id, NULL, &stale);
-    if (id == MACHO__NIL && sh->fil && !stale) sh->c.filter_false_positives++;
-  }
-  if (id == MACHO__NIL) {
-    count_miss(sh, k.hash);
-    get_side_sweep(c, sh, NULL);
-    macho__lat_end(c, sh, MACHO__OP_GET, lat);
-    macho__unlock(sh);
-    return MACHO_ENOTFOUND;
-  }
-  macho__entry *e = &sh->entries[id];
-  uint32_t n = e->val.len.vlen;
-  if (vlen) *vlen = n;
-  if (n > buflen) {
-    if (sh->fil) sh->c.filter_queries--; /* ERANGE counts nothing (macho.h); the caller retries */
-    macho__lat_end(c, sh, MACHO__OP_GET, lat);
-    macho__unlock(sh);
-    return MACHO_ERANGE;
-  }
-  if (n) memcpy(buf, (const char *)e->key + e->val.len.klen, n);
-  sh->c.gets++;
-  sh->c.hits++;
-  sh->pol->on_hit(sh->pol_state, sh, id);
-  get_side_sweep(c, sh, NULL);
-  macho__lat_end(c, sh, MACHO__OP_GET, lat);
-  macho__unlock(sh);
-  return MACHO_OK;
-}
-
-/* contains/delete share one shape in both modes. */
-static int peek_or_delete(macho_cache *c, keyref *k, bool del) {
-  int rc = hash_key(c, k);
-  if (rc != MACHO_OK) return rc;
-  macho__shard *sh = shard_for(c, k->hash);
+static int delete_key(macho_cache *c, const void *key, size_t klen, uint64_t hash) {
+  macho__shard *sh = shard_for(c, hash);
   macho__dead dead;
-  dead.n = 0; /* no initialiser: zero-filling 520 bytes per call showed in profiles */
-  uint32_t id = MACHO__NIL;
+  dead.n = 0; /* no initialiser: zero-filling the array per call showed in profiles */
+  uint32_t s = MACHO__NIL;
   macho__lock(sh);
-  rc = find_live(c, sh, k, &id, &dead, NULL);
-  if (rc == MACHO_OK && id == MACHO__NIL) rc = MACHO_ENOTFOUND;
-  if (rc == MACHO_OK && del) {
-    macho__shard_remove(sh, id, MACHO_REMOVED_DELETED, macho__now(c), false, &dead);
-    sh->c.deletes++;
+  macho__shard_drain(sh);
+  uint64_t now = macho__now(c);
+  int rc = macho__shard_find(sh, key, klen, hash, &s);
+  if (rc == MACHO_OK && s == MACHO__NIL) rc = MACHO_ENOTFOUND;
+  if (rc == MACHO_OK) {
+    macho__table *t = atomic_load_explicit(&sh->table, memory_order_relaxed);
+    uint64_t m = atomic_load_explicit(&t->slots[s].m, memory_order_relaxed);
+    bool expired = macho__m_expired(m, macho__group_epoch_ns(sh, macho__group_of(t, s)), now);
+    macho__shard_remove(sh, s, hash, expired ? MACHO_REMOVED_EXPIRED : MACHO_REMOVED_DELETED, now,
+                        false, &dead);
+    if (expired) rc = MACHO_ENOTFOUND;
+    else sh->c.deletes++;
   }
   macho__unlock(sh);
-  dead_flush(c, &dead);
+  if (dead.n) dead_flush(c, &dead);
   return rc;
 }
 
 int macho_contains(macho_cache *c, const void *key, size_t klen) {
   int rc = check_bytes(c, key, klen);
   if (rc != MACHO_OK) return rc;
-  keyref k = {key, klen, 0};
-  return peek_or_delete(c, &k, false);
+  return macho__contains(c, key, klen, macho__hash_bytes(key, klen, c->cfg.seed));
 }
 
 int macho_delete(macho_cache *c, const void *key, size_t klen) {
   int rc = check_bytes(c, key, klen);
   if (rc != MACHO_OK) return rc;
-  keyref k = {key, klen, 0};
-  return peek_or_delete(c, &k, true);
+  return delete_key(c, key, klen, macho__hash_bytes(key, klen, c->cfg.seed));
 }
 
 /* ---- object mode ------------------------------------------------------------------ */
@@ -397,105 +177,68 @@ static int check_obj(const macho_cache *c, const void *key) {
   return c->object_mode ? MACHO_OK : MACHO_EMODE;
 }
 
-static int put_obj(macho_cache *c, void *key, void *value, uint64_t ttl_ns) {
+static int put_obj(macho_cache *c, void *key, void *value, uint64_t ttl_ns, bool own_ttl) {
   macho__lat lat = macho__lat_begin(c, MACHO__OP_PUT);
-  keyref k = {key, 0, 0};
-  int rc = hash_key(c, &k);
+  uint64_t hash;
+  int rc = hash_obj(c, key, &hash);
   if (rc != MACHO_OK) return rc;
-  macho__shard *sh = shard_for(c, k.hash);
+  macho__shard *sh = shard_for(c, hash);
   macho__dead dead;
-  dead.n = 0; /* no initialiser: zero-filling 520 bytes per call showed in profiles */
+  dead.n = 0;
   macho__lock(sh);
-  rc = put_locked(c, sh, &k, value, 0, ttl_ns, &dead, NULL, NULL);
+  rc = macho__shard_put(sh, key, 0, value, 0, hash, ttl_ns, own_ttl, &dead);
   macho__lat_end(c, sh, MACHO__OP_PUT, lat);
   macho__unlock(sh);
-  dead_flush(c, &dead);
+  if (dead.n) dead_flush(c, &dead);
   return rc;
 }
 
 int macho_obj_put(macho_cache *c, void *key, void *value) {
   int rc = check_obj(c, key);
-  return rc != MACHO_OK ? rc : put_obj(c, key, value, c->default_ttl_ns);
+  return rc != MACHO_OK ? rc : put_obj(c, key, value, c->default_ttl_ns, false);
 }
 
 int macho_obj_put_ttl(macho_cache *c, void *key, void *value, double ttl_seconds) {
   int rc = check_obj(c, key);
   if (rc != MACHO_OK) return rc;
   if (!ttl_valid(ttl_seconds)) return MACHO_EINVAL;
-  return put_obj(c, key, value, macho__ttl_to_ns(ttl_seconds));
-}
-
-int macho_obj_get(macho_cache *c, const void *key, void **value) {
-  int rc = check_obj(c, key);
-  if (rc != MACHO_OK) return rc;
-  if (!value) return MACHO_EINVAL;
-  macho__lat lat = macho__lat_begin(c, MACHO__OP_GET);
-  keyref k = {key, 0, 0};
-  rc = hash_key(c, &k);
-  if (rc != MACHO_OK) return rc;
-  macho__shard *sh = shard_for(c, k.hash);
-  macho__dead dead;
-  dead.n = 0; /* no initialiser: zero-filling 520 bytes per call showed in profiles */
-  uint32_t id = MACHO__NIL;
-  macho__lock(sh);
-  if (filter_admits(sh, k.hash)) {
-    bool stale = false;
-    rc = find_live(c, sh, &k, &id, &dead, &stale);
-    if (rc == MACHO_OK && id == MACHO__NIL && sh->fil && !stale) sh->c.filter_false_positives++;
-  }
-  if (rc == MACHO_OK && id == MACHO__NIL) {
-    count_miss(sh, k.hash);
-    rc = MACHO_ENOTFOUND;
-  } else if (rc == MACHO_OK) {
-    macho__entry *e = &sh->entries[id];
-    if (e->val.obj) c->obj_ops.retain(c->obj_ops.ctx, e->val.obj);
-    *value = e->val.obj;
-    sh->c.gets++;
-    sh->c.hits++;
-    sh->pol->on_hit(sh->pol_state, sh, id);
-  }
-  get_side_sweep(c, sh, &dead);
-  macho__lat_end(c, sh, MACHO__OP_GET, lat);
-  macho__unlock(sh);
-  dead_flush(c, &dead);
-  return rc;
+  uint64_t ttl = macho__ttl_to_ns(ttl_seconds);
+  return put_obj(c, key, value, ttl, ttl != c->default_ttl_ns);
 }
 
 int macho_obj_contains(macho_cache *c, const void *key) {
   int rc = check_obj(c, key);
   if (rc != MACHO_OK) return rc;
-  keyref k = {key, 0, 0};
-  return peek_or_delete(c, &k, false);
+  uint64_t hash;
+  rc = hash_obj(c, key, &hash);
+  return rc != MACHO_OK ? rc : macho__contains(c, key, 0, hash);
 }
 
 int macho_obj_delete(macho_cache *c, const void *key) {
   int rc = check_obj(c, key);
   if (rc != MACHO_OK) return rc;
-  keyref k = {key, 0, 0};
-  return peek_or_delete(c, &k, true);
+  uint64_t hash;
+  rc = hash_obj(c, key, &hash);
+  return rc != MACHO_OK ? rc : delete_key(c, key, 0, hash);
 }
 
 /* ---- whole cache ------------------------------------------------------------------- */
 
 int macho_clear(macho_cache *c) {
   if (!c) return MACHO_EINVAL;
-  int rc = MACHO_OK;
-  for (uint32_t i = 0; i < c->nshards && rc == MACHO_OK; i++) {
+  /* Each shard allocates its fresh table before touching anything, so an
+   * out-of-memory failure leaves that shard (and the ones after it) whole;
+   * the shards before it are cleared. */
+  for (uint32_t i = 0; i < c->nshards; i++) {
     macho__shard *sh = &c->shards[i];
-    macho__entry *old = NULL;
-    uint32_t old_cap = 0;
+    macho__cleared old;
     macho__lock(sh);
-    rc = macho__shard_clear(sh, macho__now(c), NULL, &old, &old_cap);
+    int rc = macho__shard_clear(sh, &old);
     macho__unlock(sh);
-    if (!old) continue;
-    for (uint32_t id = 0; id < old_cap; id++) {
-      if (!old[id].key) continue;
-      c->obj_ops.release(c->obj_ops.ctx, old[id].key);
-      if (old[id].val.obj) c->obj_ops.release(c->obj_ops.ctx, old[id].val.obj);
-    }
-    macho__free(&c->alloc, old, (size_t)old_cap * sizeof *old);
+    if (rc != MACHO_OK) return rc;
+    macho__shard_clear_finish(sh, &old);
   }
-  return rc;
+  return MACHO_OK;
 }
 
 size_t macho_len(macho_cache *c) {
@@ -512,22 +255,25 @@ size_t macho_len(macho_cache *c) {
 int macho_expire(macho_cache *c, size_t *reclaimed) {
   if (!c) return MACHO_EINVAL;
   size_t total = 0;
-  /* Object mode releases after each small batch, with no lock held. */
-  const uint32_t batch = c->object_mode ? MACHO__DEAD_MAX / 2 : 4096;
+  /* A few groups per lock hold, so writers and object releases interleave. */
+  const uint32_t batch = c->object_mode ? (MACHO__DEAD_MAX / 2 / MACHO__GROUP_SLOTS) * MACHO__GROUP_SLOTS
+                                        : 64 * MACHO__GROUP_SLOTS;
   for (uint32_t i = 0; i < c->nshards; i++) {
     macho__shard *sh = &c->shards[i];
     macho__lock(sh);
-    uint32_t remaining = sh->slab_cap;
-    sh->sweep_cursor = 0;
+    macho__table *t = atomic_load_explicit(&sh->table, memory_order_relaxed);
+    uint32_t remaining = t->nslots;
+    sh->sweep_group = 0;
     macho__unlock(sh);
     while (remaining) {
       macho__dead dead;
       dead.n = 0;
       uint32_t b = remaining < batch ? remaining : batch;
       macho__lock(sh);
+      macho__shard_drain(sh);
       total += macho__sweep(sh, macho__now(c), b, &dead);
       macho__unlock(sh);
-      dead_flush(c, &dead);
+      if (dead.n) dead_flush(c, &dead);
       remaining -= b;
     }
   }
@@ -537,36 +283,45 @@ int macho_expire(macho_cache *c, size_t *reclaimed) {
 
 int macho_foreach_key(macho_cache *c, macho_key_fn fn, void *ctx) {
   if (!c || !fn) return MACHO_EINVAL;
-  for (uint32_t s = 0; s < c->nshards; s++) {
-    macho__shard *sh = &c->shards[s];
+  for (uint32_t si = 0; si < c->nshards; si++) {
+    macho__shard *sh = &c->shards[si];
     macho__lock(sh);
+    macho__table *t = atomic_load_explicit(&sh->table, memory_order_relaxed);
+    uint64_t now = macho__now(c);
     uint32_t n = sh->len;
+    if (n == 0) {
+      macho__unlock(sh);
+      continue;
+    }
     size_t bytes = 0;
-    for (uint32_t id = 0; id < sh->slab_cap && !c->object_mode; id++)
-      if (sh->entries[id].key) bytes += sh->entries[id].val.len.klen;
+    if (!c->object_mode)
+      for (uint32_t s = 0; s < t->nslots; s++)
+        if (macho__slot_tag(t, s)) bytes += macho__slot_key(sh, t, s, NULL);
     /* One block: n (pointer, length) pairs, then the key bytes (bytes mode). */
     size_t size = (size_t)n * (sizeof(void *) + sizeof(size_t)) + bytes;
-    char *snap = n ? macho__malloc(&c->alloc, size) : NULL;
-    if (n && !snap) {
+    char *snap = macho__malloc(&c->alloc, size);
+    if (!snap) {
       macho__unlock(sh);
       return MACHO_ENOMEM;
     }
-    void **keys = (void **)snap;
-    size_t *lens = (size_t *)(snap + (size_t)n * sizeof(void *));
+    void **keys = (void **)(void *)snap;
+    size_t *lens = (size_t *)(void *)(snap + (size_t)n * sizeof(void *));
     char *data = (char *)(lens + n);
     uint32_t k = 0;
-    for (uint32_t id = 0; id < sh->slab_cap && k < n; id++) {
-      macho__entry *e = &sh->entries[id];
-      if (!e->key) continue;
+    for (uint32_t s = 0; s < t->nslots && k < n; s++) {
+      if (!macho__slot_tag(t, s)) continue;
+      uint64_t m = atomic_load_explicit(&t->slots[s].m, memory_order_relaxed);
+      if (macho__m_expired(m, macho__group_epoch_ns(sh, macho__group_of(t, s)), now)) continue;
       if (c->object_mode) {
-        c->obj_ops.retain(c->obj_ops.ctx, e->key);
-        keys[k] = e->key;
+        void *key = (void *)(uintptr_t)atomic_load_explicit(&t->slots[s].k, memory_order_relaxed);
+        c->obj_ops.retain(c->obj_ops.ctx, key);
+        keys[k] = key;
         lens[k] = 0;
       } else {
-        memcpy(data, e->key, e->val.len.klen);
+        uint32_t len = macho__slot_key(sh, t, s, data);
         keys[k] = data;
-        lens[k] = e->val.len.klen;
-        data += e->val.len.klen;
+        lens[k] = len;
+        data += len;
       }
       k++;
     }
@@ -600,7 +355,8 @@ int macho_counters_get(macho_cache *c, int shard, macho_counters *out) {
     add_shard(out, &c->shards[shard]);
   } else {
     for (uint32_t i = 0; i < c->nshards; i++) add_shard(out, &c->shards[i]);
-    out->memory_bytes += sizeof *c;
+    /* The whole cache's figure is exactly what the allocator holds. */
+    out->memory_bytes = atomic_load_explicit(&c->alloc.held, memory_order_relaxed);
   }
   return MACHO_OK;
 }

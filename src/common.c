@@ -3,6 +3,7 @@
  * and the allocator indirection every allocation goes through.
  */
 #include "internal.h"
+#include "policy/policy.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -121,24 +122,44 @@ int macho_config_check(const macho_config *cfg, const char **why) {
 }
 
 /* ---- allocation ------------------------------------------------------------ */
-void *macho__malloc(const macho__alloc *a, size_t size) {
+/* Every allocation goes through here, and `held` counts what is allocated
+ * and not yet freed: memory_bytes is that count, so the figure the cache
+ * reports is what its allocator holds, by construction. */
+void *macho__malloc_untracked(const macho__alloc *a, size_t size) {
   return a->hooks.malloc ? a->hooks.malloc(a->hooks.ctx, size) : malloc(size);
 }
 
-void *macho__calloc(const macho__alloc *a, size_t n, size_t size) {
+void macho__free_untracked(const macho__alloc *a, void *p, size_t size) {
+  if (!p) return;
+  if (a->hooks.free) a->hooks.free(a->hooks.ctx, p, size);
+  else free(p);
+}
+
+void *macho__malloc(macho__alloc *a, size_t size) {
+  void *p = macho__malloc_untracked(a, size);
+  if (p) atomic_fetch_add_explicit(&a->held, size, memory_order_relaxed);
+  return p;
+}
+
+void *macho__calloc(macho__alloc *a, size_t n, size_t size) {
   if (size && n > SIZE_MAX / size) return NULL;
   void *p = macho__malloc(a, n * size);
   if (p) memset(p, 0, n * size);
   return p;
 }
 
-void *macho__realloc(const macho__alloc *a, void *p, size_t old_size, size_t new_size) {
-  return a->hooks.realloc ? a->hooks.realloc(a->hooks.ctx, p, old_size, new_size)
-                          : realloc(p, new_size);
+void *macho__realloc(macho__alloc *a, void *p, size_t old_size, size_t new_size) {
+  void *q = a->hooks.realloc ? a->hooks.realloc(a->hooks.ctx, p, old_size, new_size)
+                             : realloc(p, new_size);
+  if (q) {
+    atomic_fetch_add_explicit(&a->held, new_size, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&a->held, p ? old_size : 0, memory_order_relaxed);
+  }
+  return q;
 }
 
-void macho__free(const macho__alloc *a, void *p, size_t size) {
+void macho__free(macho__alloc *a, void *p, size_t size) {
   if (!p) return;
-  if (a->hooks.free) a->hooks.free(a->hooks.ctx, p, size);
-  else free(p);
+  atomic_fetch_sub_explicit(&a->held, size, memory_order_relaxed);
+  macho__free_untracked(a, p, size);
 }

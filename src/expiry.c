@@ -1,37 +1,24 @@
 /*
- * expiry.c -- TTL bookkeeping without O(n) scans per call.
+ * expiry.c -- TTL bookkeeping: encoding deadlines in 32 bits, and the sweep
+ * that reclaims entries nobody asks for again.
  *
- * An expired entry is never returned: every lookup checks the deadline and
- * reclaims the entry it finds expired. Entries nobody asks for again are
- * reclaimed by a sweep cursor that walks the slab a few slots per operation
- * (MACHO__PUT_SWEEP per put, MACHO__GET_SWEEP every MACHO__GET_SWEEP_EVERY
- * gets), so each expired entry is reclaimed within about slab_cap/8 puts or
- * slab_cap gets of its deadline, at O(1) cost per call and zero bytes per entry
- * (a timer wheel would cost two links per entry; Redis's active expiry samples
- * for the same reason). macho_expire() reclaims everything at once.
+ * An expired entry is never returned: every lookup checks the deadline (a
+ * lock-free get treats an expired entry as absent and leaves its removal to
+ * a writer). Entries nobody asks for again are reclaimed by a sweep cursor
+ * that walks the table one group per put (MACHO__PUT_SWEEP slots), so each
+ * expired entry goes within about nslots/16 puts of its deadline, at O(1)
+ * cost per call and zero bytes per entry (a timer wheel would cost links per
+ * entry; Redis's active expiry samples for the same reason). macho_expire()
+ * reclaims everything at once.
+ *
+ * Times are 32-bit ticks of 2^16 ns from the shard's epoch (table.h), so a
+ * deadline reaches 78 hours past the epoch at 65 us resolution. A deadline
+ * that does not fit is stored in 2^30 ns ticks (LONG, 136 years). The epoch
+ * is the cache clock when the shard opened.
  */
 #include "internal.h"
 
 #include <math.h>
-#include <time.h>
-
-static uint64_t clock_ns(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Deadlines and lifespans need milliseconds, not nanoseconds: the coarse
- * clock (the kernel tick, 1-4 ms) costs ~3.5 ns on this VM where
- * CLOCK_MONOTONIC costs ~31 ns, and a get on an entry with a TTL reads it. */
-uint64_t macho__now(const struct macho_cache *c) {
-  return c->cfg.clock ? c->cfg.clock(c->cfg.clock_ctx) : clock_ns(CLOCK_MONOTONIC_COARSE);
-}
-
-/* Latency needs nanoseconds; it is read only on sampled calls. */
-uint64_t macho__now_precise(const struct macho_cache *c) {
-  return c->cfg.clock ? c->cfg.clock(c->cfg.clock_ctx) : clock_ns(CLOCK_MONOTONIC);
-}
 
 uint64_t macho__ttl_to_ns(double ttl_seconds) {
   assert(ttl_seconds >= 0);
@@ -41,17 +28,53 @@ uint64_t macho__ttl_to_ns(double ttl_seconds) {
   return ns < 1 ? 1 : (uint64_t)ns;
 }
 
+static uint64_t ceil_shift(uint64_t x, unsigned s) { return (x >> s) + ((x & ((1ull << s) - 1)) != 0); }
+
+uint64_t macho__m_time(const macho__shard *sh, uint64_t now, uint64_t ttl_ns, bool own_ttl) {
+  uint64_t epoch = atomic_load_explicit(&sh->epoch_ns[sh->epoch_cur], memory_order_relaxed);
+  uint64_t rel = now > epoch ? now - epoch : 0; /* a clock that went back: the epoch */
+  if (ttl_ns) {
+    uint64_t d = rel + ttl_ns;
+    if (d >= rel) { /* else beyond the clock's range: never */
+      uint64_t f = ceil_shift(d, MACHO__FINE_SHIFT);
+      uint64_t flags = MACHO__M_DEADLINE | (own_ttl ? MACHO__M_OWN_TTL : 0);
+      if (f <= MACHO__M_TIME_MASK) return f | flags;
+      uint64_t l = ceil_shift(d, MACHO__LONG_SHIFT);
+      if (l <= MACHO__M_TIME_MASK) return l | flags | MACHO__M_LONG;
+    }
+  }
+  uint64_t w = rel >> MACHO__FINE_SHIFT; /* the write time, for lifespans */
+  return w > MACHO__M_TIME_MASK ? MACHO__M_TIME_MASK : w;
+}
+
+uint64_t macho__m_birth(const macho__shard *sh, uint64_t m, uint32_t group_epoch) {
+  uint64_t epoch = atomic_load_explicit(&sh->epoch_ns[group_epoch & 1], memory_order_relaxed);
+  uint64_t t = macho__m_time_ns(m, epoch);
+  if (!(m & MACHO__M_DEADLINE)) return t;
+  if (m & MACHO__M_OWN_TTL) return UINT64_MAX;
+  uint64_t ttl = sh->cache->default_ttl_ns;
+  return t > ttl ? t - ttl : 0;
+}
+
 uint32_t macho__sweep(macho__shard *sh, uint64_t now, uint32_t budget, macho__dead *dead) {
   if (!sh->has_ttl || sh->len == 0) return 0;
+  macho__table *t = atomic_load_explicit(&sh->table, memory_order_relaxed);
   uint32_t reclaimed = 0;
-  if (budget > sh->slab_cap) budget = sh->slab_cap;
-  for (uint32_t i = 0; i < budget; i++) {
-    if (sh->sweep_cursor >= sh->slab_cap) sh->sweep_cursor = 0;
-    uint32_t id = sh->sweep_cursor++;
-    macho__entry *e = &sh->entries[id];
-    if (e->key && macho__expired(e, now)) {
-      macho__shard_remove(sh, id, MACHO_REMOVED_EXPIRED, now, false, dead);
-      reclaimed++;
+  for (uint32_t n = 0; n < budget; n += MACHO__GROUP_SLOTS) {
+    if (sh->sweep_group >= t->ngroups) sh->sweep_group = 0;
+    uint32_t g = sh->sweep_group++;
+    uint64_t epoch = macho__group_epoch_ns(sh, &t->groups[g]);
+    uint32_t full = macho__group_full(&t->groups[g]);
+    while (full) {
+      uint32_t s = g * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(full);
+      full &= full - 1;
+      uint64_t m = atomic_load_explicit(&t->slots[s].m, memory_order_relaxed);
+      if (macho__m_expired(m, epoch, now)) {
+        if (dead && dead->n + 2 > MACHO__DEAD_MAX) return reclaimed; /* release first */
+        macho__shard_remove(sh, s, macho__slot_hash(sh, t, s), MACHO_REMOVED_EXPIRED, now, false,
+                            dead);
+        reclaimed++;
+      }
     }
   }
   return reclaimed;

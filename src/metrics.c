@@ -19,6 +19,7 @@
  */
 #include "internal.h"
 #include "hist.h"
+#include "policy/policy.h"
 
 
 _Static_assert((MACHO_LATENCY_SAMPLE_EVERY & (MACHO_LATENCY_SAMPLE_EVERY - 1)) == 0,
@@ -74,7 +75,7 @@ int macho__metrics_init(macho__shard *sh) {
 static struct macho__metrics *metrics_of(macho__shard *sh) {
   struct macho__metrics *m = sh->metrics;
   if (macho__likely(m != NULL) || !sh->cache->cfg.metrics) return m;
-  m = macho__malloc(sh->alloc, metrics_size());
+  m = macho__malloc(&sh->cache->alloc, metrics_size());
   if (!m) return NULL;
   uint64_t *b = m->buckets;
   for (int i = 0; i < 2; i++, b += LAT_NB) macho__hist_init(&m->lat[i], b, LAT_NB);
@@ -89,20 +90,25 @@ static struct macho__metrics *metrics_of(macho__shard *sh) {
 }
 
 void macho__metrics_destroy(macho__shard *sh) {
-  if (sh->metrics) macho__free(sh->alloc, sh->metrics, metrics_size());
+  if (sh->metrics) macho__free(&sh->cache->alloc, sh->metrics, metrics_size());
   sh->metrics = NULL;
 }
 
-void macho__metrics_on_remove(macho__shard *sh, const macho__entry *e, macho_removal reason,
-                              uint64_t now) {
-  switch (reason) {
-  case MACHO_REMOVED_EVICTED: sh->c.evictions++; break;
-  case MACHO_REMOVED_EXPIRED: sh->c.expirations++; break;
-  default: break;
-  }
+/* `born` is UINT64_MAX when unknown (an entry written with its own TTL:
+ * its slot keeps only the deadline). */
+void macho__metrics_on_remove(macho__shard *sh, uint64_t born, macho_removal reason, uint64_t now) {
+  if (born == UINT64_MAX || !sh->cache->cfg.metrics) return;
   struct macho__metrics *m = metrics_of(sh);
   if (m && (unsigned)reason < MACHO_REMOVED_COUNT)
-    macho__hist_record(&m->life[reason], now > e->born_ns ? now - e->born_ns : 0);
+    macho__hist_record(&m->life[reason], now > born ? now - born : 0);
+}
+
+void macho__lat_end_unlocked(const macho_cache *c, macho__shard *sh, int op, macho__lat l) {
+  if (macho__likely(!l.on)) return;
+  uint64_t t1 = macho__now_precise(c);
+  if (!macho__trylock(sh)) return; /* busy: drop the sample rather than wait */
+  macho__metrics_on_latency(sh, op, l.t0, t1);
+  macho__unlock(sh);
 }
 
 void macho__metrics_on_latency(macho__shard *sh, int op, uint64_t t0, uint64_t t1) {
@@ -121,12 +127,11 @@ void macho__metrics_on_latency(macho__shard *sh, int op, uint64_t t0, uint64_t t
   if (ns > w->max[op]) w->max[op] = ns;
 }
 
+/* One shard's share (the whole cache's figure is the allocator's count). */
 size_t macho__shard_memory(const macho__shard *sh) {
-  size_t m = sizeof *sh;
-  m += (size_t)sh->slab_cap * sizeof(macho__entry);
-  m += (size_t)sh->nslots * sizeof(macho__slot);
-  m += (size_t)sh->payload_bytes;
-  if (sh->pol_state != sh->pol_inline) m += sh->pol->state_size; /* inline: in sizeof *sh */
+  const macho__table *t = atomic_load_explicit(&((macho__shard *)sh)->table, memory_order_relaxed);
+  size_t m = sizeof *sh + (t ? t->bytes : 0) + (size_t)sh->arena.bytes_held + sh->pol->state_size;
+  if (sh->stripes) m += MACHO__STRIPES * sizeof(macho__stripe);
   if (sh->pol->memory) m += sh->pol->memory(sh->pol_state);
   if (sh->fil && sh->fil->memory) m += sh->fil->memory(sh->filter);
   if (sh->metrics) m += metrics_size();
@@ -191,14 +196,23 @@ static void fill_distribution(macho_distribution *d, const macho__hist *h, macho
   }
 }
 
-/* Counters of one shard added into *o (lock held). */
-void macho__shard_add_counters(macho_counters *o, const macho__shard *sh) {
-  o->hits += sh->c.hits;
-  o->misses += sh->c.misses;
-  o->gets += sh->c.gets;
+/* Counters of one shard added into *o (lock held): its own, plus what the
+ * lock-free gets counted in every thread's record, minus what was there at
+ * the last macho_stats_reset. */
+void macho__shard_add_counters(macho_counters *o, macho__shard *sh) {
+  uint64_t hits = sh->c.hits, misses = sh->c.misses;
+  for (macho__trec *r = atomic_load_explicit(&sh->cache->recs, memory_order_acquire); r; r = r->next) {
+    hits += atomic_load_explicit(&r->c[sh->index].hits, memory_order_relaxed);
+    misses += atomic_load_explicit(&r->c[sh->index].misses, memory_order_relaxed);
+  }
+  hits -= sh->hits_base;
+  misses -= sh->misses_base;
+  o->hits += hits;
+  o->misses += misses;
+  o->gets += hits + misses;
   o->puts += sh->c.puts;
   o->deletes += sh->c.deletes;
-  o->requests += sh->c.gets + sh->c.puts;
+  o->requests += hits + misses + sh->c.puts;
   o->evictions += sh->c.evictions;
   o->expirations += sh->c.expirations;
   o->entries += sh->len;
@@ -215,7 +229,7 @@ void macho__shard_add_counters(macho_counters *o, const macho__shard *sh) {
  * needs no cache (which may be closed by then). */
 typedef struct stats_block {
   macho_stats stats; /* first: the pointer handed out is the block's */
-  macho__alloc alloc;
+  macho_allocator hooks;
   size_t size;
 } stats_block;
 
@@ -249,7 +263,7 @@ int macho_stats_get(macho_cache *c, int shard, macho_stats **out) {
     if (sh->metrics) merge_shard(mg, sh->metrics, now_sec);
     macho__unlock(sh);
   }
-  if (shard < 0) cnt.memory_bytes += sizeof *c;
+  if (shard < 0) cnt.memory_bytes = atomic_load_explicit(&c->alloc.held, memory_order_relaxed);
 
   /* One allocation: the struct, the window, then every distribution's buckets. */
   uint32_t nwin = 0, nbk = 0;
@@ -258,12 +272,14 @@ int macho_stats_get(macho_cache *c, int shard, macho_stats **out) {
   for (int i = 0; i < nh; i++) nbk += nonempty(&mg->h[i]);
   size_t size = sizeof(stats_block) + (size_t)nwin * sizeof(macho_window_second) +
                 (size_t)nbk * sizeof(macho_bucket);
-  stats_block *blk = macho__malloc(&c->alloc, size);
+  /* Not counted in the cache's memory: the caller owns it, may keep it
+   * after macho_close, and frees it with no cache at hand. */
+  stats_block *blk = macho__malloc_untracked(&c->alloc, size);
   if (!blk) {
     macho__free(&c->alloc, mg, mg_size);
     return MACHO_ENOMEM;
   }
-  blk->alloc = c->alloc;
+  blk->hooks = c->alloc.hooks;
   blk->size = size;
   macho_stats *s = &blk->stats;
   memset(s, 0, sizeof *s);
@@ -295,8 +311,10 @@ int macho_stats_get(macho_cache *c, int shard, macho_stats **out) {
 void macho_stats_free(macho_stats *s) {
   if (!s) return;
   stats_block *blk = (stats_block *)s;
-  macho__alloc a = blk->alloc;
-  macho__free(&a, blk, blk->size);
+  macho__alloc a;
+  memset(&a, 0, sizeof a);
+  a.hooks = blk->hooks;
+  macho__free_untracked(&a, blk, blk->size);
 }
 
 int macho_stats_reset(macho_cache *c) {
@@ -305,6 +323,15 @@ int macho_stats_reset(macho_cache *c) {
     macho__shard *sh = &c->shards[i];
     macho__lock(sh);
     memset(&sh->c, 0, sizeof sh->c);
+    /* Thread records are written by their threads only: remember where
+     * they stand instead of zeroing them. */
+    uint64_t h = 0, m = 0;
+    for (macho__trec *r = atomic_load_explicit(&c->recs, memory_order_acquire); r; r = r->next) {
+      h += atomic_load_explicit(&r->c[i].hits, memory_order_relaxed);
+      m += atomic_load_explicit(&r->c[i].misses, memory_order_relaxed);
+    }
+    sh->hits_base = h;
+    sh->misses_base = m;
     if (sh->metrics) metrics_reset(sh->metrics);
     macho__unlock(sh);
   }

@@ -1,26 +1,32 @@
 /*
- * shard.c -- one shard's entries: the slab, making room, removal, clear.
+ * shard.c -- the writer side of a shard: put, remove, evict, grow, clear.
+ * Everything here runs with the shard lock held, except where a comment
+ * says otherwise.
  *
- * The slab starts small and doubles up to the shard's capacity, so a cache
- * configured for millions of entries costs little until it fills. Every exit
- * of an entry goes through macho__shard_remove(), the one place that keeps
- * index, policy, filter, counters and lifespans in step.
+ * Every exit of an entry goes through macho__shard_remove(), the one place
+ * that keeps table, policy, filter, arena, counters and lifespans in step.
+ * Allocation happens before anything is evicted or overwritten, so an
+ * out-of-memory failure leaves the shard as it was.
+ *
+ * Growth. The table starts at 64 groups (1024 slots) or the shard's final
+ * size if smaller, and doubles when it reaches 7/8 load, up to the final
+ * size (capacity at 92% load), which never grows. A rebuild copies every
+ * slot into the new table under the lock while lock-free readers go on
+ * reading the old one (nothing changes it: writers wait for the lock), then
+ * publishes the new table and frees the old one after a grace period.
  */
 #include "internal.h"
 #include "hash.h"
+#include "policy/policy.h"
+#include "probe.h"
 
+#include <math.h>
 #include <sched.h>
 
-#define INITIAL_SLAB 1024u
-
-static void chain_free(macho__shard *sh, uint32_t from, uint32_t to) {
-  /* Push [from, to) so that the lowest id is taken first (locality). */
-  for (uint32_t id = to; id-- > from;) {
-    sh->entries[id].key = NULL;
-    sh->entries[id].next = sh->free_head;
-    sh->free_head = id;
-  }
-}
+#define FINAL_LOAD 0.92
+#define GROW_LOAD_NUM 7u /* an intermediate table grows at 7/8 full */
+#define GROW_LOAD_DEN 8u
+#define INITIAL_GROUPS 64u
 
 void macho__lock_slow(macho__shard *sh) {
   for (;;) {
@@ -36,221 +42,612 @@ void macho__lock_slow(macho__shard *sh) {
   }
 }
 
-static void free_pol_state(macho__shard *sh) {
-  if (sh->pol_state != sh->pol_inline) macho__free(sh->alloc, sh->pol_state, sh->pol->state_size);
-  sh->pol_state = NULL;
+static macho__table *table_of(const macho__shard *sh) {
+  return atomic_load_explicit(&((macho__shard *)sh)->table, memory_order_relaxed);
 }
 
-int macho__shard_init(macho__shard *sh, const struct macho_cache *c, uint32_t index,
-                      uint32_t capacity, uint64_t capacity_bytes) {
+static uint32_t final_groups(uint32_t capacity) {
+  double g = ceil((double)capacity / (MACHO__GROUP_SLOTS * FINAL_LOAD));
+  return g < 1 ? 1u : (uint32_t)g;
+}
+
+/* A table of `ngroups` for this shard: final when it reaches the final size. */
+static macho__table *new_table(macho__shard *sh, uint32_t ngroups) {
+  uint32_t fin = final_groups(sh->capacity);
+  if (ngroups >= fin) ngroups = fin;
+  bool final = ngroups == fin;
+  uint32_t nslots = ngroups * MACHO__GROUP_SLOTS;
+  uint32_t max_len = final ? sh->capacity : nslots / GROW_LOAD_DEN * GROW_LOAD_NUM;
+  macho__table *t = macho__table_new(&sh->cache->alloc, ngroups, max_len, final,
+                                     sh->cache->object_mode);
+  if (t)
+    for (uint32_t g = 0; g < ngroups; g++)
+      atomic_store_explicit(&t->groups[g].epoch, sh->epoch_cur, memory_order_relaxed);
+  return t;
+}
+
+static uint32_t initial_groups(const macho__shard *sh) {
+  uint32_t fin = final_groups(sh->capacity);
+  return fin < INITIAL_GROUPS ? fin : INITIAL_GROUPS;
+}
+
+/* ---- keys and values in slot words ------------------------------------------------- */
+typedef struct word {
+  uint64_t w;
+  uint32_t form; /* 0..8 inline length, MACHO__FORM_ARENA, MACHO__FORM_HUGE */
+} word;
+
+static int encode(macho__shard *sh, const void *p, size_t len, word *out) {
+  if (len <= MACHO__FORM_INLINE_MAX) {
+    out->w = macho__key_word(p, len);
+    out->form = (uint32_t)len;
+    return MACHO_OK;
+  }
+  if (len <= MACHO__ARENA_MAX) {
+    uint64_t off;
+    if (macho__arena_alloc(&sh->arena, &sh->cache->alloc, (uint32_t)len, &off) != MACHO_OK)
+      return MACHO_ENOMEM;
+    macho__atomic_copy_in(macho__arena_ptr(&sh->arena, off), p, (uint32_t)len);
+    out->w = macho__ref(off, (uint32_t)len);
+    out->form = MACHO__FORM_ARENA;
+    return MACHO_OK;
+  }
+  uint64_t *h = macho__malloc(&sh->cache->alloc, 8 + len);
+  if (!h) return MACHO_ENOMEM;
+  h[0] = len;
+  memcpy(h + 1, p, len);
+  out->w = (uint64_t)(uintptr_t)h;
+  out->form = MACHO__FORM_HUGE;
+  return MACHO_OK;
+}
+
+static uint64_t word_len(uint64_t w, uint32_t form) {
+  if (form <= MACHO__FORM_INLINE_MAX) return form;
+  if (form == MACHO__FORM_ARENA) return macho__ref_len(w);
+  return ((const uint64_t *)(uintptr_t)w)[0];
+}
+
+/* Free what a word points to. An arena block may still be read by a
+ * lock-free reader: it only goes back on a free list (the chunk stays), and
+ * the reader's seqlock check rejects what it read. Huge blocks are read
+ * only under the lock. */
+static void release_word(macho__shard *sh, uint64_t w, uint32_t form) {
+  if (form <= MACHO__FORM_INLINE_MAX) return;
+  if (form == MACHO__FORM_ARENA) {
+    macho__arena_free(&sh->arena, macho__ref_off(w), macho__ref_len(w));
+    return;
+  }
+  uint64_t *h = (uint64_t *)(uintptr_t)w;
+  macho__free(&sh->cache->alloc, h, 8 + h[0]);
+}
+
+uint32_t macho__slot_key(const macho__shard *sh, const macho__table *t, uint32_t s, void *buf) {
+  const macho__slot *sl = &t->slots[s];
+  uint64_t m = atomic_load_explicit(&sl->m, memory_order_relaxed);
+  uint64_t k = atomic_load_explicit(&sl->k, memory_order_relaxed);
+  uint32_t f = macho__m_kform(m);
+  uint32_t len = (uint32_t)word_len(k, f);
+  if (!buf) return len;
+  if (f <= MACHO__FORM_INLINE_MAX) memcpy(buf, &k, len);
+  else if (f == MACHO__FORM_ARENA)
+    macho__atomic_copy_out(buf, macho__arena_ptr(&sh->arena, macho__ref_off(k)), len);
+  else memcpy(buf, (const uint64_t *)(uintptr_t)k + 1, len);
+  return len;
+}
+
+uint64_t macho__slot_hash(const macho__shard *sh, const macho__table *t, uint32_t s) {
+  if (t->hashes) return t->hashes[s];
+  const macho__slot *sl = &t->slots[s];
+  uint64_t m = atomic_load_explicit(&sl->m, memory_order_relaxed);
+  uint64_t k = atomic_load_explicit(&sl->k, memory_order_relaxed);
+  uint32_t f = macho__m_kform(m);
+  uint64_t seed = sh->cache->cfg.seed;
+  if (f <= MACHO__FORM_INLINE_MAX) return macho__hash_bytes(&k, f, seed);
+  if (f == MACHO__FORM_ARENA) {
+    /* Under the lock the block is stable: hash it in place. */
+    return macho__hash_bytes(macho__arena_ptr(&sh->arena, macho__ref_off(k)), macho__ref_len(k), seed);
+  }
+  const uint64_t *h = (const uint64_t *)(uintptr_t)k;
+  return macho__hash_bytes(h + 1, h[0], seed);
+}
+
+uint64_t macho__pol_hash(macho__shard *sh, uint32_t s) {
+  return macho__hash63(macho__slot_hash(sh, table_of(sh), s));
+}
+
+/* ---- init / destroy ------------------------------------------------------------------ */
+int macho__shard_init(macho__shard *sh, macho_cache *c, uint32_t index, uint32_t capacity,
+                      uint64_t capacity_bytes) {
   memset(sh, 0, sizeof *sh);
   sh->cache = c;
-  sh->alloc = &c->alloc;
+  sh->index = index;
   sh->capacity = capacity;
   sh->capacity_bytes = capacity_bytes;
-  sh->free_head = MACHO__NIL;
   sh->rng = macho__mix64(c->cfg.seed + index + 1) | 1;
   sh->has_ttl = c->default_ttl_ns != 0;
+  uint64_t now = macho__now(c);
+  atomic_init(&sh->epoch_ns[0], now);
+  atomic_init(&sh->epoch_ns[1], now);
+  atomic_init(&sh->lock, 0u);
+  macho__arena_init(&sh->arena);
   sh->pol = macho__policies[c->cfg.policy];
   sh->fil = macho__filters[c->cfg.filter];
+  sh->access = sh->pol->access;
+  sh->locked_reads = c->object_mode || sh->fil != NULL;
+  sh->record_misses = sh->pol->record_misses;
 
-  uint32_t cap = capacity < INITIAL_SLAB ? capacity : INITIAL_SLAB;
-  sh->entries = macho__malloc(sh->alloc, (size_t)cap * sizeof(macho__entry));
-  if (!sh->entries) goto fail;
-  sh->slab_cap = cap;
-  chain_free(sh, 0, cap);
-  if (macho__index_init(sh, cap) != MACHO_OK) goto fail;
-
-  if (sh->pol->state_size <= sizeof sh->pol_inline) {
-    sh->pol_state = sh->pol_inline; /* zeroed by the memset above */
-  } else {
-    sh->pol_state = macho__calloc(sh->alloc, 1, sh->pol->state_size);
-    if (!sh->pol_state) goto fail;
+  macho__table *t = new_table(sh, initial_groups(sh));
+  if (!t) return MACHO_ENOMEM;
+  atomic_init(&sh->table, t);
+  if ((sh->access == MACHO__ACCESS_BUFFER || sh->record_misses) && !sh->locked_reads) {
+    sh->stripes = macho__calloc(&c->alloc, MACHO__STRIPES, sizeof *sh->stripes);
+    if (!sh->stripes) goto fail_table;
   }
-  if (sh->pol->init(sh->pol_state, sh, capacity) != MACHO_OK) goto fail_policy;
-  if (sh->fil && sh->fil->create(&sh->filter, sh->alloc, capacity, c->cfg.filter_fp_rate,
+  sh->pol_state = macho__calloc(&c->alloc, 1, sh->pol->state_size ? sh->pol->state_size : 1);
+  if (!sh->pol_state) goto fail_stripes;
+  if (sh->pol->init(sh->pol_state, sh, capacity, t->nslots) != MACHO_OK) goto fail_pol;
+  if (sh->fil && sh->fil->create(&sh->filter, &c->alloc, capacity, c->cfg.filter_fp_rate,
                                  c->cfg.seed) != MACHO_OK)
-    goto fail_filter;
-  if (macho__metrics_init(sh) != MACHO_OK) goto fail_metrics;
-  atomic_init(&sh->lock, 0u);
+    goto fail_policy;
   return MACHO_OK;
 
-fail_metrics:
-  if (sh->fil) sh->fil->destroy(sh->filter, sh->alloc);
-fail_filter:
-  sh->pol->destroy(sh->pol_state, sh);
 fail_policy:
-  free_pol_state(sh);
+  sh->pol->destroy(sh->pol_state, sh);
+fail_pol:
+  macho__free(&c->alloc, sh->pol_state, sh->pol->state_size ? sh->pol->state_size : 1);
   sh->pol_state = NULL;
-fail:
-  macho__index_free(sh);
-  macho__free(sh->alloc, sh->entries, (size_t)sh->slab_cap * sizeof(macho__entry));
-  sh->entries = NULL;
+fail_stripes:
+  macho__free(&c->alloc, sh->stripes, MACHO__STRIPES * sizeof *sh->stripes);
+  sh->stripes = NULL;
+fail_table:
+  macho__table_free(&c->alloc, t);
+  atomic_store(&sh->table, NULL);
   return MACHO_ENOMEM;
 }
 
-static void free_payload(macho__shard *sh, macho__entry *e) {
-  size_t size = (size_t)e->val.len.klen + e->val.len.vlen;
-  macho__free(sh->alloc, e->key, size ? size : 1); /* empty payloads have a 1-byte blob */
-}
-
-void macho__shard_destroy(macho__shard *sh, macho__dead *dead_or_null) {
-  (void)dead_or_null;
-  const macho_cache *c = sh->cache;
-  if (!sh->entries) return;
-  for (uint32_t id = 0; id < sh->slab_cap; id++) {
-    macho__entry *e = &sh->entries[id];
-    if (!e->key) continue;
-    if (c->object_mode) {
-      /* macho_close: no lock is held and nobody else may use the cache. */
-      c->obj_ops.release(c->obj_ops.ctx, e->key);
-      if (e->val.obj) c->obj_ops.release(c->obj_ops.ctx, e->val.obj);
-    } else {
-      free_payload(sh, e);
+/* Release the objects or payloads of every entry of a table that nobody
+ * can reach any more (close, or a clear after its grace period). */
+static void drop_entries(macho__shard *sh, macho__table *t, macho__arena *arena, bool huge_only) {
+  macho_cache *c = sh->cache;
+  for (uint32_t g = 0; g < t->ngroups; g++) {
+    uint32_t full = macho__group_full(&t->groups[g]);
+    while (full) {
+      uint32_t s = g * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(full);
+      full &= full - 1;
+      macho__slot *sl = &t->slots[s];
+      uint64_t m = atomic_load_explicit(&sl->m, memory_order_relaxed);
+      uint64_t k = atomic_load_explicit(&sl->k, memory_order_relaxed);
+      uint64_t v = atomic_load_explicit(&sl->v, memory_order_relaxed);
+      if (c->object_mode) {
+        c->obj_ops.release(c->obj_ops.ctx, (void *)(uintptr_t)k);
+        if (v) c->obj_ops.release(c->obj_ops.ctx, (void *)(uintptr_t)v);
+        continue;
+      }
+      /* Arena blocks go with their arena; only huge blocks are separate. */
+      (void)arena;
+      (void)huge_only;
+      if (macho__m_kform(m) == MACHO__FORM_HUGE) release_word(sh, k, MACHO__FORM_HUGE);
+      if (macho__m_vform(m) == MACHO__FORM_HUGE) release_word(sh, v, MACHO__FORM_HUGE);
     }
   }
-  macho__metrics_destroy(sh);
-  if (sh->fil) sh->fil->destroy(sh->filter, sh->alloc);
-  sh->pol->destroy(sh->pol_state, sh);
-  free_pol_state(sh);
-  macho__index_free(sh);
-  macho__free(sh->alloc, sh->entries, (size_t)sh->slab_cap * sizeof(macho__entry));
-  sh->entries = NULL;
 }
 
+void macho__shard_destroy(macho__shard *sh) {
+  macho_cache *c = sh->cache;
+  macho__table *t = table_of(sh);
+  if (!t) return;
+  drop_entries(sh, t, &sh->arena, true);
+  macho__metrics_destroy(sh);
+  if (sh->fil) sh->fil->destroy(sh->filter, &c->alloc);
+  sh->pol->destroy(sh->pol_state, sh);
+  macho__free(&c->alloc, sh->pol_state, sh->pol->state_size ? sh->pol->state_size : 1);
+  macho__free(&c->alloc, sh->stripes, MACHO__STRIPES * sizeof *sh->stripes);
+  macho__arena_destroy(&sh->arena, &c->alloc);
+  macho__table_free(&c->alloc, t);
+  atomic_store(&sh->table, NULL);
+}
+
+/* ---- read buffers ------------------------------------------------------------------------- */
+void macho__shard_drain(macho__shard *sh) {
+  if (!sh->stripes) return;
+  uint64_t batch[MACHO__STRIPE_LEN];
+  for (uint32_t i = 0; i < MACHO__STRIPES; i++) {
+    macho__stripe *st = &sh->stripes[i];
+    uint32_t h = atomic_load_explicit(&st->head, memory_order_relaxed);
+    uint32_t t = atomic_load_explicit(&st->tail, memory_order_acquire);
+    if (h == t) continue;
+    uint32_t n = 0;
+    for (; h != t && n < MACHO__STRIPE_LEN; h++)
+      batch[n++] = atomic_load_explicit(&st->recs[h % MACHO__STRIPE_LEN], memory_order_relaxed);
+    atomic_store_explicit(&st->head, h, memory_order_release);
+    sh->pol->on_access(sh->pol_state, sh, batch, n);
+  }
+}
+
+/* ---- lookups under the lock -------------------------------------------------------------------- */
+/* Object-mode lookup. May drop the lock around the equality callback:
+ * equal() runs on a retained candidate with no lock held, and a change of
+ * the shard's version meanwhile restarts the probe (as CPython's dict). */
+static int find_obj(macho__shard *sh, const void *key, uint64_t hash, uint32_t *out) {
+  macho_cache *c = sh->cache;
+restart:;
+  macho__table *t = table_of(sh);
+  const uint8_t tag = macho__tag(hash);
+  uint32_t g = macho__home_group(t, hash);
+  for (uint32_t n = 0; n < t->ngroups; n++) {
+    uint32_t bits = macho__group_match(&t->groups[g], tag);
+    while (bits) {
+      uint32_t s = g * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(bits);
+      bits &= bits - 1;
+      if (t->hashes[s] != hash) continue;
+      void *cand = (void *)(uintptr_t)atomic_load_explicit(&t->slots[s].k, memory_order_relaxed);
+      if (cand == key) {
+        *out = s;
+        return MACHO_OK;
+      }
+      uint64_t version = sh->version;
+      c->obj_ops.retain(c->obj_ops.ctx, cand);
+      macho__unlock(sh);
+      int eq = c->obj_ops.equal(c->obj_ops.ctx, key, cand);
+      c->obj_ops.release(c->obj_ops.ctx, cand);
+      macho__lock(sh);
+      if (eq < 0) return MACHO_ECALLBACK;
+      if (sh->version != version) goto restart;
+      if (eq) {
+        *out = s;
+        return MACHO_OK;
+      }
+    }
+    if (!atomic_load_explicit(&t->groups[g].ovf, memory_order_relaxed)) break;
+    if (++g == t->ngroups) g = 0;
+  }
+  *out = MACHO__NIL;
+  return MACHO_OK;
+}
+
+int macho__shard_find(macho__shard *sh, const void *key, size_t klen, uint64_t hash,
+                      uint32_t *slot) {
+  if (sh->cache->object_mode) return find_obj(sh, key, hash, slot);
+  *slot = macho__probe(sh, table_of(sh), hash, key, klen, macho__key_word(key, klen), NULL);
+  return MACHO_OK;
+}
+
+/* ---- removal ----------------------------------------------------------------------------------- */
 static void dead_push(macho__dead *dead, void *obj) {
   if (!obj) return;
   assert(dead && dead->n < MACHO__DEAD_MAX);
   dead->obj[dead->n++] = obj;
 }
 
-/* Static filters (src/filter/xor.c) follow churn by rebuilding from the live
- * hashes once enough has changed since their last build. A failed allocation
- * only postpones the rebuild: the filter stays correct, it filters less. */
-void macho__shard_filter_maintain(macho__shard *sh) {
+/* Static filters (xor) follow churn by rebuilding from the live hashes once
+ * enough has changed since their last build. A failed allocation only
+ * postpones the rebuild: the filter stays correct, it filters less. */
+static void filter_maintain(macho__shard *sh) {
   if (!sh->fil->wants_rebuild || !sh->fil->wants_rebuild(sh->filter)) return;
+  macho__table *t = table_of(sh);
   size_t size = (size_t)(sh->len ? sh->len : 1) * sizeof(uint64_t);
-  uint64_t *hashes = macho__malloc(sh->alloc, size);
+  uint64_t *hashes = macho__malloc(&sh->cache->alloc, size);
   if (!hashes) return;
   uint32_t n = 0;
-  for (uint32_t id = 0; id < sh->slab_cap && n < sh->len; id++)
-    if (sh->entries[id].key) hashes[n++] = sh->entries[id].hash;
-  (void)sh->fil->rebuild(sh->filter, hashes, n);
-  macho__free(sh->alloc, hashes, size);
-}
-
-void macho__shard_remove(macho__shard *sh, uint32_t id, macho_removal reason, uint64_t now,
-                         bool from_victim, macho__dead *dead) {
-  macho__entry *e = macho__entry_at(sh, id);
-  assert(e->key);
-  if (!from_victim) sh->pol->on_remove(sh->pol_state, sh, id);
-  macho__index_remove(sh, e->hash, id);
-  if (sh->fil) sh->fil->remove(sh->filter, e->hash);
-  macho__metrics_on_remove(sh, e, reason, now);
-  if (sh->cache->object_mode) {
-    dead_push(dead, e->key);
-    dead_push(dead, e->val.obj);
-  } else {
-    sh->payload_bytes -= (uint64_t)e->val.len.klen + e->val.len.vlen;
-    free_payload(sh, e);
-  }
-  e->key = NULL;
-  e->next = sh->free_head;
-  sh->free_head = id;
-  sh->len--;
-  if (sh->fil) macho__shard_filter_maintain(sh);
-}
-
-void macho__shard_evict_one(macho__shard *sh, uint64_t now, macho__dead *dead) {
-  assert(sh->len > 0);
-  uint32_t id = sh->pol->victim(sh->pol_state, sh);
-  macho__shard_remove(sh, id, MACHO_REMOVED_EVICTED, now, true, dead);
-}
-
-static int grow_slab(macho__shard *sh) {
-  uint32_t old = sh->slab_cap;
-  uint32_t cap = old > sh->capacity / 2 ? sh->capacity : old * 2;
-  assert(cap > old);
-  /* Index first: if the slab cannot grow afterwards, a roomier index is harmless. */
-  if (macho__index_resize(sh, cap) != MACHO_OK) return MACHO_ENOMEM;
-  macho__entry *e = macho__realloc(sh->alloc, sh->entries, (size_t)old * sizeof *e,
-                                   (size_t)cap * sizeof *e);
-  if (!e) return MACHO_ENOMEM;
-  sh->entries = e;
-  sh->slab_cap = cap;
-  chain_free(sh, old, cap);
-  return MACHO_OK;
-}
-
-int macho__shard_reserve(macho__shard *sh, uint64_t bytes, uint64_t now, macho__dead *dead) {
-  assert(!sh->capacity_bytes || bytes <= sh->capacity_bytes);
-  /* Grow before evicting so that a failed growth leaves the shard untouched. */
-  if (sh->free_head == MACHO__NIL && sh->len < sh->capacity && grow_slab(sh) != MACHO_OK)
-    return MACHO_ENOMEM;
-  while (sh->len >= sh->capacity) macho__shard_evict_one(sh, now, dead);
-  while (sh->capacity_bytes && sh->payload_bytes + bytes > sh->capacity_bytes)
-    macho__shard_evict_one(sh, now, dead);
-  assert(sh->free_head != MACHO__NIL);
-  return MACHO_OK;
-}
-
-uint32_t macho__shard_link_new(macho__shard *sh, const macho__entry *tmpl) {
-  uint32_t id = sh->free_head;
-  macho__entry *e = macho__entry_at(sh, id);
-  sh->free_head = e->next;
-  *e = *tmpl;
-  e->prev = e->next = MACHO__NIL;
-  e->meta = e->meta2 = 0;
-  sh->len++;
-  if (e->expire_ns) sh->has_ttl = true;
-  if (!sh->cache->object_mode) sh->payload_bytes += (uint64_t)e->val.len.klen + e->val.len.vlen;
-  macho__index_insert(sh, e->hash, id);
-  sh->pol->on_insert(sh->pol_state, sh, id);
-  if (sh->fil) {
-    sh->fil->add(sh->filter, e->hash);
-    macho__shard_filter_maintain(sh);
-  }
-  return id;
-}
-
-int macho__shard_clear(macho__shard *sh, uint64_t now, macho__dead *dead,
-                       macho__entry **old_slab, uint32_t *old_cap) {
-  (void)dead;
-  *old_slab = NULL;
-  *old_cap = 0;
-  if (sh->len == 0) {
-    /* No entry to drop, but the policy still forgets its history (S3-FIFO's
-     * ghost, W-TinyLFU's sketch): a clear must not depend on whether deletes
-     * already emptied the shard. */
-    sh->pol->on_clear(sh->pol_state, sh);
-    if (sh->fil) sh->fil->clear(sh->filter);
-    return MACHO_OK;
-  }
-  if (sh->cache->object_mode) {
-    /* Objects must be released with no lock held: hand the whole slab to the
-     * caller and start from a fresh one of the same size. */
-    macho__entry *fresh = macho__malloc(sh->alloc, (size_t)sh->slab_cap * sizeof *fresh);
-    if (!fresh) return MACHO_ENOMEM;
-    for (uint32_t id = 0; id < sh->slab_cap; id++)
-      if (sh->entries[id].key) macho__metrics_on_remove(sh, &sh->entries[id], MACHO_REMOVED_CLEARED, now);
-    *old_slab = sh->entries;
-    *old_cap = sh->slab_cap;
-    sh->entries = fresh;
-  } else {
-    for (uint32_t id = 0; id < sh->slab_cap; id++) {
-      macho__entry *e = &sh->entries[id];
-      if (!e->key) continue;
-      macho__metrics_on_remove(sh, e, MACHO_REMOVED_CLEARED, now);
-      free_payload(sh, e);
+  for (uint32_t g = 0; g < t->ngroups && n < sh->len; g++) {
+    uint32_t full = macho__group_full(&t->groups[g]);
+    while (full) {
+      uint32_t s = g * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(full);
+      full &= full - 1;
+      hashes[n++] = macho__slot_hash(sh, t, s);
     }
   }
-  sh->free_head = MACHO__NIL;
-  chain_free(sh, 0, sh->slab_cap);
-  for (uint32_t i = 0; i < sh->nslots; i++) sh->index[i].id = MACHO__NIL;
+  (void)sh->fil->rebuild(sh->filter, hashes, n);
+  macho__free(&sh->cache->alloc, hashes, size);
+}
+
+void macho__shard_remove(macho__shard *sh, uint32_t s, uint64_t hash, macho_removal reason,
+                         uint64_t now, bool from_victim, macho__dead *dead) {
+  macho__table *t = table_of(sh);
+  macho__slot *sl = &t->slots[s];
+  assert(macho__slot_tag(t, s) != 0);
+  uint64_t m = atomic_load_explicit(&sl->m, memory_order_relaxed);
+  uint64_t k = atomic_load_explicit(&sl->k, memory_order_relaxed);
+  uint64_t v = atomic_load_explicit(&sl->v, memory_order_relaxed);
+  if (!from_victim) sh->pol->remove(sh->pol_state, sh, s);
+  if (sh->fil) sh->fil->remove(sh->filter, hash);
+  uint32_t ep = atomic_load_explicit(&macho__group_of(t, s)->epoch, memory_order_relaxed);
+  macho__metrics_on_remove(sh, macho__m_birth(sh, m, ep), reason, now);
+  macho__table_release(t, s, hash);
+  if (sh->cache->object_mode) {
+    dead_push(dead, (void *)(uintptr_t)k);
+    dead_push(dead, (void *)(uintptr_t)v);
+  } else {
+    uint32_t kf = macho__m_kform(m), vf = macho__m_vform(m);
+    sh->payload_bytes -= word_len(k, kf) + word_len(v, vf);
+    release_word(sh, k, kf);
+    release_word(sh, v, vf);
+  }
+  sh->len--;
+  sh->version++;
+  if (reason == MACHO_REMOVED_EVICTED) sh->c.evictions++;
+  else if (reason == MACHO_REMOVED_EXPIRED) sh->c.expirations++;
+  if (sh->fil) filter_maintain(sh);
+}
+
+static void evict_one(macho__shard *sh, uint64_t now, macho__dead *dead) {
+  assert(sh->len > 0);
+  uint32_t s = sh->pol->victim(sh->pol_state, sh);
+  macho__shard_remove(sh, s, macho__slot_hash(sh, table_of(sh), s), MACHO_REMOVED_EVICTED, now,
+                      true, dead);
+}
+
+/* ---- growth ------------------------------------------------------------------------------------ */
+static int grow(macho__shard *sh) {
+  macho_cache *c = sh->cache;
+  macho__table *old = table_of(sh);
+  macho__table *t = new_table(sh, old->ngroups * 2);
+  if (!t) return MACHO_ENOMEM;
+  size_t map_bytes = (size_t)old->nslots * sizeof(uint32_t);
+  uint32_t *map = macho__malloc(&c->alloc, map_bytes);
+  if (!map) {
+    macho__table_free(&c->alloc, t);
+    return MACHO_ENOMEM;
+  }
+  for (uint32_t s = 0; s < old->nslots; s++) {
+    uint8_t tag = macho__slot_tag(old, s);
+    if (!tag) {
+      map[s] = MACHO__NIL;
+      continue;
+    }
+    uint64_t h = macho__slot_hash(sh, old, s);
+    uint32_t n = macho__table_claim(t, h);
+    assert(n != MACHO__NIL);
+    macho__slot *a = &old->slots[s], *b = &t->slots[n];
+    /* Nobody reads t yet: no write sections needed. */
+    atomic_store_explicit(&b->k, atomic_load_explicit(&a->k, memory_order_relaxed), memory_order_relaxed);
+    atomic_store_explicit(&b->v, atomic_load_explicit(&a->v, memory_order_relaxed), memory_order_relaxed);
+    atomic_store_explicit(&b->m, atomic_load_explicit(&a->m, memory_order_relaxed), memory_order_relaxed);
+    macho__slot_set_tag(t, n, tag);
+    if (t->hashes) t->hashes[n] = h;
+    map[s] = n;
+  }
+  if (sh->pol->remap(sh->pol_state, sh, map, old->nslots, t->nslots) != MACHO_OK) {
+    macho__free(&c->alloc, map, map_bytes);
+    macho__table_free(&c->alloc, t);
+    return MACHO_ENOMEM;
+  }
+  macho__free(&c->alloc, map, map_bytes);
+  atomic_store_explicit(&sh->table, t, memory_order_release);
+  sh->version++;
+  sh->sweep_group = 0;
+  /* Readers that loaded `old` before the store may still be in it. */
+  macho__synchronize(c);
+  macho__table_free(&c->alloc, old);
+  return MACHO_OK;
+}
+
+/* ---- put ---------------------------------------------------------------------------------------- */
+static uint64_t make_meta(uint32_t kform, uint32_t vform, uint64_t time, uint32_t pol) {
+  return time | ((uint64_t)kform << MACHO__M_KFORM_SHIFT) | ((uint64_t)vform << MACHO__M_VFORM_SHIFT) |
+         ((uint64_t)pol << MACHO__M_POL_SHIFT);
+}
+
+/* A bigger value may push the shard over its byte budget: evict others,
+ * never the entry just written (a put that succeeds must leave its key
+ * present). The entry is taken out of the policy while the others go, so no
+ * policy can pick it (re-inserting a picked entry loops forever under LFU),
+ * and comes back as newly inserted. Policies without per-entry structures
+ * (Random) may still draw it: draw again. */
+static void enforce_budget_keeping(macho__shard *sh, uint32_t s, uint64_t hash, uint64_t now,
+                                   macho__dead *dead) {
+  if (!sh->capacity_bytes || sh->payload_bytes <= sh->capacity_bytes) return;
+  sh->pol->remove(sh->pol_state, sh, s);
+  while (sh->payload_bytes > sh->capacity_bytes) {
+    uint32_t victim = sh->pol->victim(sh->pol_state, sh);
+    if (victim != s)
+      macho__shard_remove(sh, victim, macho__slot_hash(sh, table_of(sh), victim),
+                          MACHO_REMOVED_EVICTED, now, true, dead);
+  }
+  sh->pol->insert(sh->pol_state, sh, s, macho__hash63(hash));
+}
+
+int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void *value,
+                     size_t vlen, uint64_t hash, uint64_t ttl_ns, bool own_ttl, macho__dead *dead) {
+  macho_cache *c = sh->cache;
+  const bool obj = c->object_mode;
+  macho__shard_drain(sh);
+  uint64_t now = macho__now(c);
+  macho__sweep(sh, now, MACHO__PUT_SWEEP, dead);
+  uint32_t s;
+  int rc = macho__shard_find(sh, key, klen, hash, &s);
+  if (rc != MACHO_OK) return rc;
+  macho__table *t = table_of(sh);
+  if (s != MACHO__NIL) {
+    uint64_t m = atomic_load_explicit(&t->slots[s].m, memory_order_relaxed);
+    if (macho__m_expired(m, macho__group_epoch_ns(sh, macho__group_of(t, s)), now)) {
+      macho__shard_remove(sh, s, hash, MACHO_REMOVED_EXPIRED, now, false, dead);
+      s = MACHO__NIL;
+    }
+  }
+  uint64_t time = macho__m_time(sh, now, ttl_ns, own_ttl);
+  if (time & MACHO__M_DEADLINE) sh->has_ttl = true;
+
+  if (s != MACHO__NIL) { /* replace the value, keep the key */
+    macho__slot *sl = &t->slots[s];
+    uint64_t m = atomic_load_explicit(&sl->m, memory_order_relaxed);
+    uint64_t oldv = atomic_load_explicit(&sl->v, memory_order_relaxed);
+    word nv;
+    if (obj) {
+      if (value) c->obj_ops.retain(c->obj_ops.ctx, (void *)value); /* NULL values are allowed */
+      nv.w = (uint64_t)(uintptr_t)value;
+      nv.form = 0;
+    } else if (encode(sh, value, vlen, &nv) != MACHO_OK) {
+      return MACHO_ENOMEM;
+    }
+    macho__group *g = macho__group_of(t, s);
+    macho__group_write_begin(g);
+    atomic_store_explicit(&sl->v, nv.w, memory_order_relaxed);
+    uint64_t keep = m & (((uint64_t)15 << MACHO__M_KFORM_SHIFT) | MACHO__M_POL_MASK);
+    atomic_store_explicit(&sl->m, keep | time | ((uint64_t)nv.form << MACHO__M_VFORM_SHIFT),
+                          memory_order_relaxed);
+    macho__group_write_end(g);
+    if (obj) {
+      if (oldv) dead_push(dead, (void *)(uintptr_t)oldv);
+    } else {
+      uint32_t of = macho__m_vform(m);
+      sh->payload_bytes += vlen;
+      sh->payload_bytes -= word_len(oldv, of);
+      release_word(sh, oldv, of);
+    }
+    uint64_t rec = s;
+    sh->pol->on_access(sh->pol_state, sh, &rec, 1);
+    enforce_budget_keeping(sh, s, hash, now, dead);
+    sh->c.puts++;
+    return MACHO_OK;
+  }
+
+  /* Insert: allocate everything first, then make room. */
+  uint32_t needed = sh->len + 1 < sh->capacity ? sh->len + 1 : sh->capacity;
+  if (needed > t->max_len && !t->final && grow(sh) != MACHO_OK &&
+      sh->len + 1 >= t->nslots - t->nslots / 16)
+    return MACHO_ENOMEM; /* could not grow and the table is nearly full */
+  t = table_of(sh);
+  word kw, vw;
+  if (obj) {
+    kw.w = (uint64_t)(uintptr_t)key;
+    vw.w = (uint64_t)(uintptr_t)value;
+    kw.form = vw.form = 0;
+  } else {
+    if (encode(sh, key, klen, &kw) != MACHO_OK) return MACHO_ENOMEM;
+    if (encode(sh, value, vlen, &vw) != MACHO_OK) {
+      release_word(sh, kw.w, kw.form);
+      return MACHO_ENOMEM;
+    }
+  }
+  if (sh->pol->pre_insert) sh->pol->pre_insert(sh->pol_state, sh, macho__hash63(hash));
+  while (sh->len >= sh->capacity) evict_one(sh, now, dead);
+  uint64_t bytes = obj ? 0 : (uint64_t)klen + vlen;
+  while (sh->capacity_bytes && sh->len && sh->payload_bytes + bytes > sh->capacity_bytes)
+    evict_one(sh, now, dead);
+  if (obj) {
+    c->obj_ops.retain(c->obj_ops.ctx, (void *)key);
+    if (value) c->obj_ops.retain(c->obj_ops.ctx, (void *)value);
+  }
+  s = macho__table_claim(t, hash);
+  assert(s != MACHO__NIL);
+  macho__slot *sl = &t->slots[s];
+  uint32_t prev_pol = macho__slot_pol(sl); /* what the slot's last occupant left */
+  macho__group *g = macho__group_of(t, s);
+  macho__group_write_begin(g);
+  atomic_store_explicit(&sl->k, kw.w, memory_order_relaxed);
+  atomic_store_explicit(&sl->v, vw.w, memory_order_relaxed);
+  atomic_store_explicit(&sl->m, make_meta(kw.form, vw.form, time, prev_pol), memory_order_relaxed);
+  macho__slot_set_tag(t, s, macho__tag(hash));
+  macho__group_write_end(g);
+  if (t->hashes) t->hashes[s] = hash;
+  sh->len++;
+  sh->payload_bytes += bytes;
+  sh->version++;
+  sh->pol->insert(sh->pol_state, sh, s, macho__hash63(hash));
+  if (sh->fil) {
+    sh->fil->add(sh->filter, hash);
+    filter_maintain(sh);
+  }
+  sh->c.puts++;
+  return MACHO_OK;
+}
+
+/* ---- clear ----------------------------------------------------------------------------------- */
+int macho__shard_clear(macho__shard *sh, macho__cleared *out) {
+  macho_cache *c = sh->cache;
+  memset(out, 0, sizeof *out);
+  macho__table *old = table_of(sh);
+  /* A fresh table of the initial size, so memory returns to what an empty
+   * cache holds. The policy's arrays shrink with it; if they cannot, keep
+   * the table's size. */
+  macho__table *t = new_table(sh, initial_groups(sh));
+  if (t && t->nslots != old->nslots &&
+      sh->pol->remap(sh->pol_state, sh, NULL, old->nslots, t->nslots) != MACHO_OK) {
+    macho__table_free(&c->alloc, t);
+    t = NULL;
+  }
+  if (!t) t = new_table(sh, old->ngroups);
+  if (!t) return MACHO_ENOMEM;
+  macho__shard_drain(sh);
+  out->now = macho__now(c);
+  out->table = old;
+  out->arena = sh->arena;
+  out->any = sh->len > 0;
+  macho__arena_init(&sh->arena);
+  atomic_store_explicit(&sh->table, t, memory_order_release);
   sh->len = 0;
   sh->payload_bytes = 0;
   sh->version++;
-  sh->pol->on_clear(sh->pol_state, sh);
+  sh->sweep_group = 0;
+  sh->c.clears++;
+  /* The policy forgets its history (S3-FIFO's ghost, W-TinyLFU's sketch)
+   * even when deletes had already emptied the shard. */
+  sh->pol->clear(sh->pol_state, sh);
   if (sh->fil) sh->fil->clear(sh->filter);
   return MACHO_OK;
+}
+
+/* No lock held. After the grace period: lifespans, objects, memory. */
+void macho__shard_clear_finish(macho__shard *sh, macho__cleared *old) {
+  macho_cache *c = sh->cache;
+  macho__table *t = old->table;
+  if (!t) return;
+  macho__synchronize(c);
+  if (old->any) {
+    /* Lifespans of what was cleared, recorded in batches under the lock. */
+    uint32_t batch = 0;
+    macho__lock(sh);
+    for (uint32_t g = 0; g < t->ngroups; g++) {
+      uint32_t full = macho__group_full(&t->groups[g]);
+      uint32_t ep = atomic_load_explicit(&t->groups[g].epoch, memory_order_relaxed);
+      while (full) {
+        uint32_t s = g * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(full);
+        full &= full - 1;
+        uint64_t m = atomic_load_explicit(&t->slots[s].m, memory_order_relaxed);
+        macho__metrics_on_remove(sh, macho__m_birth(sh, m, ep), MACHO_REMOVED_CLEARED, old->now);
+        if (++batch == 4096) {
+          batch = 0;
+          macho__unlock(sh);
+          macho__lock(sh);
+        }
+      }
+    }
+    macho__unlock(sh);
+    /* Objects and huge payloads, with no lock held (release may re-enter). */
+    macho__arena saved = sh->arena; /* drop_entries frees huge blocks through the cache's alloc */
+    (void)saved;
+    drop_entries(sh, t, &old->arena, true);
+  }
+  macho__arena_destroy(&old->arena, &c->alloc);
+  macho__table_free(&c->alloc, t);
+  old->table = NULL;
+}
+
+/* ---- policy helpers -------------------------------------------------------------------------- */
+macho__link *macho__links_new(macho__shard *sh, uint32_t nslots) {
+  macho__link *lk = macho__malloc(&sh->cache->alloc, (size_t)nslots * sizeof *lk);
+  if (lk) memset(lk, 0xff, (size_t)nslots * sizeof *lk);
+  return lk;
+}
+
+void macho__links_free(macho__shard *sh, macho__link *lk, uint32_t nslots) {
+  macho__free(&sh->cache->alloc, lk, (size_t)nslots * sizeof *lk);
+}
+
+macho__link *macho__links_remap(macho__shard *sh, macho__link *lk, macho__dlist *lists,
+                                uint32_t nlists, const uint32_t *map, uint32_t old_nslots,
+                                uint32_t new_nslots) {
+  macho__link *nk = macho__links_new(sh, new_nslots);
+  if (!nk) return NULL;
+  for (uint32_t i = 0; i < nlists; i++) {
+    macho__dlist nl;
+    macho__dlist_init(&nl);
+    if (map)
+      for (uint32_t id = lists[i].tail; id != MACHO__NIL; id = lk[id].prev)
+        macho__dlist_push_front(nk, &nl, map[id]);
+    lists[i] = nl;
+  }
+  macho__links_free(sh, lk, old_nslots);
+  return nk;
 }

@@ -1,108 +1,76 @@
 /*
- * table.c -- a shard's index: open addressing, linear probing, no tombstones.
+ * table.c -- the writer side of a shard's table: allocation, claiming and
+ * releasing slots. The probe itself and the slot encoding are in table.h.
  *
- * Each slot is 8 bytes: the low 32 bits of the key hash (the tag) and the
- * entry id. A probe compares tags first, so a mismatch never touches an entry.
- * The home slot is fastrange(tag, nslots), which lets the table have exactly
- * 1.5 slots per entry of slab instead of rounding up to a power of two; at a
- * load of at most 2/3 linear probing averages 2 probes on a hit and 5 on a
- * miss (Knuth). Deletion shifts the following cluster back (Knuth's
- * Algorithm R), so lookups never wade through tombstones after churn.
+ * Open addressing over groups of 16 slots with linear probing by group, and
+ * F14's overflow counts instead of tombstones: claiming a slot beyond the
+ * key's home group bumps the count of every full group it passes, releasing
+ * it drops them again, so a lookup stops at the first group whose count is
+ * zero. A table is sized once (growth builds a new one, shard.c), so its
+ * groups never move under a reader.
  */
 #include "internal.h"
 
-uint32_t macho__index_slots_for(uint32_t slab_cap) {
-  /* 1.5 slots per entry, and always one empty slot so probes terminate. */
-  return slab_cap + slab_cap / 2 + 1;
+static size_t table_bytes(uint32_t ngroups, bool hashes) {
+  size_t n = (size_t)ngroups * MACHO__GROUP_SLOTS;
+  size_t head = (sizeof(macho__table) + 63) & ~(size_t)63;
+  return head + (size_t)ngroups * sizeof(macho__group) + n * sizeof(macho__slot) +
+         (hashes ? n * sizeof(uint64_t) : 0) + 64;
 }
 
-static macho__slot *alloc_slots(const macho__alloc *a, uint32_t n) {
-  macho__slot *s = macho__malloc(a, (size_t)n * sizeof *s);
-  if (!s) return NULL;
-  for (uint32_t i = 0; i < n; i++) s[i].id = MACHO__NIL;
-  return s;
+macho__table *macho__table_new(macho__alloc *a, uint32_t ngroups, uint32_t max_len, bool final,
+                               bool hashes) {
+  assert(ngroups > 0);
+  size_t bytes = table_bytes(ngroups, hashes);
+  unsigned char *p = macho__calloc(a, 1, bytes);
+  if (!p) return NULL;
+  macho__table *t = (macho__table *)(void *)p;
+  /* Groups start on a cache line: two headers per line, never split. */
+  uintptr_t g = ((uintptr_t)p + sizeof *t + 63) & ~(uintptr_t)63;
+  t->ngroups = ngroups;
+  t->nslots = ngroups * MACHO__GROUP_SLOTS;
+  t->max_len = max_len;
+  t->final = final;
+  t->bytes = bytes;
+  t->groups = (macho__group *)g;
+  t->slots = (macho__slot *)(g + (size_t)ngroups * sizeof(macho__group));
+  t->hashes = hashes ? (uint64_t *)(void *)(t->slots + t->nslots) : NULL;
+  return t;
 }
 
-int macho__index_init(macho__shard *sh, uint32_t slab_cap) {
-  uint32_t n = macho__index_slots_for(slab_cap);
-  macho__slot *s = alloc_slots(sh->alloc, n);
-  if (!s) return MACHO_ENOMEM;
-  sh->index = s;
-  sh->nslots = n;
-  return MACHO_OK;
+void macho__table_free(macho__alloc *a, macho__table *t) {
+  if (t) macho__free(a, t, t->bytes);
 }
 
-void macho__index_free(macho__shard *sh) {
-  macho__free(sh->alloc, sh->index, (size_t)sh->nslots * sizeof *sh->index);
-  sh->index = NULL;
-  sh->nslots = 0;
-}
-
-uint32_t macho__index_find_bytes(const macho__shard *sh, uint64_t hash, const void *key,
-                                 size_t klen) {
-  const uint32_t tag = (uint32_t)hash;
-  const macho__slot *idx = sh->index;
-  uint32_t pos = macho__fastrange32(tag, sh->nslots);
-  for (;;) {
-    macho__slot s = idx[pos];
-    if (s.id == MACHO__NIL) return MACHO__NIL;
-    if (s.tag == tag) {
-      const macho__entry *e = &sh->entries[s.id];
-      /* klen 0 with key NULL is the empty key: memcmp(NULL, ...) would be UB. */
-      if (e->hash == hash && e->val.len.klen == klen && (!klen || memcmp(e->key, key, klen) == 0))
-        return s.id;
+uint32_t macho__table_claim(macho__table *t, uint64_t hash) {
+  uint32_t home = macho__home_group(t, hash), g = home;
+  for (uint32_t n = 0; n < t->ngroups; n++) {
+    uint32_t empty = ~macho__group_full(&t->groups[g]) & 0xffffu;
+    if (empty) {
+      /* Count the groups passed before the caller publishes the key, so a
+       * reader that finds the key's tag went through raised counts. */
+      for (uint32_t p = home; p != g; p = p + 1 == t->ngroups ? 0 : p + 1) {
+        uint8_t o = atomic_load_explicit(&t->groups[p].ovf, memory_order_relaxed);
+        if (o != 255) atomic_store_explicit(&t->groups[p].ovf, (uint8_t)(o + 1), memory_order_relaxed);
+      }
+      return g * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(empty);
     }
-    if (++pos == sh->nslots) pos = 0;
+    if (++g == t->ngroups) g = 0;
   }
+  return MACHO__NIL;
 }
 
-static void insert_slot(macho__slot *idx, uint32_t nslots, uint32_t tag, uint32_t id) {
-  uint32_t pos = macho__fastrange32(tag, nslots);
-  while (idx[pos].id != MACHO__NIL)
-    if (++pos == nslots) pos = 0;
-  idx[pos].tag = tag;
-  idx[pos].id = id;
-}
-
-void macho__index_insert(macho__shard *sh, uint64_t hash, uint32_t id) {
-  insert_slot(sh->index, sh->nslots, (uint32_t)hash, id);
-  sh->version++;
-}
-
-void macho__index_remove(macho__shard *sh, uint64_t hash, uint32_t id) {
-  macho__slot *idx = sh->index;
-  const uint32_t n = sh->nslots;
-  uint32_t i = macho__fastrange32((uint32_t)hash, n);
-  while (idx[i].id != id) {
-    assert(idx[i].id != MACHO__NIL);
-    if (++i == n) i = 0;
+void macho__table_release(macho__table *t, uint32_t s, uint64_t hash) {
+  macho__group *gs = macho__group_of(t, s);
+  macho__group_write_begin(gs);
+  macho__slot_set_tag(t, s, 0);
+  macho__group_write_end(gs);
+  uint32_t g = macho__home_group(t, hash), end = s / MACHO__GROUP_SLOTS;
+  while (g != end) {
+    uint8_t o = atomic_load_explicit(&t->groups[g].ovf, memory_order_relaxed);
+    assert(o > 0);
+    /* A saturated count stays: it can no longer tell how many are left. */
+    if (o != 255) atomic_store_explicit(&t->groups[g].ovf, (uint8_t)(o - 1), memory_order_relaxed);
+    if (++g == t->ngroups) g = 0;
   }
-  /* Backward shift: move each later member of the cluster into the hole when
-   * its home slot does not lie cyclically in (hole, its position]. */
-  uint32_t j = i;
-  for (;;) {
-    if (++j == n) j = 0;
-    if (idx[j].id == MACHO__NIL) break;
-    uint32_t home = macho__fastrange32(idx[j].tag, n);
-    bool stays = (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
-    if (!stays) {
-      idx[i] = idx[j];
-      i = j;
-    }
-  }
-  idx[i].id = MACHO__NIL;
-  sh->version++;
-}
-
-int macho__index_resize(macho__shard *sh, uint32_t slab_cap) {
-  uint32_t n = macho__index_slots_for(slab_cap);
-  macho__slot *s = alloc_slots(sh->alloc, n);
-  if (!s) return MACHO_ENOMEM;
-  for (uint32_t i = 0; i < sh->nslots; i++)
-    if (sh->index[i].id != MACHO__NIL) insert_slot(s, n, sh->index[i].tag, sh->index[i].id);
-  macho__index_free(sh);
-  sh->index = s;
-  sh->nslots = n;
-  sh->version++;
-  return MACHO_OK;
 }

@@ -14,11 +14,11 @@
 typedef struct macho__buf {
   char *p;
   size_t len, cap;
-  const macho__alloc *a;
+  macho__alloc *a;
   bool oom;
 } macho__buf;
 
-void macho__buf_init(macho__buf *b, const macho__alloc *a);
+void macho__buf_init(macho__buf *b, macho__alloc *a);
 void macho__buf_free(macho__buf *b);
 void macho__buf_put(macho__buf *b, const char *s, size_t n);
 void macho__buf_puts(macho__buf *b, const char *s);

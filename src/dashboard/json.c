@@ -14,7 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-void macho__buf_init(macho__buf *b, const macho__alloc *a) {
+void macho__buf_init(macho__buf *b, macho__alloc *a) {
   memset(b, 0, sizeof *b);
   b->a = a;
 }

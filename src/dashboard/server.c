@@ -28,7 +28,7 @@
 
 struct macho_dashboard {
   macho_cache *cache;
-  const macho__alloc *alloc;
+  macho__alloc *alloc;
   struct MHD_Daemon *daemon;
   char token[MAX_TOKEN + 1]; /* empty = none */
   size_t token_len;

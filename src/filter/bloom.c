@@ -70,7 +70,7 @@ static inline void probes_init(const bloom *b, uint64_t hash, uint64_t *h1, uint
   *h2 = (x >> 32 | x << 32) * 0x9E3779B97F4A7C15ULL | 1;
 }
 
-static int bloom_create(void **out, const macho__alloc *a, uint32_t capacity, double p,
+static int bloom_create(void **out, macho__alloc *a, uint32_t capacity, double p,
                         uint64_t seed) {
   uint32_t k = (uint32_t)lround(log2(1.0 / p));
   if (k < 1) k = 1;
@@ -93,7 +93,7 @@ static int bloom_create(void **out, const macho__alloc *a, uint32_t capacity, do
   return MACHO_OK;
 }
 
-static void bloom_destroy(void *f, const macho__alloc *a) {
+static void bloom_destroy(void *f, macho__alloc *a) {
   bloom *b = f;
   if (!b) return;
   macho__free(a, b->words, b->nwords * sizeof *b->words);

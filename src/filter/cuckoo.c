@@ -128,7 +128,7 @@ static size_t slots_bytes(const cuckoo *c) {
   return (size_t)(((uint64_t)c->nbuckets * SLOTS * c->bits + 7) / 8) + 8;
 }
 
-static int cuckoo_create(void **out, const macho__alloc *a, uint32_t capacity, double p,
+static int cuckoo_create(void **out, macho__alloc *a, uint32_t capacity, double p,
                          uint64_t seed) {
   double n = capacity ? (double)capacity : 1.0;
   /* Largest r with load <= MAX_LOAD: 1 - (1 - 1/r)^(8 MAX_LOAD) = p. */
@@ -161,7 +161,7 @@ static int cuckoo_create(void **out, const macho__alloc *a, uint32_t capacity, d
   return MACHO_OK;
 }
 
-static void cuckoo_destroy(void *f, const macho__alloc *a) {
+static void cuckoo_destroy(void *f, macho__alloc *a) {
   cuckoo *c = f;
   if (!c) return;
   macho__free(a, c->slots, slots_bytes(c));

@@ -49,7 +49,7 @@
 #define RETRY_AFTER 1024u /* maintenance calls to wait after a failed rebuild */
 
 typedef struct fuse {
-  const macho__alloc *a;
+  macho__alloc *a;
   uint32_t capacity;
   uint32_t r, t;       /* arithmetic mod r, accept d < t */
   uint32_t bits;       /* bits per cell: ceil(log2 r), cells bit-packed */
@@ -304,7 +304,7 @@ static bool peel(const fuse *x, void *cells, const uint64_t *hashes, uint32_t n,
 
 static int fuse_rebuild(void *f, uint64_t *hashes, uint32_t n) {
   fuse *x = f;
-  const macho__alloc *a = x->a;
+  macho__alloc *a = x->a;
   if (n == 0) {
     fuse_clear(x);
     return MACHO_OK;
@@ -385,7 +385,7 @@ static void choose_rate(fuse *x, double p) {
   while (x->bits < 32 && ((uint64_t)1 << x->bits) < x->r) x->bits++;
 }
 
-static int fuse_create(void **out, const macho__alloc *a, uint32_t capacity, double p,
+static int fuse_create(void **out, macho__alloc *a, uint32_t capacity, double p,
                        uint64_t seed) {
   fuse *x = macho__calloc(a, 1, sizeof *x);
   if (!x) return MACHO_ENOMEM;
@@ -407,7 +407,7 @@ static int fuse_create(void **out, const macho__alloc *a, uint32_t capacity, dou
   return MACHO_OK;
 }
 
-static void fuse_destroy(void *f, const macho__alloc *a) {
+static void fuse_destroy(void *f, macho__alloc *a) {
   fuse *x = f;
   if (!x) return;
   macho__free(a, x->cells, cells_bytes(x->ncells, x->bits));

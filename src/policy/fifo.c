@@ -1,56 +1,81 @@
 /*
- * fifo.c -- first in, first out: insertion order only; hits change nothing,
- * so a hit costs no write at all. Shares LRU's list and differs in on_hit.
+ * fifo.c -- first in, first out: insertion order in one intrusive list, the
+ * oldest entry is the victim. A hit changes nothing, so a lock-free get
+ * writes nothing at all for this policy.
  */
-#include "../internal.h"
+#include "policy.h"
 
 typedef struct fifo_state {
-  macho__list list;
+  macho__dlist list;
+  macho__link *lk;
+  uint32_t nslots;
 } fifo_state;
 
-static int fifo_init(void *st, macho__shard *sh, uint32_t capacity) {
-  (void)sh;
+static int fifo_init(void *st, macho__shard *sh, uint32_t capacity, uint32_t nslots) {
   (void)capacity;
-  macho__list_init(&((fifo_state *)st)->list);
-  return MACHO_OK;
+  fifo_state *s = st;
+  macho__dlist_init(&s->list);
+  s->lk = macho__links_new(sh, nslots);
+  s->nslots = nslots;
+  return s->lk ? MACHO_OK : MACHO_ENOMEM;
 }
 
 static void fifo_destroy(void *st, macho__shard *sh) {
-  (void)st;
-  (void)sh;
+  fifo_state *s = st;
+  macho__links_free(sh, s->lk, s->nslots);
+  s->lk = NULL;
 }
 
-static void fifo_insert(void *st, macho__shard *sh, uint32_t id) {
-  macho__list_push_front(sh, &((fifo_state *)st)->list, id);
+static void fifo_insert(void *st, macho__shard *sh, uint32_t id, uint64_t hash) {
+  (void)sh;
+  (void)hash;
+  fifo_state *s = st;
+  macho__dlist_push_front(s->lk, &s->list, id);
 }
 
-static void fifo_hit(void *st, macho__shard *sh, uint32_t id) {
+static void fifo_access(void *st, macho__shard *sh, const uint64_t *recs, uint32_t n) {
   (void)st;
   (void)sh;
-  (void)id;
+  (void)recs;
+  (void)n;
 }
 
 static void fifo_remove(void *st, macho__shard *sh, uint32_t id) {
-  macho__list_remove(sh, &((fifo_state *)st)->list, id);
+  (void)sh;
+  fifo_state *s = st;
+  macho__dlist_remove(s->lk, &s->list, id);
 }
 
 static uint32_t fifo_victim(void *st, macho__shard *sh) {
-  return macho__list_pop_back(sh, &((fifo_state *)st)->list);
+  (void)sh;
+  fifo_state *s = st;
+  return macho__dlist_pop_back(s->lk, &s->list);
 }
 
 static void fifo_clear(void *st, macho__shard *sh) {
   (void)sh;
-  macho__list_init(&((fifo_state *)st)->list);
+  macho__dlist_init(&((fifo_state *)st)->list);
+}
+
+static int fifo_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t old_n, uint32_t new_n) {
+  fifo_state *s = st;
+  macho__link *lk = macho__links_remap(sh, s->lk, &s->list, 1, map, old_n, new_n);
+  if (!lk) return MACHO_ENOMEM;
+  s->lk = lk;
+  s->nslots = new_n;
+  return MACHO_OK;
 }
 
 const macho__policy_ops macho__policy_fifo = {
     .name = "fifo",
     .state_size = sizeof(fifo_state),
+    .access = MACHO__ACCESS_NONE,
     .init = fifo_init,
     .destroy = fifo_destroy,
-    .on_insert = fifo_insert,
-    .on_hit = fifo_hit,
-    .on_remove = fifo_remove,
+    .insert = fifo_insert,
+    .on_access = fifo_access,
+    .remove = fifo_remove,
     .victim = fifo_victim,
-    .on_clear = fifo_clear,
+    .clear = fifo_clear,
+    .remap = fifo_remap,
 };

@@ -20,10 +20,11 @@
  *
  * Bucket nodes come from a pool preallocated at init: at most one bucket per
  * live entry exists, so `capacity` nodes suffice (20 bytes per entry of
- * capacity) and no operation allocates. meta = the entry's bucket node.
+ * capacity) and no operation allocates. Per slot: links (8 bytes) and the
+ * entry's bucket node (4 bytes). Hits arrive through the read buffer.
  * LFU and MFU share everything but victim(), hence one file.
  */
-#include "../internal.h"
+#include "policy.h"
 
 typedef struct bucket {
   uint32_t freq;
@@ -36,6 +37,9 @@ typedef struct lfu_state {
   uint32_t pool_cap;
   uint32_t free_node; /* free nodes chained through `next` */
   uint32_t lowest, highest;
+  macho__link *lk;    /* per slot: neighbours in its bucket */
+  uint32_t *bucket_of;/* per slot: its bucket node */
+  uint32_t nslots;
 } lfu_state;
 
 static void reset(lfu_state *s) {
@@ -44,19 +48,34 @@ static void reset(lfu_state *s) {
   s->lowest = s->highest = MACHO__NIL;
 }
 
-static int lfu_init(void *st, macho__shard *sh, uint32_t capacity) {
+static int lfu_init(void *st, macho__shard *sh, uint32_t capacity, uint32_t nslots) {
   lfu_state *s = st;
   s->pool_cap = capacity;
-  s->pool = macho__malloc(sh->alloc, (size_t)capacity * sizeof(bucket));
-  if (!s->pool) return MACHO_ENOMEM;
+  s->nslots = nslots;
+  s->pool = macho__malloc(&sh->cache->alloc, (size_t)capacity * sizeof(bucket));
+  s->lk = macho__links_new(sh, nslots);
+  s->bucket_of = macho__malloc(&sh->cache->alloc, (size_t)nslots * sizeof(uint32_t));
+  if (!s->pool || !s->lk || !s->bucket_of) {
+    macho__free(&sh->cache->alloc, s->pool, (size_t)capacity * sizeof(bucket));
+    macho__links_free(sh, s->lk, nslots);
+    macho__free(&sh->cache->alloc, s->bucket_of, (size_t)nslots * sizeof(uint32_t));
+    s->pool = NULL;
+    s->lk = NULL;
+    s->bucket_of = NULL;
+    return MACHO_ENOMEM;
+  }
   reset(s);
   return MACHO_OK;
 }
 
 static void lfu_destroy(void *st, macho__shard *sh) {
   lfu_state *s = st;
-  macho__free(sh->alloc, s->pool, (size_t)s->pool_cap * sizeof(bucket));
+  macho__free(&sh->cache->alloc, s->pool, (size_t)s->pool_cap * sizeof(bucket));
+  macho__links_free(sh, s->lk, s->nslots);
+  macho__free(&sh->cache->alloc, s->bucket_of, (size_t)s->nslots * sizeof(uint32_t));
   s->pool = NULL;
+  s->lk = NULL;
+  s->bucket_of = NULL;
 }
 
 /* A new empty bucket of frequency `freq` linked right after `after` (NIL = first). */
@@ -86,40 +105,40 @@ static void bucket_free(lfu_state *s, uint32_t b) {
   s->free_node = b;
 }
 
-/* The bucket's entry list viewed as a macho__list for the shared helpers. */
-static void entry_push(macho__shard *sh, bucket *n, uint32_t id) {
-  macho__list l = {n->head, n->tail, 0};
-  macho__list_push_front(sh, &l, id);
+/* The bucket's entry list viewed as a macho__dlist for the shared helpers. */
+static void entry_push(lfu_state *s, bucket *n, uint32_t id) {
+  macho__dlist l = {n->head, n->tail, 0};
+  macho__dlist_push_front(s->lk, &l, id);
   n->head = l.head;
   n->tail = l.tail;
 }
 
-static void entry_unlink(lfu_state *s, macho__shard *sh, uint32_t id) {
-  uint32_t b = macho__entry_at(sh, id)->meta;
+static void entry_unlink(lfu_state *s, uint32_t id) {
+  uint32_t b = s->bucket_of[id];
   bucket *n = &s->pool[b];
-  macho__list l = {n->head, n->tail, 1};
-  macho__list_remove(sh, &l, id);
+  macho__dlist l = {n->head, n->tail, 1};
+  macho__dlist_remove(s->lk, &l, id);
   n->head = l.head;
   n->tail = l.tail;
   if (n->head == MACHO__NIL) bucket_free(s, b);
 }
 
-static void lfu_insert(void *st, macho__shard *sh, uint32_t id) {
+static void lfu_insert(void *st, macho__shard *sh, uint32_t id, uint64_t hash) {
+  (void)sh;
+  (void)hash;
   lfu_state *s = st;
   uint32_t b = s->lowest;
   if (b == MACHO__NIL || s->pool[b].freq != 1) b = bucket_new(s, 1, MACHO__NIL);
-  macho__entry_at(sh, id)->meta = b;
-  entry_push(sh, &s->pool[b], id);
+  s->bucket_of[id] = b;
+  entry_push(s, &s->pool[b], id);
 }
 
-static void lfu_hit(void *st, macho__shard *sh, uint32_t id) {
-  lfu_state *s = st;
-  macho__entry *e = macho__entry_at(sh, id);
-  uint32_t b = e->meta;
+static void hit(lfu_state *s, uint32_t id) {
+  uint32_t b = s->bucket_of[id];
   bucket *n = &s->pool[b];
   if (n->freq == UINT32_MAX) { /* saturated: only recency changes */
-    macho__list l = {n->head, n->tail, 1};
-    macho__list_move_front(sh, &l, id);
+    macho__dlist l = {n->head, n->tail, 1};
+    macho__dlist_move_front(s->lk, &l, id);
     n->head = l.head;
     n->tail = l.tail;
     return;
@@ -131,30 +150,38 @@ static void lfu_hit(void *st, macho__shard *sh, uint32_t id) {
   }
   uint32_t nb = n->next;
   if (nb == MACHO__NIL || s->pool[nb].freq != f) nb = bucket_new(s, f, b);
-  entry_unlink(s, sh, id);
-  e->meta = nb;
-  entry_push(sh, &s->pool[nb], id);
+  entry_unlink(s, id);
+  s->bucket_of[id] = nb;
+  entry_push(s, &s->pool[nb], id);
+}
+
+static void lfu_access(void *st, macho__shard *sh, const uint64_t *recs, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++)
+    if (!(recs[i] & MACHO__REC_MISS) && macho__pol_live(sh, (uint32_t)recs[i])) hit(st, (uint32_t)recs[i]);
 }
 
 static void lfu_remove(void *st, macho__shard *sh, uint32_t id) {
-  entry_unlink(st, sh, id);
+  (void)sh;
+  entry_unlink(st, id);
 }
 
-static uint32_t take_tail(lfu_state *s, macho__shard *sh, uint32_t b) {
+static uint32_t take_tail(lfu_state *s, uint32_t b) {
   assert(b != MACHO__NIL);
   uint32_t id = s->pool[b].tail;
-  entry_unlink(s, sh, id);
+  entry_unlink(s, id);
   return id;
 }
 
 static uint32_t lfu_victim(void *st, macho__shard *sh) {
+  (void)sh;
   lfu_state *s = st;
-  return take_tail(s, sh, s->lowest);
+  return take_tail(s, s->lowest);
 }
 
 static uint32_t mfu_victim(void *st, macho__shard *sh) {
+  (void)sh;
   lfu_state *s = st;
-  return take_tail(s, sh, s->highest);
+  return take_tail(s, s->highest);
 }
 
 static void lfu_clear(void *st, macho__shard *sh) {
@@ -162,32 +189,63 @@ static void lfu_clear(void *st, macho__shard *sh) {
   reset(st);
 }
 
-static size_t lfu_memory(const void *st) {
-  return (size_t)((const lfu_state *)st)->pool_cap * sizeof(bucket);
+/* New slot names: rebuild each bucket's entry list through map. */
+static int lfu_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t old_n, uint32_t new_n) {
+  lfu_state *s = st;
+  macho__link *lk = macho__links_new(sh, new_n);
+  uint32_t *bo = macho__malloc(&sh->cache->alloc, (size_t)new_n * sizeof(uint32_t));
+  if (!lk || !bo) {
+    macho__links_free(sh, lk, new_n);
+    macho__free(&sh->cache->alloc, bo, (size_t)new_n * sizeof(uint32_t));
+    return MACHO_ENOMEM;
+  }
+  if (map) {
+    for (uint32_t b = s->lowest; b != MACHO__NIL; b = s->pool[b].next) {
+      bucket *n = &s->pool[b];
+      macho__dlist l;
+      macho__dlist_init(&l);
+      for (uint32_t id = n->tail; id != MACHO__NIL; id = s->lk[id].prev) {
+        macho__dlist_push_front(lk, &l, map[id]);
+        bo[map[id]] = b;
+      }
+      n->head = l.head;
+      n->tail = l.tail;
+    }
+  } else {
+    reset(s);
+  }
+  macho__links_free(sh, s->lk, old_n);
+  macho__free(&sh->cache->alloc, s->bucket_of, (size_t)old_n * sizeof(uint32_t));
+  s->lk = lk;
+  s->bucket_of = bo;
+  s->nslots = new_n;
+  return MACHO_OK;
 }
 
 const macho__policy_ops macho__policy_lfu = {
     .name = "lfu",
     .state_size = sizeof(lfu_state),
+    .access = MACHO__ACCESS_BUFFER,
     .init = lfu_init,
     .destroy = lfu_destroy,
-    .on_insert = lfu_insert,
-    .on_hit = lfu_hit,
-    .on_remove = lfu_remove,
+    .insert = lfu_insert,
+    .on_access = lfu_access,
+    .remove = lfu_remove,
     .victim = lfu_victim,
-    .on_clear = lfu_clear,
-    .memory = lfu_memory,
+    .clear = lfu_clear,
+    .remap = lfu_remap,
 };
 
 const macho__policy_ops macho__policy_mfu = {
     .name = "mfu",
     .state_size = sizeof(lfu_state),
+    .access = MACHO__ACCESS_BUFFER,
     .init = lfu_init,
     .destroy = lfu_destroy,
-    .on_insert = lfu_insert,
-    .on_hit = lfu_hit,
-    .on_remove = lfu_remove,
+    .insert = lfu_insert,
+    .on_access = lfu_access,
+    .remove = lfu_remove,
     .victim = mfu_victim,
-    .on_clear = lfu_clear,
-    .memory = lfu_memory,
+    .clear = lfu_clear,
+    .remap = lfu_remap,
 };

@@ -1,55 +1,88 @@
 /*
- * lru.c -- least recently used: one intrusive list, most recent at the head.
- * A hit moves the entry to the head (O(1), four link writes); the victim is
- * the tail. The shard lock is held for every hook.
+ * lru.c -- least recently used: one intrusive list over the slots, most
+ * recent at the head. A hit moves the entry to the head (four link writes);
+ * the victim is the tail. Hits arrive through the read buffer (policy.h),
+ * so a lock-free get writes only its thread's stripe; the list moves happen
+ * when a writer replays the buffer. 8 bytes of links per slot.
  */
-#include "../internal.h"
+#include "policy.h"
 
 typedef struct lru_state {
-  macho__list list;
+  macho__dlist list;
+  macho__link *lk;
+  uint32_t nslots;
 } lru_state;
 
-static int lru_init(void *st, macho__shard *sh, uint32_t capacity) {
-  (void)sh;
+static int lru_init(void *st, macho__shard *sh, uint32_t capacity, uint32_t nslots) {
   (void)capacity;
-  macho__list_init(&((lru_state *)st)->list);
-  return MACHO_OK;
+  lru_state *s = st;
+  macho__dlist_init(&s->list);
+  s->lk = macho__links_new(sh, nslots);
+  s->nslots = nslots;
+  return s->lk ? MACHO_OK : MACHO_ENOMEM;
 }
 
 static void lru_destroy(void *st, macho__shard *sh) {
-  (void)st;
+  lru_state *s = st;
+  macho__links_free(sh, s->lk, s->nslots);
+  s->lk = NULL;
+}
+
+static void lru_insert(void *st, macho__shard *sh, uint32_t id, uint64_t hash) {
   (void)sh;
+  (void)hash;
+  lru_state *s = st;
+  macho__dlist_push_front(s->lk, &s->list, id);
 }
 
-static void lru_insert(void *st, macho__shard *sh, uint32_t id) {
-  macho__list_push_front(sh, &((lru_state *)st)->list, id);
-}
-
-static void lru_hit(void *st, macho__shard *sh, uint32_t id) {
-  macho__list_move_front(sh, &((lru_state *)st)->list, id);
+static void lru_access(void *st, macho__shard *sh, const uint64_t *recs, uint32_t n) {
+  lru_state *s = st;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t id = (uint32_t)recs[i];
+    if (macho__pol_live(sh, id)) macho__dlist_move_front(s->lk, &s->list, id);
+  }
 }
 
 static void lru_remove(void *st, macho__shard *sh, uint32_t id) {
-  macho__list_remove(sh, &((lru_state *)st)->list, id);
+  (void)sh;
+  lru_state *s = st;
+  macho__dlist_remove(s->lk, &s->list, id);
 }
 
 static uint32_t lru_victim(void *st, macho__shard *sh) {
-  return macho__list_pop_back(sh, &((lru_state *)st)->list);
+  (void)sh;
+  lru_state *s = st;
+  return macho__dlist_pop_back(s->lk, &s->list);
 }
 
 static void lru_clear(void *st, macho__shard *sh) {
   (void)sh;
-  macho__list_init(&((lru_state *)st)->list);
+  lru_state *s = st;
+  macho__dlist_init(&s->list);
 }
+
+static int lru_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t old_n, uint32_t new_n) {
+  lru_state *s = st;
+  macho__link *lk = macho__links_remap(sh, s->lk, &s->list, 1, map, old_n, new_n);
+  if (!lk) return MACHO_ENOMEM;
+  s->lk = lk;
+  s->nslots = new_n;
+  return MACHO_OK;
+}
+
+static size_t lru_memory(const void *st) { return (size_t)((const lru_state *)st)->nslots * sizeof(macho__link); }
 
 const macho__policy_ops macho__policy_lru = {
     .name = "lru",
     .state_size = sizeof(lru_state),
+    .access = MACHO__ACCESS_BUFFER,
     .init = lru_init,
     .destroy = lru_destroy,
-    .on_insert = lru_insert,
-    .on_hit = lru_hit,
-    .on_remove = lru_remove,
+    .insert = lru_insert,
+    .on_access = lru_access,
+    .remove = lru_remove,
     .victim = lru_victim,
-    .on_clear = lru_clear,
+    .clear = lru_clear,
+    .remap = lru_remap,
+    .memory = lru_memory,
 };

@@ -2,7 +2,7 @@
  * policy.c -- the table of eviction policies. Adding a policy is one file in
  * src/policy/ plus one line here (and its name in common.c's name table).
  */
-#include "../internal.h"
+#include "policy.h"
 
 extern const macho__policy_ops macho__policy_lru;
 extern const macho__policy_ops macho__policy_fifo;

@@ -1,18 +1,17 @@
 /*
- * random.c -- uniform random victim, no per-entry state at all.
- *
- * Picks a random slab slot until it hits a live entry. Evictions happen when
- * the shard is full, and then the slab is full too, so the first pick almost
- * always succeeds; under a byte budget the slab may be sparse, so after a few
- * misses it scans on from a random slot (still uniform enough, and bounded).
- * The shard's xorshift state is seeded from config.seed: runs are reproducible.
+ * random.c -- a uniformly random victim, reproducible from config.seed.
+ * No per-entry state at all: the victim is a random occupied slot, found by
+ * drawing slots (the table is at least 7/8 full whenever the shard is full,
+ * so a draw or two suffices; with a byte budget the table may be sparse,
+ * then a scan from the last draw finishes the job).
  */
-#include "../internal.h"
+#include "policy.h"
 
-static int rnd_init(void *st, macho__shard *sh, uint32_t capacity) {
+static int rnd_init(void *st, macho__shard *sh, uint32_t capacity, uint32_t nslots) {
   (void)st;
   (void)sh;
   (void)capacity;
+  (void)nslots;
   return MACHO_OK;
 }
 
@@ -21,7 +20,21 @@ static void rnd_nop(void *st, macho__shard *sh) {
   (void)sh;
 }
 
-static void rnd_nop_id(void *st, macho__shard *sh, uint32_t id) {
+static void rnd_insert(void *st, macho__shard *sh, uint32_t id, uint64_t hash) {
+  (void)st;
+  (void)sh;
+  (void)id;
+  (void)hash;
+}
+
+static void rnd_access(void *st, macho__shard *sh, const uint64_t *recs, uint32_t n) {
+  (void)st;
+  (void)sh;
+  (void)recs;
+  (void)n;
+}
+
+static void rnd_remove(void *st, macho__shard *sh, uint32_t id) {
   (void)st;
   (void)sh;
   (void)id;
@@ -29,25 +42,37 @@ static void rnd_nop_id(void *st, macho__shard *sh, uint32_t id) {
 
 static uint32_t rnd_victim(void *st, macho__shard *sh) {
   (void)st;
+  macho__table *t = macho__pol_table(sh);
   uint32_t id = 0;
   for (int tries = 0; tries < 16; tries++) {
-    id = macho__fastrange32((uint32_t)(macho__rand(sh) >> 32), sh->slab_cap);
-    if (sh->entries[id].key) return id;
+    id = macho__fastrange32((uint32_t)(macho__pol_rand(sh) >> 32), t->nslots);
+    if (macho__slot_tag(t, id)) return id;
   }
   for (;;) {
-    if (++id == sh->slab_cap) id = 0;
-    if (sh->entries[id].key) return id;
+    if (++id == t->nslots) id = 0;
+    if (macho__slot_tag(t, id)) return id;
   }
+}
+
+static int rnd_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t old_n, uint32_t new_n) {
+  (void)st;
+  (void)sh;
+  (void)map;
+  (void)old_n;
+  (void)new_n;
+  return MACHO_OK;
 }
 
 const macho__policy_ops macho__policy_random = {
     .name = "random",
     .state_size = 0,
+    .access = MACHO__ACCESS_NONE,
     .init = rnd_init,
     .destroy = rnd_nop,
-    .on_insert = rnd_nop_id,
-    .on_hit = rnd_nop_id,
-    .on_remove = rnd_nop_id,
+    .insert = rnd_insert,
+    .on_access = rnd_access,
+    .remove = rnd_remove,
     .victim = rnd_victim,
-    .on_clear = rnd_nop,
+    .clear = rnd_nop,
+    .remap = rnd_remap,
 };

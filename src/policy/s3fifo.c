@@ -25,12 +25,15 @@
  * 10..19), hence its 100% miss ratio there; a cache must store what it is
  * given, so S is at least one entry here.
  *
- * meta = queue (S or M), meta2 = hit count (saturating; M uses min(count,3)).
+ * Policy bits: 0..1 = hit count (saturating at 3, which is all either
+ * queue's rule looks at: S promotes at 2, M keeps min(count, 3) - 1), bit 2
+ * = queue. Hits and misses both arrive through the read buffer, in order
+ * (a miss consults the ghost, a hit cancels a pending ghost hit).
  * The ghost is a FIFO list over a preallocated node pool plus an open
  * addressing table from hash to node (backward-shift deletion), all sized at
  * init: no operation allocates. About 40 bytes per entry of capacity.
  */
-#include "../internal.h"
+#include "policy.h"
 
 enum { Q_SMALL = 0, Q_MAIN = 1 };
 #define MOVE_TO_MAIN_THRESHOLD 2u
@@ -55,8 +58,13 @@ typedef struct ghost {
   uint32_t head, tail, len, free_node;
 } ghost;
 
+#define COUNT_MASK 3u
+#define QUEUE_BIT 4u
+
 typedef struct s3fifo_state {
-  macho__list small, main;
+  macho__dlist small, main;
+  macho__link *lk;
+  uint32_t nslots;
   uint32_t small_cap, main_cap;
   bool ghost_hit;      /* the last get miss found ghost_hash in the ghost */
   uint64_t ghost_hash;
@@ -156,10 +164,13 @@ static size_t ghost_bytes(const ghost *g) {
 }
 
 /* ---- policy ----------------------------------------------------------------- */
-static int s3fifo_init(void *st, macho__shard *sh, uint32_t capacity) {
+static int s3fifo_init(void *st, macho__shard *sh, uint32_t capacity, uint32_t nslots) {
   s3fifo_state *s = st;
-  macho__list_init(&s->small);
-  macho__list_init(&s->main);
+  macho__dlist_init(&s->small);
+  macho__dlist_init(&s->main);
+  s->nslots = nslots;
+  s->lk = macho__links_new(sh, nslots);
+  if (!s->lk) return MACHO_ENOMEM;
   s->small_cap = (uint32_t)(capacity * 0.10);
   if (s->small_cap == 0) s->small_cap = 1;
   s->main_cap = capacity > s->small_cap ? capacity - s->small_cap : 0;
@@ -168,13 +179,15 @@ static int s3fifo_init(void *st, macho__shard *sh, uint32_t capacity) {
   if (!g->cap) return MACHO_OK;
   size_t slots = ghost_table_slots(g->cap);
   g->mask = (uint32_t)(slots - 1);
-  g->nodes = macho__malloc(sh->alloc, (size_t)g->cap * sizeof(ghost_node));
-  g->table = macho__malloc(sh->alloc, slots * sizeof(ghost_slot));
+  g->nodes = macho__malloc(&sh->cache->alloc, (size_t)g->cap * sizeof(ghost_node));
+  g->table = macho__malloc(&sh->cache->alloc, slots * sizeof(ghost_slot));
   if (!g->nodes || !g->table) {
-    macho__free(sh->alloc, g->nodes, (size_t)g->cap * sizeof(ghost_node));
-    macho__free(sh->alloc, g->table, slots * sizeof(ghost_slot));
+    macho__free(&sh->cache->alloc, g->nodes, (size_t)g->cap * sizeof(ghost_node));
+    macho__free(&sh->cache->alloc, g->table, slots * sizeof(ghost_slot));
+    macho__links_free(sh, s->lk, nslots);
     g->nodes = NULL;
     g->table = NULL;
+    s->lk = NULL;
     return MACHO_ENOMEM;
   }
   ghost_reset(g);
@@ -182,24 +195,29 @@ static int s3fifo_init(void *st, macho__shard *sh, uint32_t capacity) {
 }
 
 static void s3fifo_destroy(void *st, macho__shard *sh) {
-  ghost *g = &((s3fifo_state *)st)->g;
+  s3fifo_state *s = st;
+  macho__links_free(sh, s->lk, s->nslots);
+  s->lk = NULL;
+  ghost *g = &s->g;
   if (!g->cap) return;
-  macho__free(sh->alloc, g->nodes, (size_t)g->cap * sizeof(ghost_node));
-  macho__free(sh->alloc, g->table, ((size_t)g->mask + 1) * sizeof(ghost_slot));
+  macho__free(&sh->cache->alloc, g->nodes, (size_t)g->cap * sizeof(ghost_node));
+  macho__free(&sh->cache->alloc, g->table, ((size_t)g->mask + 1) * sizeof(ghost_slot));
   g->nodes = NULL;
   g->table = NULL;
 }
 
 static void push(macho__shard *sh, s3fifo_state *s, uint32_t id, uint32_t queue, uint32_t count) {
-  macho__entry *e = macho__entry_at(sh, id);
-  e->meta = queue;
-  e->meta2 = count;
-  macho__list_push_front(sh, queue == Q_SMALL ? &s->small : &s->main, id);
+  macho__pol_set(sh, id, (queue == Q_MAIN ? QUEUE_BIT : 0u) | count);
+  macho__dlist_push_front(s->lk, queue == Q_SMALL ? &s->small : &s->main, id);
 }
 
-static void s3fifo_insert(void *st, macho__shard *sh, uint32_t id) {
+static uint32_t queue_of(macho__shard *sh, uint32_t id) {
+  return (macho__pol_bits(sh, id) & QUEUE_BIT) ? Q_MAIN : Q_SMALL;
+}
+static uint32_t count_of(macho__shard *sh, uint32_t id) { return macho__pol_bits(sh, id) & COUNT_MASK; }
+
+static void s3fifo_insert(void *st, macho__shard *sh, uint32_t id, uint64_t hash) {
   s3fifo_state *s = st;
-  uint64_t hash = macho__entry_at(sh, id)->hash;
   bool ghost_hit = (s->ghost_hit && s->ghost_hash == hash) || ghost_take(&s->g, hash);
   s->ghost_hit = false;
   push(sh, s, id, ghost_hit ? Q_MAIN : Q_SMALL, 0);
@@ -218,25 +236,31 @@ static void s3fifo_miss(void *st, macho__shard *sh, uint64_t hash) {
 
 static void s3fifo_hit(void *st, macho__shard *sh, uint32_t id) {
   ((s3fifo_state *)st)->ghost_hit = false;
-  macho__entry *e = macho__entry_at(sh, id);
-  if (e->meta2 < UINT32_MAX) e->meta2++;
+  uint32_t p = macho__pol_bits(sh, id);
+  if ((p & COUNT_MASK) < MAX_COUNT) macho__pol_set(sh, id, p + 1);
+}
+
+static void s3fifo_access(void *st, macho__shard *sh, const uint64_t *recs, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    if (recs[i] & MACHO__REC_MISS) s3fifo_miss(st, sh, macho__hash63(recs[i]));
+    else if (macho__pol_live(sh, (uint32_t)recs[i])) s3fifo_hit(st, sh, (uint32_t)recs[i]);
+  }
 }
 
 static void s3fifo_remove(void *st, macho__shard *sh, uint32_t id) {
   s3fifo_state *s = st;
-  macho__list_remove(sh, macho__entry_at(sh, id)->meta == Q_SMALL ? &s->small : &s->main, id);
+  macho__dlist_remove(s->lk, queue_of(sh, id) == Q_SMALL ? &s->small : &s->main, id);
 }
 
 /* Evict from S: entries hit often enough move to M; the first one that was not
  * is the victim, and its hash goes to the ghost. NIL when S drained into M. */
 static uint32_t evict_small(s3fifo_state *s, macho__shard *sh) {
   uint32_t id;
-  while ((id = macho__list_pop_back(sh, &s->small)) != MACHO__NIL) {
-    macho__entry *e = macho__entry_at(sh, id);
-    if (e->meta2 >= MOVE_TO_MAIN_THRESHOLD) {
+  while ((id = macho__dlist_pop_back(s->lk, &s->small)) != MACHO__NIL) {
+    if (count_of(sh, id) >= MOVE_TO_MAIN_THRESHOLD) {
       push(sh, s, id, Q_MAIN, 0);
     } else {
-      ghost_add(&s->g, e->hash);
+      ghost_add(&s->g, macho__pol_hash(sh, id));
       return id;
     }
   }
@@ -246,8 +270,8 @@ static uint32_t evict_small(s3fifo_state *s, macho__shard *sh) {
 /* Evict from M: a CLOCK with a 2-bit counter. */
 static uint32_t evict_main(s3fifo_state *s, macho__shard *sh) {
   uint32_t id;
-  while ((id = macho__list_pop_back(sh, &s->main)) != MACHO__NIL) {
-    uint32_t count = macho__entry_at(sh, id)->meta2;
+  while ((id = macho__dlist_pop_back(s->lk, &s->main)) != MACHO__NIL) {
+    uint32_t count = count_of(sh, id);
     if (count == 0) return id;
     push(sh, s, id, Q_MAIN, (count < MAX_COUNT ? count : MAX_COUNT) - 1);
   }
@@ -266,10 +290,22 @@ static uint32_t s3fifo_victim(void *st, macho__shard *sh) {
 static void s3fifo_clear(void *st, macho__shard *sh) {
   (void)sh;
   s3fifo_state *s = st;
-  macho__list_init(&s->small);
-  macho__list_init(&s->main);
+  macho__dlist_init(&s->small);
+  macho__dlist_init(&s->main);
   s->ghost_hit = false;
   ghost_reset(&s->g);
+}
+
+static int s3fifo_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t old_n, uint32_t new_n) {
+  s3fifo_state *s = st;
+  macho__dlist lists[2] = {s->small, s->main};
+  macho__link *lk = macho__links_remap(sh, s->lk, lists, 2, map, old_n, new_n);
+  if (!lk) return MACHO_ENOMEM;
+  s->small = lists[0];
+  s->main = lists[1];
+  s->lk = lk;
+  s->nslots = new_n;
+  return MACHO_OK;
 }
 
 static size_t s3fifo_memory(const void *st) {
@@ -281,11 +317,13 @@ const macho__policy_ops macho__policy_s3fifo = {
     .state_size = sizeof(s3fifo_state),
     .init = s3fifo_init,
     .destroy = s3fifo_destroy,
-    .on_insert = s3fifo_insert,
-    .on_hit = s3fifo_hit,
-    .on_miss = s3fifo_miss,
-    .on_remove = s3fifo_remove,
+    .access = MACHO__ACCESS_BUFFER,
+    .record_misses = true,
+    .insert = s3fifo_insert,
+    .on_access = s3fifo_access,
+    .remove = s3fifo_remove,
     .victim = s3fifo_victim,
-    .on_clear = s3fifo_clear,
+    .clear = s3fifo_clear,
+    .remap = s3fifo_remap,
     .memory = s3fifo_memory,
 };

@@ -35,11 +35,13 @@
  *
  * The shard evicts BEFORE it inserts, while Caffeine inserts then evicts: the
  * victim hook therefore plays the window overflow the coming insert will
- * cause (window LRU -> probation, then the contest). meta = queue; the sketch
- * is counted once per request: on_miss counts the missed hash, and on_insert
- * counts only when the insert does not follow a miss on the same hash.
+ * cause (window LRU -> probation, then the contest). Policy bits 0..1 =
+ * queue; links 8 bytes per slot. Hits and misses arrive through the read
+ * buffer; the sketch is counted once per request: a miss record counts the
+ * missed hash, and insert counts only when it does not follow a miss on the
+ * same hash.
  */
-#include "../internal.h"
+#include "policy.h"
 
 enum { Q_WINDOW = 0, Q_PROBATION = 1, Q_PROTECTED = 2 };
 
@@ -63,7 +65,9 @@ typedef struct sketch {
 } sketch;
 
 typedef struct wtlfu_state {
-  macho__list window, probation, protect;
+  macho__dlist window, probation, protect;
+  macho__link *lk;
+  uint32_t nslots;
   uint32_t capacity;
   uint32_t window_max, protected_max;
   sketch sk;
@@ -127,15 +131,16 @@ static void sketch_increment(sketch *k, uint64_t hash) {
 static size_t sketch_bytes(const sketch *k) { return k->table ? ((size_t)k->mask + 1) * 8u : 0; }
 
 /* ---- queues ------------------------------------------------------------------ */
-static macho__list *queue_of(wtlfu_state *s, uint32_t q) {
+static macho__dlist *queue_of(wtlfu_state *s, uint32_t q) {
   return q == Q_WINDOW ? &s->window : q == Q_PROBATION ? &s->probation : &s->protect;
 }
 
+static uint32_t q_of(macho__shard *sh, uint32_t id) { return macho__pol_bits(sh, id) & 3u; }
+
 static void move_to(wtlfu_state *s, macho__shard *sh, uint32_t id, uint32_t q) {
-  macho__entry *e = macho__entry_at(sh, id);
-  macho__list_remove(sh, queue_of(s, e->meta), id);
-  e->meta = q;
-  macho__list_push_front(sh, queue_of(s, q), id);
+  macho__dlist_remove(s->lk, queue_of(s, q_of(sh, id)), id);
+  macho__pol_set(sh, id, q);
+  macho__dlist_push_front(s->lk, queue_of(s, q), id);
 }
 
 static void demote_from_protected(wtlfu_state *s, macho__shard *sh) {
@@ -213,11 +218,14 @@ static void climb(wtlfu_state *s, macho__shard *sh) {
 }
 
 /* ---- hooks ------------------------------------------------------------------------ */
-static int wtlfu_init(void *st, macho__shard *sh, uint32_t capacity) {
+static int wtlfu_init(void *st, macho__shard *sh, uint32_t capacity, uint32_t nslots) {
   wtlfu_state *s = st;
-  macho__list_init(&s->window);
-  macho__list_init(&s->probation);
-  macho__list_init(&s->protect);
+  macho__dlist_init(&s->window);
+  macho__dlist_init(&s->probation);
+  macho__dlist_init(&s->protect);
+  s->nslots = nslots;
+  s->lk = macho__links_new(sh, nslots);
+  if (!s->lk) return MACHO_ENOMEM;
   s->capacity = capacity;
   set_sizes(s);
   /* Two words (32 counters) per entry of capacity: Caffeine uses one, but
@@ -225,8 +233,12 @@ static int wtlfu_init(void *st, macho__shard *sh, uint32_t capacity) {
    * width removed collisions that decided admissions (docs/BENCHMARKS.md). */
   uint32_t words = 8;
   while (words < 2ull * capacity && words < (1u << 30)) words <<= 1;
-  s->sk.table = macho__calloc(sh->alloc, words, sizeof(uint64_t));
-  if (!s->sk.table) return MACHO_ENOMEM;
+  s->sk.table = macho__calloc(&sh->cache->alloc, words, sizeof(uint64_t));
+  if (!s->sk.table) {
+    macho__links_free(sh, s->lk, nslots);
+    s->lk = NULL;
+    return MACHO_ENOMEM;
+  }
   s->sk.mask = words - 1;
   s->sk.sample_size = capacity <= UINT32_MAX / 10 ? 10 * (capacity ? capacity : 1) : UINT32_MAX;
   s->step = -CLIMB_STEP_PERCENT * capacity; /* the first move shrinks the window */
@@ -235,20 +247,21 @@ static int wtlfu_init(void *st, macho__shard *sh, uint32_t capacity) {
 
 static void wtlfu_destroy(void *st, macho__shard *sh) {
   wtlfu_state *s = st;
-  macho__free(sh->alloc, s->sk.table, sketch_bytes(&s->sk));
+  macho__free(&sh->cache->alloc, s->sk.table, sketch_bytes(&s->sk));
+  macho__links_free(sh, s->lk, s->nslots);
   s->sk.table = NULL;
+  s->lk = NULL;
 }
 
-static void wtlfu_insert(void *st, macho__shard *sh, uint32_t id) {
+static void wtlfu_insert(void *st, macho__shard *sh, uint32_t id, uint64_t hash) {
   wtlfu_state *s = st;
-  macho__entry *e = macho__entry_at(sh, id);
-  if (!s->missed || s->missed_hash != e->hash) {
-    sketch_increment(&s->sk, e->hash);
+  if (!s->missed || s->missed_hash != hash) {
+    sketch_increment(&s->sk, hash);
     s->misses_in_sample++;
   }
   s->missed = false;
-  e->meta = Q_WINDOW;
-  macho__list_push_front(sh, &s->window, id);
+  macho__pol_set(sh, id, Q_WINDOW);
+  macho__dlist_push_front(s->lk, &s->window, id);
   /* Not full yet (victim() was not called): window overflow joins probation. */
   while (s->window.len > s->window_max) move_to(s, sh, s->window.tail, Q_PROBATION);
   climb(s, sh);
@@ -265,31 +278,37 @@ static void wtlfu_miss(void *st, macho__shard *sh, uint64_t hash) {
 
 static void wtlfu_hit(void *st, macho__shard *sh, uint32_t id) {
   wtlfu_state *s = st;
-  macho__entry *e = macho__entry_at(sh, id);
-  sketch_increment(&s->sk, e->hash);
+  sketch_increment(&s->sk, macho__pol_hash(sh, id));
   s->hits_in_sample++;
   s->missed = false;
-  switch (e->meta) {
-  case Q_WINDOW: macho__list_move_front(sh, &s->window, id); break;
+  switch (q_of(sh, id)) {
+  case Q_WINDOW: macho__dlist_move_front(s->lk, &s->window, id); break;
   case Q_PROBATION:
     move_to(s, sh, id, Q_PROTECTED);
     demote_from_protected(s, sh);
     break;
-  default: macho__list_move_front(sh, &s->protect, id); break;
+  default: macho__dlist_move_front(s->lk, &s->protect, id); break;
   }
   climb(s, sh);
 }
 
+static void wtlfu_access(void *st, macho__shard *sh, const uint64_t *recs, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    if (recs[i] & MACHO__REC_MISS) wtlfu_miss(st, sh, macho__hash63(recs[i]));
+    else if (macho__pol_live(sh, (uint32_t)recs[i])) wtlfu_hit(st, sh, (uint32_t)recs[i]);
+  }
+}
+
 static void wtlfu_remove(void *st, macho__shard *sh, uint32_t id) {
   wtlfu_state *s = st;
-  macho__list_remove(sh, queue_of(s, macho__entry_at(sh, id)->meta), id);
+  macho__dlist_remove(s->lk, queue_of(s, q_of(sh, id)), id);
 }
 
 static bool admit(wtlfu_state *s, macho__shard *sh, uint32_t candidate, uint32_t victim) {
-  uint32_t vf = sketch_frequency(&s->sk, macho__entry_at(sh, victim)->hash);
-  uint32_t cf = sketch_frequency(&s->sk, macho__entry_at(sh, candidate)->hash);
+  uint32_t vf = sketch_frequency(&s->sk, macho__pol_hash(sh, victim));
+  uint32_t cf = sketch_frequency(&s->sk, macho__pol_hash(sh, candidate));
   if (cf > vf) return true;
-  if (cf >= ADMIT_HASHDOS_THRESHOLD) return (macho__rand(sh) & 127u) == 0;
+  if (cf >= ADMIT_HASHDOS_THRESHOLD) return (macho__pol_rand(sh) & 127u) == 0;
   return false;
 }
 
@@ -315,11 +334,24 @@ static uint32_t wtlfu_victim(void *st, macho__shard *sh) {
 static void wtlfu_clear(void *st, macho__shard *sh) {
   (void)sh;
   wtlfu_state *s = st;
-  macho__list_init(&s->window);
-  macho__list_init(&s->probation);
-  macho__list_init(&s->protect);
+  macho__dlist_init(&s->window);
+  macho__dlist_init(&s->probation);
+  macho__dlist_init(&s->protect);
   /* Sizes and sketch are kept: they describe the workload, not the contents. */
   s->missed = false;
+}
+
+static int wtlfu_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t old_n, uint32_t new_n) {
+  wtlfu_state *s = st;
+  macho__dlist lists[3] = {s->window, s->probation, s->protect};
+  macho__link *lk = macho__links_remap(sh, s->lk, lists, 3, map, old_n, new_n);
+  if (!lk) return MACHO_ENOMEM;
+  s->window = lists[0];
+  s->probation = lists[1];
+  s->protect = lists[2];
+  s->lk = lk;
+  s->nslots = new_n;
+  return MACHO_OK;
 }
 
 static size_t wtlfu_memory(const void *st) { return sketch_bytes(&((const wtlfu_state *)st)->sk); }
@@ -329,11 +361,13 @@ const macho__policy_ops macho__policy_wtinylfu = {
     .state_size = sizeof(wtlfu_state),
     .init = wtlfu_init,
     .destroy = wtlfu_destroy,
-    .on_insert = wtlfu_insert,
-    .on_hit = wtlfu_hit,
-    .on_miss = wtlfu_miss,
-    .on_remove = wtlfu_remove,
+    .access = MACHO__ACCESS_BUFFER,
+    .record_misses = true,
+    .insert = wtlfu_insert,
+    .on_access = wtlfu_access,
+    .remove = wtlfu_remove,
     .victim = wtlfu_victim,
-    .on_clear = wtlfu_clear,
+    .clear = wtlfu_clear,
+    .remap = wtlfu_remap,
     .memory = wtlfu_memory,
 };

@@ -1,0 +1,308 @@
+/*
+ * read.c -- the get path.
+ *
+ * Bytes mode, lock-free (the common case): hash the key, pick the shard,
+ * enter a read section in the thread's record, probe the table (probe.h),
+ * copy the value into the caller's buffer, and check that the group's
+ * sequence number did not move; if it did, a writer changed the group
+ * while we read: go round again (after many rounds, take the lock). The
+ * get then counts itself in its thread's record and tells the policy
+ * through the policy bits or the read buffer (policy.h). Nothing shared is
+ * written unless the policy's access bit flips, a read buffer fills, or the
+ * call is one of the 1 in 64 whose latency is sampled.
+ *
+ * Locked (object mode, caches with a membership filter, huge keys and
+ * values, and fallbacks): the shard lock is held for the lookup, as every
+ * writer holds it. Object mode keeps the lock because retaining a value must
+ * not race its release by a writer; filters because their arrays change in
+ * place. Both modes share this path.
+ */
+#include "internal.h"
+#include "hash.h"
+#include "policy/policy.h"
+#include "probe.h"
+
+#define READ_RETRIES 64
+
+static inline macho__shard *shard_for(macho_cache *c, uint64_t hash) {
+  return &c->shards[macho__shard_of(hash, c->nshards)];
+}
+
+static void dead_flush(macho_cache *c, macho__dead *dead) {
+  for (uint32_t i = 0; i < dead->n; i++) c->obj_ops.release(c->obj_ops.ctx, dead->obj[i]);
+  dead->n = 0;
+}
+
+/* ---- telling the policy about a lock-free get ------------------------------------ */
+static void record_slow(macho__shard *sh, macho__trec *r, uint64_t rec, bool stored) {
+  (void)r;
+  if (!macho__trylock(sh)) return; /* busy: the record is dropped (lossy by design) */
+  macho__shard_drain(sh);
+  if (!stored) sh->pol->on_access(sh->pol_state, sh, &rec, 1);
+  macho__unlock(sh);
+}
+
+static inline void record(macho__shard *sh, macho__trec *r, uint64_t rec) {
+  if (macho__likely(r->index < MACHO__STRIPES)) {
+    macho__stripe *st = &sh->stripes[r->index];
+    uint32_t t = atomic_load_explicit(&st->tail, memory_order_relaxed);
+    uint32_t h = atomic_load_explicit(&st->head, memory_order_acquire);
+    if (macho__likely(t - h < MACHO__STRIPE_LEN)) {
+      atomic_store_explicit(&st->recs[t % MACHO__STRIPE_LEN], rec, memory_order_relaxed);
+      atomic_store_explicit(&st->tail, t + 1, memory_order_release);
+      if (macho__likely(t + 1 - h < MACHO__STRIPE_LEN / 2)) return;
+      record_slow(sh, r, rec, true); /* half full: replay while it is cheap */
+      return;
+    }
+    record_slow(sh, r, rec, false);
+    return;
+  }
+  /* More threads than stripes: this thread shares none; try the lock. */
+  record_slow(sh, r, rec, false);
+}
+
+static inline void on_hit(macho__shard *sh, macho__trec *r, macho__table *t, uint32_t s, uint64_t m) {
+  switch (sh->access) {
+  case MACHO__ACCESS_NONE: return;
+  case MACHO__ACCESS_BIT: {
+    uint64_t bit = 1ull << (MACHO__M_POL_SHIFT + sh->pol->access_bit);
+    if (!(m & bit)) {
+      /* Set it only if the slot still holds what we read. */
+      _Atomic uint64_t *w = &t->slots[s].m;
+      (void)atomic_compare_exchange_strong_explicit(w, &m, m | bit, memory_order_relaxed,
+                                                    memory_order_relaxed);
+    }
+    return;
+  }
+  default: record(sh, r, s); return;
+  }
+}
+
+/* ---- the locked path ----------------------------------------------------------------- */
+/* Filter step: false when the filter proves the key absent. */
+static inline bool filter_admits(macho__shard *sh, uint64_t hash) {
+  if (!sh->fil) return true;
+  sh->c.filter_queries++;
+  if (sh->fil->maybe_contains(sh->filter, hash)) return true;
+  sh->c.filter_negatives++;
+  return false;
+}
+
+/* Look up under the lock; reclaims an expired entry (and sets *stale). */
+static int find_live(macho__shard *sh, const void *key, size_t klen, uint64_t hash, uint32_t *s,
+                     uint64_t now, macho__dead *dead, bool *stale) {
+  int rc = macho__shard_find(sh, key, klen, hash, s);
+  if (rc != MACHO_OK || *s == MACHO__NIL) return rc;
+  macho__table *t = atomic_load_explicit(&sh->table, memory_order_relaxed);
+  uint64_t m = atomic_load_explicit(&t->slots[*s].m, memory_order_relaxed);
+  if ((m & MACHO__M_DEADLINE) &&
+      macho__m_expired(m, macho__group_epoch_ns(sh, macho__group_of(t, *s)), now)) {
+    macho__shard_remove(sh, *s, hash, MACHO_REMOVED_EXPIRED, now, false, dead);
+    *s = MACHO__NIL;
+    if (stale) *stale = true;
+  }
+  return MACHO_OK;
+}
+
+/* The get of both modes under the lock. Bytes mode copies into buf; object
+ * mode retains the value into *obj. */
+static int get_locked(macho_cache *c, macho__shard *sh, const void *key, size_t klen,
+                      uint64_t hash, void *buf, size_t buflen, size_t *vlen, void **obj,
+                      macho__lat lat) {
+  macho__dead dead;
+  dead.n = 0; /* no initialiser: zero-filling the array per call showed in profiles */
+  uint32_t s = MACHO__NIL;
+  int rc = MACHO_OK;
+  macho__lock(sh);
+  macho__shard_drain(sh);
+  uint64_t now = macho__now(c);
+  if (filter_admits(sh, hash)) {
+    bool stale = false;
+    rc = find_live(sh, key, klen, hash, &s, now, &dead, &stale);
+    if (rc == MACHO_OK && s == MACHO__NIL && sh->fil && !stale) sh->c.filter_false_positives++;
+  }
+  if (rc == MACHO_OK && s == MACHO__NIL) {
+    sh->c.misses++;
+    if (sh->pol->record_misses) {
+      uint64_t rec = MACHO__REC_MISS | macho__hash63(hash);
+      sh->pol->on_access(sh->pol_state, sh, &rec, 1);
+    }
+    rc = MACHO_ENOTFOUND;
+  } else if (rc == MACHO_OK) {
+    macho__table *t = atomic_load_explicit(&sh->table, memory_order_relaxed);
+    macho__slot *sl = &t->slots[s];
+    uint64_t v = atomic_load_explicit(&sl->v, memory_order_relaxed);
+    if (c->object_mode) {
+      if (v) c->obj_ops.retain(c->obj_ops.ctx, (void *)(uintptr_t)v);
+      *obj = (void *)(uintptr_t)v;
+    } else {
+      uint64_t m = atomic_load_explicit(&sl->m, memory_order_relaxed);
+      uint32_t f = macho__m_vform(m);
+      const void *src;
+      size_t n;
+      if (f <= MACHO__FORM_INLINE_MAX) {
+        src = &v;
+        n = f;
+      } else if (f == MACHO__FORM_ARENA) {
+        n = macho__ref_len(v);
+        src = macho__arena_ptr(&sh->arena, macho__ref_off(v));
+      } else {
+        const uint64_t *h = (const uint64_t *)(uintptr_t)v;
+        n = h[0];
+        src = h + 1;
+      }
+      if (vlen) *vlen = n;
+      if (n > buflen) {
+        if (sh->fil) sh->c.filter_queries--; /* ERANGE counts nothing (macho.h); the caller retries */
+        macho__lat_end(c, sh, MACHO__OP_GET, lat);
+        macho__unlock(sh);
+        return MACHO_ERANGE;
+      }
+      if (f == MACHO__FORM_ARENA) macho__atomic_copy_out(buf, src, (uint32_t)n);
+      else if (n) memcpy(buf, src, n);
+    }
+    sh->c.hits++;
+    uint64_t rec = s;
+    sh->pol->on_access(sh->pol_state, sh, &rec, 1);
+  }
+  macho__lat_end(c, sh, MACHO__OP_GET, lat);
+  macho__unlock(sh);
+  if (dead.n) dead_flush(c, &dead);
+  return rc;
+}
+
+/* A lock-free get found its key expired: count a miss, and let a writer's
+ * work be done now if the lock is free (an expired entry costs a table
+ * slot until someone removes it). */
+static void reclaim_expired(macho_cache *c, macho__shard *sh, const void *key, size_t klen,
+                            uint64_t hash) {
+  if (!macho__trylock(sh)) return;
+  macho__shard_drain(sh);
+  uint32_t s;
+  (void)find_live(sh, key, klen, hash, &s, macho__now(c), NULL, NULL);
+  macho__unlock(sh);
+}
+
+/* ---- public --------------------------------------------------------------------------- */
+int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t buflen,
+              size_t *vlen) {
+  if (macho__unlikely(!c || (!key && klen) || klen > UINT32_MAX || (!buf && buflen)))
+    return MACHO_EINVAL;
+  if (macho__unlikely(c->object_mode)) return MACHO_EMODE;
+  macho__lat lat = macho__lat_begin(c, MACHO__OP_GET);
+  uint64_t hash = macho__hash_bytes(key, klen, c->cfg.seed);
+  macho__shard *sh = shard_for(c, hash);
+  macho__trec *r;
+  if (macho__unlikely(sh->locked_reads || klen > MACHO__ARENA_MAX) || !(r = macho__trec_get(c)))
+    return get_locked(c, sh, key, klen, hash, buf, buflen, vlen, NULL, lat);
+
+  const uint64_t kw = macho__key_word(key, klen);
+  macho__read_enter(r);
+  for (int round = 0;; round++) {
+    if (macho__unlikely(round == READ_RETRIES)) {
+      /* A writer keeps changing this group (or sleeps inside it): wait on the lock. */
+      macho__read_exit(r);
+      return get_locked(c, sh, key, klen, hash, buf, buflen, vlen, NULL, lat);
+    }
+    macho__table *t = atomic_load_explicit(&sh->table, memory_order_acquire);
+    uint32_t seq;
+    uint32_t s = macho__probe(sh, t, hash, key, klen, kw, &seq);
+    if (macho__unlikely(s == MACHO__RETRY)) continue;
+    if (s == MACHO__NIL) {
+      macho__read_exit(r);
+      macho__tcount_add(&r->c[sh->index].misses);
+      if (sh->record_misses) record(sh, r, MACHO__REC_MISS | macho__hash63(hash));
+      macho__lat_end_unlocked(c, sh, MACHO__OP_GET, lat);
+      return MACHO_ENOTFOUND;
+    }
+    const macho__slot *sl = &t->slots[s];
+    const macho__group *g = macho__group_of(t, s);
+    uint64_t m = atomic_load_explicit(&sl->m, memory_order_relaxed);
+    uint64_t v = atomic_load_explicit(&sl->v, memory_order_relaxed);
+    uint32_t f = macho__m_vform(m);
+    bool expired = false;
+    if (m & MACHO__M_DEADLINE) expired = macho__m_expired(m, macho__group_epoch_ns(sh, g), macho__now(c));
+    size_t n;
+    if (macho__likely(f <= MACHO__FORM_INLINE_MAX)) {
+      n = f;
+      if (!expired && n <= buflen && n) memcpy(buf, &v, n);
+    } else if (f == MACHO__FORM_ARENA) {
+      n = macho__ref_len(v);
+      if (!expired && n <= buflen) {
+        const unsigned char *b = macho__arena_resolve(&sh->arena, macho__ref_off(v), (uint32_t)n);
+        if (!b) continue; /* a torn reference: the seq check would fail */
+        macho__atomic_copy_out(buf, b, (uint32_t)n);
+      }
+    } else {
+      /* Huge value: read it under the lock. */
+      macho__read_exit(r);
+      return get_locked(c, sh, key, klen, hash, buf, buflen, vlen, NULL, lat);
+    }
+    atomic_thread_fence(memory_order_acquire);
+    if (macho__unlikely(atomic_load_explicit(&g->seq, memory_order_relaxed) != seq)) continue;
+    macho__read_exit(r);
+    if (macho__unlikely(expired)) {
+      macho__tcount_add(&r->c[sh->index].misses);
+      if (sh->record_misses) record(sh, r, MACHO__REC_MISS | macho__hash63(hash));
+      reclaim_expired(c, sh, key, klen, hash);
+      macho__lat_end_unlocked(c, sh, MACHO__OP_GET, lat);
+      return MACHO_ENOTFOUND;
+    }
+    if (vlen) *vlen = n;
+    if (macho__unlikely(n > buflen)) return MACHO_ERANGE; /* counts nothing (macho.h) */
+    macho__tcount_add(&r->c[sh->index].hits);
+    on_hit(sh, r, t, s, m);
+    macho__lat_end_unlocked(c, sh, MACHO__OP_GET, lat);
+    return MACHO_OK;
+  }
+}
+
+int macho_obj_get(macho_cache *c, const void *key, void **value) {
+  if (!c || !key) return MACHO_EINVAL;
+  if (!c->object_mode) return MACHO_EMODE;
+  if (!value) return MACHO_EINVAL;
+  macho__lat lat = macho__lat_begin(c, MACHO__OP_GET);
+  uint64_t h;
+  if (c->obj_ops.hash(c->obj_ops.ctx, key, &h) != 0) return MACHO_ECALLBACK;
+  uint64_t hash = macho__mix64(h ^ c->cfg.seed);
+  return get_locked(c, shard_for(c, hash), key, 0, hash, NULL, 0, NULL, value, lat);
+}
+
+/* A peek: no counters, no recency. Bytes mode reads without the lock. */
+int macho__contains(macho_cache *c, const void *key, size_t klen, uint64_t hash) {
+  macho__shard *sh = shard_for(c, hash);
+  macho__trec *r;
+  if (!c->object_mode && !sh->locked_reads && klen <= MACHO__ARENA_MAX && (r = macho__trec_get(c))) {
+    const uint64_t kw = macho__key_word(key, klen);
+    macho__read_enter(r);
+    for (int round = 0; round < READ_RETRIES; round++) {
+      macho__table *t = atomic_load_explicit(&sh->table, memory_order_acquire);
+      uint32_t seq;
+      uint32_t s = macho__probe(sh, t, hash, key, klen, kw, &seq);
+      if (s == MACHO__RETRY) continue;
+      int rc = MACHO_ENOTFOUND;
+      if (s != MACHO__NIL) {
+        const macho__group *g = macho__group_of(t, s);
+        uint64_t m = atomic_load_explicit(&t->slots[s].m, memory_order_relaxed);
+        bool expired = (m & MACHO__M_DEADLINE) &&
+                       macho__m_expired(m, macho__group_epoch_ns(sh, g), macho__now(c));
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&g->seq, memory_order_relaxed) != seq) continue;
+        rc = expired ? MACHO_ENOTFOUND : MACHO_OK;
+      }
+      macho__read_exit(r);
+      return rc;
+    }
+    macho__read_exit(r);
+  }
+  macho__dead dead;
+  dead.n = 0;
+  uint32_t s = MACHO__NIL;
+  macho__lock(sh);
+  macho__shard_drain(sh);
+  int rc = find_live(sh, key, klen, hash, &s, macho__now(c), &dead, NULL);
+  if (rc == MACHO_OK && s == MACHO__NIL) rc = MACHO_ENOTFOUND;
+  macho__unlock(sh);
+  if (dead.n) dead_flush(c, &dead);
+  return rc;
+}
