@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 uint64_t test_clock_fn(void *ctx) { return ((test_clock *)ctx)->now_ns; }
@@ -72,4 +73,14 @@ macho_counters test_counters(macho_cache *c) {
   macho_counters ct;
   assert_int_equal(macho_counters_get(c, -1, &ct), MACHO_OK);
   return ct;
+}
+
+int test_sanitized(void) {
+  const char *s = getenv("MACHO_SANITIZED");
+  return s && *s && strcmp(s, "0") != 0;
+}
+
+uint64_t test_scale(uint64_t n, uint64_t divisor) {
+  if (!test_sanitized() || divisor <= 1) return n;
+  return n / divisor ? n / divisor : 1;
 }

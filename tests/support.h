@@ -33,4 +33,10 @@ macho_counters test_counters(macho_cache *c);
 uint64_t test_seed(void);
 uint64_t test_rand(uint64_t *state);
 
+/* 1 when $MACHO_SANITIZED is set (scripts/test.sh sets it for the ASan and
+ * TSan stages), so that heavy loops can run fewer iterations there. */
+int test_sanitized(void);
+/* n in a release build, n / divisor (at least 1) under a sanitizer. */
+uint64_t test_scale(uint64_t n, uint64_t divisor);
+
 #endif
