@@ -29,7 +29,11 @@ macho_allocator test_alloc_hooks(test_alloc *ta);
 /* The whole cache's counters (macho_counters_get with shard -1), asserting success. */
 macho_counters test_counters(macho_cache *c);
 
-/* Seed for randomised tests: $MACHO_TEST_SEED or the time; printed once. */
+/* Seed for randomised tests, printed once to stderr. Unset: a fixed default
+ * (what CI runs, so every run is reproducible); MACHO_TEST_SEED=<number>
+ * replays a printed seed; MACHO_TEST_SEED=random draws a fresh one:
+ *   MACHO_TEST_SEED=random ctest --test-dir build/release
+ * (docs/RELIABILITY.md, "Seeds"). Every suite derives its streams from it. */
 uint64_t test_seed(void);
 uint64_t test_rand(uint64_t *state);
 
