@@ -1,0 +1,81 @@
+/*
+ * test_regressions.c -- one test per library defect of issue 10 (found by
+ * hostile input or by reading the code), each failing without its fix.
+ *
+ * Black-box on purpose: they go through macho.h only, so they keep guarding
+ * the defects while the core is rewritten. Each test's comment names the
+ * defect; docs/RELIABILITY.md lists them with their fixes.
+ */
+#include "support.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SEC 1000000000ull
+#define MS 1000000ull
+
+static const macho_filter filters[] = {MACHO_FILTER_BLOOM, MACHO_FILTER_CUCKOO, MACHO_FILTER_XOR};
+#define NFILTERS (sizeof filters / sizeof filters[0])
+
+/* Fill a cache past its capacity (so the filter follows evictions and, for
+ * xor, rebuilds several times), then check that every key the index holds
+ * (macho_contains never consults the filter) is found by a get. Returns the
+ * number of false negatives. */
+static uint64_t false_negatives_after_churn(macho_filter filter, double p, size_t cap) {
+  macho_config cfg;
+  macho_config_init(&cfg);
+  cfg.capacity_entries = cap;
+  cfg.ttl_seconds = 0;
+  cfg.filter = filter;
+  cfg.filter_fp_rate = p;
+  cfg.seed = test_seed();
+  cfg.metrics = 0;
+  macho_cache *c = NULL;
+  assert_int_equal(macho_open(&cfg, &c), MACHO_OK);
+  for (uint64_t k = 0; k < 3 * cap; k++) assert_int_equal(macho_put(c, &k, 8, &k, 8), MACHO_OK);
+  uint64_t missed = 0, held = 0;
+  for (uint64_t k = 0; k < 3 * cap; k++) {
+    if (macho_contains(c, &k, 8) != MACHO_OK) continue;
+    held++;
+    uint64_t v = 0;
+    if (macho_get(c, &k, 8, &v, 8, NULL) != MACHO_OK || v != k) missed++;
+  }
+  assert_int_equal(held, cap);
+  macho_close(c);
+  return missed;
+}
+
+/* Defect 2: filter=xor with a false-positive rate near 1 (0.999 and above
+ * were accepted) left the rate chooser's fields at zero and the filter
+ * answered "absent" for most stored keys. Every rate the config check
+ * accepts must keep "no false negatives, ever", for every filter. */
+static void every_accepted_rate_near_one_keeps_every_stored_key_findable(void **state) {
+  (void)state;
+  const double near_one[] = {0.99, 0.995, 0.996, 0.998, 0.999, 0.9999, 1 - 1e-9, 0x1.fffffffffffffp-1};
+  for (size_t fi = 0; fi < NFILTERS; fi++)
+    for (size_t i = 0; i < sizeof near_one / sizeof near_one[0]; i++) {
+      macho_config cfg;
+      macho_config_init(&cfg);
+      cfg.filter = filters[fi];
+      cfg.filter_fp_rate = near_one[i];
+      const char *why = NULL;
+      if (macho_config_check(&cfg, &why) != MACHO_OK) {
+        assert_non_null(why); /* refused is fine, with a reason */
+        continue;
+      }
+      uint64_t fn = false_negatives_after_churn(filters[fi], near_one[i], 3000);
+      if (fn) fail_msg("%s at p=%.17g: %llu false negatives", macho_filter_name(filters[fi]), near_one[i],
+                       (unsigned long long)fn);
+    }
+}
+
+int main(void) {
+  test_seed();
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(every_accepted_rate_near_one_keeps_every_stored_key_findable),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
