@@ -72,10 +72,73 @@ static void every_accepted_rate_near_one_keeps_every_stored_key_findable(void **
     }
 }
 
+/* memory_bytes of a cache of `cap` 8-byte keys with this filter, full. */
+static uint64_t full_memory(macho_filter filter, double p, size_t cap) {
+  macho_config cfg;
+  macho_config_init(&cfg);
+  cfg.capacity_entries = cap;
+  cfg.ttl_seconds = 0;
+  cfg.filter = filter;
+  cfg.filter_fp_rate = p;
+  cfg.metrics = 0;
+  macho_cache *c = NULL;
+  assert_int_equal(macho_open(&cfg, &c), MACHO_OK);
+  for (uint64_t k = 0; k < cap; k++) assert_int_equal(macho_put(c, &k, 8, &k, 8), MACHO_OK);
+  uint64_t m = test_counters(c).memory_bytes;
+  macho_close(c);
+  return m;
+}
+
+/* Defect 8: a Bloom filter at a tiny rate (1e-100, accepted) sized its
+ * counters for that rate although its probes are capped: megabytes per few
+ * hundred keys, terabytes asked for at 1e-300. Rates below
+ * MACHO_FILTER_FP_RATE_MIN are now refused with a reason (with a filter;
+ * without one the rate is unused), and at the floor every filter costs a
+ * bounded number of bytes per key and still forgets no key. */
+static void rates_below_the_documented_floor_are_refused_and_the_floor_is_affordable(void **state) {
+  (void)state;
+  const double tiny[] = {9.9e-10, 1e-12, 1e-100, 1e-300, 4.9e-324};
+  for (size_t fi = 0; fi < NFILTERS; fi++)
+    for (size_t i = 0; i < sizeof tiny / sizeof tiny[0]; i++) {
+      macho_config cfg;
+      macho_config_init(&cfg);
+      cfg.filter = filters[fi];
+      cfg.filter_fp_rate = tiny[i];
+      const char *why = NULL;
+      if (macho_config_check(&cfg, &why) != MACHO_EINVAL)
+        fail_msg("%s accepted p=%g, below MACHO_FILTER_FP_RATE_MIN", macho_filter_name(filters[fi]), tiny[i]);
+      assert_non_null(strstr(why, "filter_fp_rate"));
+      macho_cache *c = (macho_cache *)&cfg;
+      assert_int_equal(macho_open(&cfg, &c), MACHO_EINVAL);
+      assert_null(c);
+    }
+  /* Without a filter the rate is not used: nothing to refuse. */
+  macho_config cfg;
+  macho_config_init(&cfg);
+  cfg.filter_fp_rate = 1e-100;
+  assert_int_equal(macho_config_check(&cfg, NULL), MACHO_OK);
+
+  const size_t cap = 2000;
+  uint64_t base = full_memory(MACHO_FILTER_NONE, 0.5, cap);
+  for (size_t fi = 0; fi < NFILTERS; fi++) {
+    cfg.filter = filters[fi];
+    cfg.filter_fp_rate = MACHO_FILTER_FP_RATE_MIN;
+    assert_int_equal(macho_config_check(&cfg, NULL), MACHO_OK);
+    uint64_t extra = full_memory(filters[fi], MACHO_FILTER_FP_RATE_MIN, cap) - base;
+    /* A counting Bloom filter at 1e-9: 30 probes, ~173 bits a key; the
+     * fingerprint filters ~5 bytes. 32 bytes a key bounds all three. */
+    if (extra > 32 * cap)
+      fail_msg("%s at p=1e-9: %llu bytes for %zu keys", macho_filter_name(filters[fi]),
+               (unsigned long long)extra, cap);
+    assert_int_equal(false_negatives_after_churn(filters[fi], MACHO_FILTER_FP_RATE_MIN, cap), 0);
+  }
+}
+
 int main(void) {
   test_seed();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_accepted_rate_near_one_keeps_every_stored_key_findable),
+      cmocka_unit_test(rates_below_the_documented_floor_are_refused_and_the_floor_is_affordable),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

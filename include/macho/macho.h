@@ -105,6 +105,15 @@ typedef enum macho_filter {
   MACHO_FILTER_COUNT
 } macho_filter;
 
+/* Smallest filter_fp_rate accepted with a filter. Below it no filter here
+ * can honour the rate: the Bloom filter's probes are capped (it would size
+ * megabytes per few hundred keys for a rate it cannot reach), and the cuckoo
+ * and xor filters run out of 32-bit fingerprint bits. Rates in
+ * [MACHO_FILTER_FP_RATE_MIN, 1) are all honoured: never a false negative, and
+ * a measured rate near p (at most p; near 1 the xor filter lands on 255/256
+ * and the cuckoo filter on 1 - 2^-7.2). */
+#define MACHO_FILTER_FP_RATE_MIN 1e-9
+
 /* Lower-case names: "lru", "fifo", "random", "lfu", "mfu", "sieve", "s3fifo",
  * "wtinylfu"; filters "none", "bloom", "cuckoo", "xor". NULL if out of range. */
 MACHO_API const char *macho_policy_name(macho_policy policy);
@@ -167,7 +176,8 @@ typedef struct macho_config {
   uint32_t shards;           /* number of shards (1); 1 <= shards <= capacity_entries */
   macho_policy policy;       /* MACHO_POLICY_LRU */
   macho_filter filter;       /* MACHO_FILTER_NONE */
-  double filter_fp_rate;     /* target false-positive rate in (0,1) (0.5) */
+  double filter_fp_rate;     /* target false-positive rate in (0,1) (0.5); with a filter,
+                                at least MACHO_FILTER_FP_RATE_MIN */
   uint64_t seed;             /* hashing and Random policy seed (0 is a valid seed) */
   int metrics;               /* 1 = latency/lifespan metrics on, latency timed on 1 op in
                                 MACHO_LATENCY_SAMPLE_EVERY (default); 2 = every op timed;
