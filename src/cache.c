@@ -541,13 +541,19 @@ int macho_foreach_key(macho_cache *c, macho_key_fn fn, void *ctx) {
     macho__shard *sh = &c->shards[s];
     macho__lock(sh);
     uint32_t n = sh->len;
+    if (n == 0) {
+      /* Nothing to copy: no snapshot block, and no arithmetic on a NULL one
+       * (issue 10, defect 10: UBSan's "zero offset to null pointer"). */
+      macho__unlock(sh);
+      continue;
+    }
     size_t bytes = 0;
     for (uint32_t id = 0; id < sh->slab_cap && !c->object_mode; id++)
       if (sh->entries[id].key) bytes += sh->entries[id].val.len.klen;
     /* One block: n (pointer, length) pairs, then the key bytes (bytes mode). */
     size_t size = (size_t)n * (sizeof(void *) + sizeof(size_t)) + bytes;
-    char *snap = n ? macho__malloc(&c->alloc, size) : NULL;
-    if (n && !snap) {
+    char *snap = macho__malloc(&c->alloc, size);
+    if (!snap) {
       macho__unlock(sh);
       return MACHO_ENOMEM;
     }

@@ -134,11 +134,64 @@ static void rates_below_the_documented_floor_are_refused_and_the_floor_is_afford
   }
 }
 
+typedef struct keyset {
+  uint64_t seen[4]; /* bit k: key k was passed to the callback */
+  int calls, bad;
+} keyset;
+
+static int collect_u64(void *ctx, const void *key, size_t klen) {
+  keyset *ks = ctx;
+  uint64_t k;
+  ks->calls++;
+  if (klen != 8) return ks->bad++, 0;
+  memcpy(&k, key, 8);
+  if (k >= 256 || (ks->seen[k / 64] >> (k % 64) & 1)) return ks->bad++, 0;
+  ks->seen[k / 64] |= 1ull << (k % 64);
+  return 0;
+}
+
+/* Defect 10: macho_foreach_key on an empty shard did pointer arithmetic on
+ * a NULL snapshot (caught by clang's UBSan, which scripts/test.sh's ASan +
+ * UBSan stage uses). Every shape of emptiness: a fresh cache, many shards
+ * with one key, every shard but one empty, and after clear. */
+static void foreach_key_walks_caches_with_empty_shards(void **state) {
+  (void)state;
+  const uint32_t shard_counts[] = {1, 2, 7, 64};
+  for (size_t i = 0; i < sizeof shard_counts / sizeof shard_counts[0]; i++) {
+    macho_config cfg;
+    macho_config_init(&cfg);
+    cfg.capacity_entries = 256;
+    cfg.shards = shard_counts[i];
+    macho_cache *c = NULL;
+    assert_int_equal(macho_open(&cfg, &c), MACHO_OK);
+    keyset ks = {{0}, 0, 0};
+    assert_int_equal(macho_foreach_key(c, collect_u64, &ks), MACHO_OK);
+    assert_int_equal(ks.calls, 0);
+    uint64_t k = 42;
+    assert_int_equal(macho_put(c, &k, 8, &k, 8), MACHO_OK);
+    assert_int_equal(macho_foreach_key(c, collect_u64, &ks), MACHO_OK);
+    assert_int_equal(ks.calls, 1);
+    assert_int_equal(ks.bad, 0);
+    assert_true(ks.seen[0] >> 42 & 1);
+    for (k = 0; k < 20; k++) assert_int_equal(macho_put(c, &k, 8, &k, 8), MACHO_OK);
+    memset(&ks, 0, sizeof ks);
+    assert_int_equal(macho_foreach_key(c, collect_u64, &ks), MACHO_OK);
+    assert_int_equal(ks.calls, 21);
+    assert_int_equal(ks.bad, 0);
+    assert_int_equal(macho_clear(c), MACHO_OK);
+    memset(&ks, 0, sizeof ks);
+    assert_int_equal(macho_foreach_key(c, collect_u64, &ks), MACHO_OK);
+    assert_int_equal(ks.calls, 0);
+    macho_close(c);
+  }
+}
+
 int main(void) {
   test_seed();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_accepted_rate_near_one_keeps_every_stored_key_findable),
       cmocka_unit_test(rates_below_the_documented_floor_are_refused_and_the_floor_is_affordable),
+      cmocka_unit_test(foreach_key_walks_caches_with_empty_shards),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
