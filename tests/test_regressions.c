@@ -186,12 +186,53 @@ static void foreach_key_walks_caches_with_empty_shards(void **state) {
   }
 }
 
+/* Defect 12a: the lifespan histogram's running sum of nanoseconds was 64
+ * bits; a shard at the default 600 s TTL wrapped it after ~3e7 removals and
+ * the mean became garbage. A total of the same order (5.2e19 ns, as 8.6e7
+ * removals of 600 s) is reached here with 20 000 lifespans of 30 days, on an
+ * injected clock: the mean must be exactly 30 days, in one shard (the
+ * running sum) and over four merged shards (each ~5000 keys, under 2^64;
+ * their merge over it). */
+static void the_mean_lifespan_survives_a_sum_beyond_64_bits(void **state) {
+  (void)state;
+  const uint64_t life = 30ull * 86400 * SEC; /* 2.592e15 ns; 20000 of them: 5.2e19 > 2^64 */
+  const uint32_t shard_counts[] = {1, 4};
+  for (size_t i = 0; i < 2; i++) {
+    test_clock clk = {1000 * SEC};
+    macho_config cfg;
+    macho_config_init(&cfg);
+    cfg.capacity_entries = 40000; /* room for any split of 20000 keys: nothing evicted */
+    cfg.shards = shard_counts[i];
+    cfg.ttl_seconds = 0;
+    cfg.clock = test_clock_fn;
+    cfg.clock_ctx = &clk;
+    macho_cache *c = NULL;
+    assert_int_equal(macho_open(&cfg, &c), MACHO_OK);
+    for (uint64_t k = 0; k < 20000; k++) assert_int_equal(macho_put(c, &k, 8, &k, 8), MACHO_OK);
+    clk.now_ns += life;
+    for (uint64_t k = 0; k < 20000; k++) assert_int_equal(macho_delete(c, &k, 8), MACHO_OK);
+    macho_stats *st = NULL;
+    assert_int_equal(macho_stats_get(c, -1, &st), MACHO_OK);
+    const macho_distribution *d = &st->lifespan_ns[MACHO_REMOVED_DELETED];
+    assert_int_equal(d->count, 20000);
+    assert_int_equal(d->min, life);
+    assert_int_equal(d->max, life);
+    if (fabs(d->mean - (double)life) > 1e-9 * (double)life)
+      fail_msg("%u shard(s): mean lifespan %.6g ns, want %.6g", shard_counts[i], d->mean, (double)life);
+    assert_true(d->sum == UINT64_MAX); /* documented: the 64-bit sum saturates */
+    assert_true(d->p50 >= d->min && d->p50 <= d->max);
+    macho_stats_free(st);
+    macho_close(c);
+  }
+}
+
 int main(void) {
   test_seed();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_accepted_rate_near_one_keeps_every_stored_key_findable),
       cmocka_unit_test(rates_below_the_documented_floor_are_refused_and_the_floor_is_affordable),
       cmocka_unit_test(foreach_key_walks_caches_with_empty_shards),
+      cmocka_unit_test(the_mean_lifespan_survives_a_sum_beyond_64_bits),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

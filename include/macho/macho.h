@@ -327,7 +327,10 @@ typedef struct macho_bucket {
 } macho_bucket;
 
 /* A distribution of nanosecond values. Empty when count == 0 (then every
- * field is 0). min, max, sum and mean are exact; percentiles are within 1%. */
+ * field is 0). min, max, sum and mean are exact, except that sum saturates at
+ * UINT64_MAX (584 years of nanoseconds; the mean stays exact beyond it, so
+ * merge distributions by count-weighted means, not by sums); percentiles are
+ * within 1%. */
 typedef struct macho_distribution {
   uint64_t count;
   uint64_t min, max, sum;
