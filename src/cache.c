@@ -560,10 +560,17 @@ int macho_foreach_key(macho_cache *c, macho_key_fn fn, void *ctx) {
     void **keys = (void **)snap;
     size_t *lens = (size_t *)(snap + (size_t)n * sizeof(void *));
     char *data = (char *)(lens + n);
-    uint32_t k = 0;
-    for (uint32_t id = 0; id < sh->slab_cap && k < n; id++) {
+    /* An expired entry is never returned, by any call (issue 10, defect 12:
+     * foreach listed them until a sweep took them). The block is sized for
+     * every entry; expired ones are skipped, not reclaimed (a snapshot must
+     * not change the cache). */
+    uint64_t now = sh->has_ttl ? macho__now(c) : 0;
+    uint32_t k = 0, seen = 0;
+    for (uint32_t id = 0; id < sh->slab_cap && seen < n; id++) {
       macho__entry *e = &sh->entries[id];
       if (!e->key) continue;
+      seen++;
+      if (macho__expired(e, now)) continue;
       if (c->object_mode) {
         c->obj_ops.retain(c->obj_ops.ctx, e->key);
         keys[k] = e->key;

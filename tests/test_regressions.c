@@ -226,6 +226,80 @@ static void the_mean_lifespan_survives_a_sum_beyond_64_bits(void **state) {
   }
 }
 
+typedef struct ref_obj {
+  uint64_t id;
+  int refs;
+} ref_obj;
+static int ro_hash(void *ctx, const void *k, uint64_t *out) {
+  (void)ctx;
+  *out = ((const ref_obj *)k)->id;
+  return 0;
+}
+static int ro_equal(void *ctx, const void *a, const void *b) {
+  (void)ctx;
+  return ((const ref_obj *)a)->id == ((const ref_obj *)b)->id;
+}
+static void ro_retain(void *ctx, void *o) {
+  (void)ctx;
+  ((ref_obj *)o)->refs++;
+}
+static void ro_release(void *ctx, void *o) {
+  (void)ctx;
+  ((ref_obj *)o)->refs--;
+}
+
+static int collect_obj(void *ctx, const void *key, size_t klen) {
+  keyset *ks = ctx;
+  ks->calls++;
+  uint64_t k = ((const ref_obj *)key)->id;
+  if (klen != 0 || k >= 256 || (ks->seen[k / 64] >> (k % 64) & 1)) return ks->bad++, 0;
+  ks->seen[k / 64] |= 1ull << (k % 64);
+  return 0;
+}
+
+/* Defect 12b: macho_foreach_key (and so Python's keys()) listed expired
+ * entries until something reclaimed them, although an expired entry is
+ * never returned. Keys 0..19 never expire, 20..39 have a 1 s TTL; 2 s
+ * later foreach lists exactly 0..19, in bytes and in object mode, on one
+ * shard and on several. */
+static void foreach_key_never_lists_an_expired_key(void **state) {
+  (void)state;
+  static ref_obj objs[40], vals[40];
+  static const macho_object_ops ops = {ro_hash, ro_equal, ro_retain, ro_release, NULL};
+  for (int objects = 0; objects < 2; objects++)
+    for (uint32_t shards = 1; shards <= 3; shards += 2) {
+      test_clock clk = {1000 * SEC};
+      macho_config cfg;
+      macho_config_init(&cfg);
+      cfg.capacity_entries = 200;
+      cfg.shards = shards;
+      cfg.ttl_seconds = 0;
+      cfg.clock = test_clock_fn;
+      cfg.clock_ctx = &clk;
+      cfg.object_ops = objects ? &ops : NULL;
+      macho_cache *c = NULL;
+      assert_int_equal(macho_open(&cfg, &c), MACHO_OK);
+      for (uint64_t k = 0; k < 40; k++) {
+        double ttl = k < 20 ? 0.0 : 1.0;
+        if (objects) {
+          objs[k] = (ref_obj){k, 1};
+          vals[k] = (ref_obj){1000 + k, 1};
+          assert_int_equal(macho_obj_put_ttl(c, &objs[k], &vals[k], ttl), MACHO_OK);
+        } else {
+          assert_int_equal(macho_put_ttl(c, &k, 8, &k, 8, ttl), MACHO_OK);
+        }
+      }
+      clk.now_ns += 2 * SEC;
+      keyset ks = {{0}, 0, 0};
+      assert_int_equal(macho_foreach_key(c, objects ? collect_obj : collect_u64, &ks), MACHO_OK);
+      if (ks.calls != 20 || ks.bad || ks.seen[0] != (1ull << 20) - 1)
+        fail_msg("%s mode, %u shard(s): foreach listed %d keys (set %#llx), want the 20 without a TTL",
+                 objects ? "object" : "bytes", shards, ks.calls, (unsigned long long)ks.seen[0]);
+      macho_close(c);
+      for (int k = 0; objects && k < 40; k++) assert_int_equal(objs[k].refs + vals[k].refs, 2);
+    }
+}
+
 int main(void) {
   test_seed();
   const struct CMUnitTest tests[] = {
@@ -233,6 +307,7 @@ int main(void) {
       cmocka_unit_test(rates_below_the_documented_floor_are_refused_and_the_floor_is_affordable),
       cmocka_unit_test(foreach_key_walks_caches_with_empty_shards),
       cmocka_unit_test(the_mean_lifespan_survives_a_sum_beyond_64_bits),
+      cmocka_unit_test(foreach_key_never_lists_an_expired_key),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

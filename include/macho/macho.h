@@ -272,6 +272,7 @@ MACHO_API MACHO_NODISCARD int macho_expire(macho_cache *cache, size_t *reclaimed
 
 /* Call fn for a snapshot of the keys, shard by shard. The snapshot of a shard
  * is taken under its lock, fn runs with no lock held (it may use the cache).
+ * Expired keys are never listed (even before they are reclaimed).
  * Bytes mode: key/klen are a copy valid during the call. Object mode: key is
  * the object (retained during the call), klen is 0. fn returns 0 to go on,
  * nonzero to stop (that value is then returned). MACHO_ENOMEM possible. */
