@@ -477,25 +477,57 @@ int macho_obj_delete(macho_cache *c, const void *key) {
 
 /* ---- whole cache ------------------------------------------------------------------- */
 
+/* Object mode: objects must be released with no lock held, so a shard is
+ * emptied in batches of MACHO__DEAD_MAX / 2 entries, each released after its
+ * unlock. This needs no allocation (a static filter's rebuild, attempted
+ * as entries leave, is best effort), so a clear cannot fail halfway (issue 10,
+ * defect 12: the old path swapped in a freshly allocated slab per shard and,
+ * out of memory, stopped with some shards cleared and others not). Entries
+ * put into the shard while it is being emptied may survive, as entries put
+ * into a shard already cleared do. */
+static void clear_objects(macho_cache *c, macho__shard *sh) {
+  uint32_t cursor = 0;
+  for (;;) {
+    macho__dead dead;
+    dead.n = 0;
+    macho__lock(sh);
+    uint64_t now = macho__now(c);
+    while (cursor < sh->slab_cap && dead.n + 2 <= MACHO__DEAD_MAX) {
+      if (sh->entries[cursor].key)
+        macho__shard_remove(sh, cursor, MACHO_REMOVED_CLEARED, now, false, &dead);
+      cursor++;
+    }
+    bool done = cursor >= sh->slab_cap;
+    if (done && sh->len == 0) {
+      /* The policy and filter forget their history too, as a bytes-mode
+       * clear does; skipped if a concurrent put already added an entry. */
+      sh->pol->on_clear(sh->pol_state, sh);
+      if (sh->fil) sh->fil->clear(sh->filter);
+    }
+    macho__unlock(sh);
+    dead_flush(c, &dead);
+    if (done) return;
+  }
+}
+
 int macho_clear(macho_cache *c) {
   if (!c) return MACHO_EINVAL;
-  int rc = MACHO_OK;
-  for (uint32_t i = 0; i < c->nshards && rc == MACHO_OK; i++) {
+  for (uint32_t i = 0; i < c->nshards; i++) {
     macho__shard *sh = &c->shards[i];
+    if (c->object_mode) {
+      clear_objects(c, sh);
+      continue;
+    }
     macho__entry *old = NULL;
     uint32_t old_cap = 0;
     macho__lock(sh);
-    rc = macho__shard_clear(sh, macho__now(c), NULL, &old, &old_cap);
+    /* Bytes mode frees payloads under the lock and allocates nothing. */
+    int rc = macho__shard_clear(sh, macho__now(c), NULL, &old, &old_cap);
     macho__unlock(sh);
-    if (!old) continue;
-    for (uint32_t id = 0; id < old_cap; id++) {
-      if (!old[id].key) continue;
-      c->obj_ops.release(c->obj_ops.ctx, old[id].key);
-      if (old[id].val.obj) c->obj_ops.release(c->obj_ops.ctx, old[id].val.obj);
-    }
-    macho__free(&c->alloc, old, (size_t)old_cap * sizeof *old);
+    assert(rc == MACHO_OK && !old);
+    (void)rc;
   }
-  return rc;
+  return MACHO_OK;
 }
 
 size_t macho_len(macho_cache *c) {

@@ -300,6 +300,52 @@ static void foreach_key_never_lists_an_expired_key(void **state) {
     }
 }
 
+/* Defect 12c: macho_clear in object mode allocated a fresh slab per shard
+ * and, out of memory, stopped partway: some shards cleared, the rest not,
+ * although the README promises an error leaves the cache unchanged. The
+ * choice made: a clear needs no allocation and always completes. Here every
+ * allocation fails from the clear on, and it must still empty every shard
+ * and release every object. */
+static void clear_in_object_mode_completes_when_every_allocation_fails(void **state) {
+  (void)state;
+  enum { N = 400 };
+  static ref_obj keys[N], vals[N];
+  static const macho_object_ops ops = {ro_hash, ro_equal, ro_retain, ro_release, NULL};
+  test_alloc ta = {0};
+  macho_allocator hooks = test_alloc_hooks(&ta);
+  macho_config cfg;
+  macho_config_init(&cfg);
+  cfg.capacity_entries = 2 * N;
+  cfg.shards = 4;
+  cfg.object_ops = &ops;
+  cfg.allocator = &hooks;
+  macho_cache *c = NULL;
+  assert_int_equal(macho_open(&cfg, &c), MACHO_OK);
+  for (uint64_t i = 0; i < N; i++) {
+    keys[i] = (ref_obj){i, 1};
+    vals[i] = (ref_obj){N + i, 1};
+    assert_int_equal(macho_obj_put(c, &keys[i], &vals[i]), MACHO_OK);
+  }
+  assert_int_equal(macho_len(c), N);
+  ta.fail_at = ta.calls + 1;
+  ta.fail_all_after = 1;
+  assert_int_equal(macho_clear(c), MACHO_OK);
+  ta.fail_at = 0;
+  assert_int_equal(macho_len(c), 0);
+  for (uint32_t s = 0; s < 4; s++) {
+    macho_counters ct;
+    assert_int_equal(macho_counters_get(c, (int)s, &ct), MACHO_OK);
+    assert_int_equal(ct.entries, 0);
+  }
+  for (int i = 0; i < N; i++) assert_int_equal(keys[i].refs + vals[i].refs, 2); /* all released */
+  /* And the cache goes on working. */
+  assert_int_equal(macho_obj_put(c, &keys[0], &vals[0]), MACHO_OK);
+  assert_int_equal(macho_obj_contains(c, &keys[0]), MACHO_OK);
+  macho_close(c);
+  assert_int_equal(ta.live_blocks, 0);
+  assert_int_equal(ta.live_bytes, 0);
+}
+
 int main(void) {
   test_seed();
   const struct CMUnitTest tests[] = {
@@ -308,6 +354,7 @@ int main(void) {
       cmocka_unit_test(foreach_key_walks_caches_with_empty_shards),
       cmocka_unit_test(the_mean_lifespan_survives_a_sum_beyond_64_bits),
       cmocka_unit_test(foreach_key_never_lists_an_expired_key),
+      cmocka_unit_test(clear_in_object_mode_completes_when_every_allocation_fails),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

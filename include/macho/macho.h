@@ -259,7 +259,11 @@ MACHO_API MACHO_NODISCARD int macho_obj_delete(macho_cache *cache, const void *k
 /* Whole-cache operations                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* Remove every entry (reason MACHO_REMOVED_CLEARED). Counters are kept. */
+/* Remove every entry (reason MACHO_REMOVED_CLEARED). Counters are kept.
+ * Needs no allocation, so it always completes: MACHO_OK, or MACHO_EINVAL for
+ * NULL. Shards are emptied one after another (object mode: in batches, the
+ * objects released between them with no lock held); an entry put
+ * concurrently may survive the clear. */
 MACHO_API MACHO_NODISCARD int macho_clear(macho_cache *cache);
 
 /* Number of entries stored now, across shards (expired entries not yet
