@@ -346,6 +346,41 @@ static void clear_in_object_mode_completes_when_every_allocation_fails(void **st
   assert_int_equal(ta.live_bytes, 0);
 }
 
+#define SOURCE_DIR MACHO_TEST_DATA "/../.."
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) fail_msg("cannot open %s", path);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *s = malloc((size_t)n + 1);
+  assert_non_null(s);
+  assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
+  s[n] = '\0';
+  fclose(f);
+  return s;
+}
+
+/* Defect 12d: the docs said deadlines use CLOCK_MONOTONIC where the code
+ * reads CLOCK_MONOTONIC_COARSE (a tick of 1-4 ms). Where macho.h, the
+ * README and the stats schema name the default clock, they must name the
+ * coarse one, and no longer claim "default CLOCK_MONOTONIC" alone. */
+static void the_docs_name_the_coarse_clock_that_deadlines_read(void **state) {
+  (void)state;
+  const char *files[] = {SOURCE_DIR "/include/macho/macho.h", SOURCE_DIR "/README.md",
+                         SOURCE_DIR "/docs/STATS_SCHEMA.md"};
+  const char *wrong[] = {"NULL = CLOCK_MONOTONIC */", "NULL = CLOCK_MONOTONIC. */",
+                         "(default `CLOCK_MONOTONIC`)", "CLOCK_MONOTONIC by\ndefault"};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    char *text = slurp(files[i]);
+    if (!strstr(text, "CLOCK_MONOTONIC_COARSE")) fail_msg("%s does not name CLOCK_MONOTONIC_COARSE", files[i]);
+    for (size_t j = 0; j < sizeof wrong / sizeof wrong[0]; j++)
+      if (strstr(text, wrong[j])) fail_msg("%s still says '%s'", files[i], wrong[j]);
+    free(text);
+  }
+}
+
 int main(void) {
   test_seed();
   const struct CMUnitTest tests[] = {
@@ -355,6 +390,7 @@ int main(void) {
       cmocka_unit_test(the_mean_lifespan_survives_a_sum_beyond_64_bits),
       cmocka_unit_test(foreach_key_never_lists_an_expired_key),
       cmocka_unit_test(clear_in_object_mode_completes_when_every_allocation_fails),
+      cmocka_unit_test(the_docs_name_the_coarse_clock_that_deadlines_read),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

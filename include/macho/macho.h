@@ -166,7 +166,10 @@ typedef struct macho_allocator {
   void *ctx;
 } macho_allocator;
 
-/* Monotonic clock in nanoseconds. Tests inject one; NULL = CLOCK_MONOTONIC. */
+/* Monotonic clock in nanoseconds, used for deadlines, lifespans and latency
+ * alike. Tests inject one. NULL = the system's clocks: CLOCK_MONOTONIC_COARSE
+ * (the kernel tick, 1-4 ms resolution, a few ns to read) for deadlines,
+ * lifespans and snapshot times, CLOCK_MONOTONIC for latency samples. */
 typedef uint64_t (*macho_clock_fn)(void *ctx);
 
 typedef struct macho_config {
@@ -184,7 +187,7 @@ typedef struct macho_config {
                                 0 = counters only, no clock reads for latency */
   const macho_object_ops *object_ops; /* NULL = bytes mode; else object mode (copied at open) */
   const macho_allocator *allocator;   /* NULL = libc (copied at open) */
-  macho_clock_fn clock;      /* NULL = CLOCK_MONOTONIC */
+  macho_clock_fn clock;      /* NULL = CLOCK_MONOTONIC_COARSE (deadlines) + CLOCK_MONOTONIC (latency) */
   void *clock_ctx;
 } macho_config;
 
