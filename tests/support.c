@@ -11,9 +11,11 @@
 uint64_t test_clock_fn(void *ctx) { return ((test_clock *)ctx)->now_ns; }
 
 static int should_fail(test_alloc *ta) {
-  ta->calls++;
-  if (ta->fail_at && (ta->calls == ta->fail_at || (ta->fail_all_after && ta->calls > ta->fail_at)))
+  uint64_t call = ++ta->calls, at = ta->fail_at;
+  if (at && (call == at || (ta->fail_all_after && call > at))) {
+    ta->failed++;
     return 1;
+  }
   return 0;
 }
 

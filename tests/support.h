@@ -16,13 +16,16 @@ typedef struct test_clock {
 uint64_t test_clock_fn(void *ctx);
 
 /* An allocator that fails the n-th allocation (1-based; 0 = never) and counts
- * live blocks and bytes, so tests can check leaks and OOM behaviour. */
+ * live blocks and bytes, so tests can check leaks and OOM behaviour. The
+ * fields are atomic, so one allocator can serve a cache used by several
+ * threads (the soak, the dashboard's server thread). */
 typedef struct test_alloc {
-  uint64_t calls;     /* malloc/realloc calls so far */
-  uint64_t fail_at;   /* fail this call number (0 = never) */
-  int fail_all_after; /* once failed, fail every later call too */
-  int64_t live_blocks;
-  int64_t live_bytes;
+  _Atomic uint64_t calls;   /* malloc/realloc calls so far */
+  _Atomic uint64_t fail_at; /* fail this call number (0 = never) */
+  _Atomic int fail_all_after; /* once failed, fail every later call too */
+  _Atomic int64_t live_blocks;
+  _Atomic int64_t live_bytes;
+  _Atomic uint64_t failed;  /* calls made to fail so far */
 } test_alloc;
 macho_allocator test_alloc_hooks(test_alloc *ta);
 
