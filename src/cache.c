@@ -226,17 +226,22 @@ int macho_obj_delete(macho_cache *c, const void *key) {
 
 int macho_clear(macho_cache *c) {
   if (!c) return MACHO_EINVAL;
-  /* Each shard allocates its fresh table before touching anything, so an
-   * out-of-memory failure leaves that shard (and the ones after it) whole;
-   * the shards before it are cleared. */
+  /* In slices: no lock is held for more than a slice, nothing is allocated,
+   * so a clear always completes; objects are released between slices. */
   for (uint32_t i = 0; i < c->nshards; i++) {
     macho__shard *sh = &c->shards[i];
     macho__cleared old;
-    macho__lock(sh);
-    int rc = macho__shard_clear(sh, &old);
-    macho__unlock(sh);
-    if (rc != MACHO_OK) return rc;
-    macho__shard_clear_finish(sh, &old);
+    for (;;) {
+      macho__dead dead;
+      dead.n = 0;
+      macho__lock(sh);
+      int empty = macho__shard_clear_slice(sh, &dead);
+      if (empty) macho__shard_clear_finish(sh, &old);
+      macho__unlock(sh);
+      if (dead.n) dead_flush(c, &dead);
+      if (empty) break;
+    }
+    macho__shard_clear_release(sh, &old);
   }
   return MACHO_OK;
 }

@@ -106,6 +106,9 @@ int macho_config_check(const macho_config *cfg, const char **why) {
   else if (!macho_filter_available(cfg->filter)) msg = "filter is not implemented in this build";
   else if (!(cfg->filter_fp_rate > 0 && cfg->filter_fp_rate < 1))
     msg = "filter_fp_rate must be in the open interval (0, 1)";
+  else if (cfg->filter != MACHO_FILTER_NONE && cfg->filter_fp_rate < MACHO_FILTER_FP_RATE_MIN)
+    msg = "filter_fp_rate must be at least 1e-9 (MACHO_FILTER_FP_RATE_MIN) with a filter: "
+          "no filter can honour a smaller rate";
   else if (cfg->metrics < 0 || cfg->metrics > 2) msg = "metrics must be 0, 1 or 2";
   else if (cfg->object_ops && (!cfg->object_ops->hash || !cfg->object_ops->equal ||
                                !cfg->object_ops->retain || !cfg->object_ops->release))

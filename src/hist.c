@@ -13,7 +13,7 @@ void macho__hist_init(macho__hist *h, uint64_t *buckets, uint32_t nb) {
 }
 
 void macho__hist_reset(macho__hist *h) {
-  h->count = h->sum = h->max = 0;
+  h->count = h->sum = h->sum_hi = h->max = 0;
   h->min = UINT64_MAX;
   if (h->nb) memset(h->b, 0, (size_t)h->nb * sizeof *h->b);
 }
@@ -22,7 +22,9 @@ void macho__hist_merge(macho__hist *dst, const macho__hist *src) {
   if (!src->count) return;
   for (uint32_t i = 0; i < src->nb; i++) dst->b[i < dst->nb ? i : dst->nb - 1] += src->b[i];
   dst->count += src->count;
-  dst->sum += src->sum;
+  uint64_t sum = dst->sum + src->sum;
+  dst->sum_hi += src->sum_hi + (sum < src->sum);
+  dst->sum = sum;
   if (src->min < dst->min) dst->min = src->min;
   if (src->max > dst->max) dst->max = src->max;
 }

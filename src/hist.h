@@ -8,7 +8,8 @@
  * midpoint lies within 1/128 (0.8%) of every value in it: the 1% error bound.
  * Recording is O(1) (a count-leading-zeros and a shift), memory is fixed by
  * the largest power of two tracked: values at or above 2^max_bits land in the
- * top bucket (count, sum, min and max stay exact regardless).
+ * top bucket (count, sum, min and max stay exact regardless; the sum is
+ * kept in 128 bits).
  */
 #ifndef MACHO_HIST_H
 #define MACHO_HIST_H
@@ -24,6 +25,9 @@
 
 typedef struct macho__hist {
   uint64_t count, sum, min, max; /* min = UINT64_MAX while empty */
+  /* Carries out of `sum`: 600 s lifespans wrap 64 bits of nanoseconds after
+   * ~3e7 removals (issue 10, defect 12), so the sum is 128 bits wide. */
+  uint64_t sum_hi;
   uint32_t nb;                   /* buckets; 0 = a histogram that records nothing */
   uint64_t *b;                   /* nb counts, memory owned by the caller */
 } macho__hist;
@@ -43,7 +47,9 @@ static inline void macho__hist_record(macho__hist *h, uint64_t v) {
   if (i >= h->nb) i = h->nb - 1;
   h->b[i]++;
   h->count++;
-  h->sum += v;
+  uint64_t sum = h->sum + v;
+  h->sum_hi += sum < v;
+  h->sum = sum;
   if (v < h->min) h->min = v;
   if (v > h->max) h->max = v;
 }

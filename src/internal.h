@@ -141,16 +141,17 @@ void macho__shard_remove(macho__shard *sh, uint32_t s, uint64_t hash, macho_remo
  * Object mode: key and value are objects (retained here). */
 int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void *value,
                      size_t vlen, uint64_t hash, uint64_t ttl_ns, bool own_ttl, macho__dead *dead);
-/* Empty the shard. The old table and arena are handed back for the caller
- * to release after a grace period (macho__shard_clear_finish). */
+/* Clearing, in slices that need no memory (macho_clear runs them): remove
+ * up to a slice of entries (1 when the shard is then empty); once empty,
+ * reset history and retire the grown table and the arena (lock held); then,
+ * with no lock held, free what was retired after a grace period. */
 typedef struct macho__cleared {
   macho__table *table;
   macho__arena arena;
-  uint64_t now;
-  bool any;
 } macho__cleared;
-int macho__shard_clear(macho__shard *sh, macho__cleared *out);
-void macho__shard_clear_finish(macho__shard *sh, macho__cleared *old);
+int macho__shard_clear_slice(macho__shard *sh, macho__dead *dead);
+void macho__shard_clear_finish(macho__shard *sh, macho__cleared *out);
+void macho__shard_clear_release(macho__shard *sh, macho__cleared *old);
 /* Hash of the key in slot s (bytes mode recomputes it). */
 uint64_t macho__slot_hash(const macho__shard *sh, const macho__table *t, uint32_t s);
 /* Copy slot s's key out (bytes mode); returns its length. buf may be NULL to ask. */

@@ -180,8 +180,10 @@ static void fill_distribution(macho_distribution *d, const macho__hist *h, macho
   d->count = h->count;
   d->min = h->min;
   d->max = h->max;
-  d->sum = h->sum;
-  d->mean = (double)h->sum / (double)h->count;
+  /* The public sum is 64 bits: it saturates (584 years of nanoseconds); the
+   * mean comes from the full 128-bit sum. */
+  d->sum = h->sum_hi ? UINT64_MAX : h->sum;
+  d->mean = ((double)h->sum_hi * 18446744073709551616.0 + (double)h->sum) / (double)h->count;
   d->p50 = macho__hist_quantile(h, 0.50);
   d->p90 = macho__hist_quantile(h, 0.90);
   d->p99 = macho__hist_quantile(h, 0.99);

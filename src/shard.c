@@ -205,9 +205,9 @@ fail_table:
   return MACHO_ENOMEM;
 }
 
-/* Release the objects or payloads of every entry of a table that nobody
- * can reach any more (close, or a clear after its grace period). */
-static void drop_entries(macho__shard *sh, macho__table *t, macho__arena *arena, bool huge_only) {
+/* Release the objects or huge payloads of every entry of a table nobody
+ * can reach any more (macho_close). */
+static void drop_entries(macho__shard *sh, macho__table *t) {
   macho_cache *c = sh->cache;
   for (uint32_t g = 0; g < t->ngroups; g++) {
     uint32_t full = macho__group_full(&t->groups[g]);
@@ -224,8 +224,6 @@ static void drop_entries(macho__shard *sh, macho__table *t, macho__arena *arena,
         continue;
       }
       /* Arena blocks go with their arena; only huge blocks are separate. */
-      (void)arena;
-      (void)huge_only;
       if (macho__m_kform(m) == MACHO__FORM_HUGE) release_word(sh, k, MACHO__FORM_HUGE);
       if (macho__m_vform(m) == MACHO__FORM_HUGE) release_word(sh, v, MACHO__FORM_HUGE);
     }
@@ -236,7 +234,7 @@ void macho__shard_destroy(macho__shard *sh) {
   macho_cache *c = sh->cache;
   macho__table *t = table_of(sh);
   if (!t) return;
-  drop_entries(sh, t, &sh->arena, true);
+  drop_entries(sh, t);
   macho__metrics_destroy(sh);
   if (sh->fil) sh->fil->destroy(sh->filter, &c->alloc);
   sh->pol->destroy(sh->pol_state, sh);
@@ -554,73 +552,66 @@ int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void 
 }
 
 /* ---- clear ----------------------------------------------------------------------------------- */
-int macho__shard_clear(macho__shard *sh, macho__cleared *out) {
-  macho_cache *c = sh->cache;
-  memset(out, 0, sizeof *out);
-  macho__table *old = table_of(sh);
-  /* A fresh table of the initial size, so memory returns to what an empty
-   * cache holds. The policy's arrays shrink with it; if they cannot, keep
-   * the table's size. */
-  macho__table *t = new_table(sh, initial_groups(sh));
-  if (t && t->nslots != old->nslots &&
-      sh->pol->remap(sh->pol_state, sh, NULL, old->nslots, t->nslots) != MACHO_OK) {
-    macho__table_free(&c->alloc, t);
-    t = NULL;
-  }
-  if (!t) t = new_table(sh, old->ngroups);
-  if (!t) return MACHO_ENOMEM;
+/* One slice of a clear: remove up to MACHO__DEAD_MAX / 2 entries through the
+ * removal point (so policy, filter, arena and lifespans follow), objects
+ * going to `dead` for release after unlock. Returns 1 when the shard is
+ * empty. Writers may run between slices: a clear never holds the lock for
+ * more than one slice, and needs no memory. */
+int macho__shard_clear_slice(macho__shard *sh, macho__dead *dead) {
   macho__shard_drain(sh);
-  out->now = macho__now(c);
-  out->table = old;
-  out->arena = sh->arena;
-  out->any = sh->len > 0;
-  macho__arena_init(&sh->arena);
-  atomic_store_explicit(&sh->table, t, memory_order_release);
-  sh->len = 0;
-  sh->payload_bytes = 0;
-  sh->version++;
-  sh->sweep_group = 0;
-  sh->c.clears++;
-  /* The policy forgets its history (S3-FIFO's ghost, W-TinyLFU's sketch)
-   * even when deletes had already emptied the shard. */
-  sh->pol->clear(sh->pol_state, sh);
-  if (sh->fil) sh->fil->clear(sh->filter);
-  return MACHO_OK;
+  macho__table *t = table_of(sh);
+  uint64_t now = macho__now(sh->cache);
+  uint32_t budget = MACHO__DEAD_MAX / 2;
+  for (uint32_t g = 0; g < t->ngroups && sh->len && budget; g++) {
+    uint32_t full = macho__group_full(&t->groups[g]);
+    while (full && budget) {
+      uint32_t s = g * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(full);
+      full &= full - 1;
+      macho__shard_remove(sh, s, macho__slot_hash(sh, t, s), MACHO_REMOVED_CLEARED, now, false, dead);
+      budget--;
+    }
+  }
+  return sh->len == 0;
 }
 
-/* No lock held. After the grace period: lifespans, objects, memory. */
-void macho__shard_clear_finish(macho__shard *sh, macho__cleared *old) {
+/* The shard is empty (lock held): forget history and give memory back.
+ * The policy forgets its history (S3-FIFO's ghost, W-TinyLFU's sketch) even
+ * when deletes had already emptied the shard. The arena and a grown table
+ * go back to what a new shard holds; they are handed to the caller to free
+ * after a grace period (readers may still be in them). */
+void macho__shard_clear_finish(macho__shard *sh, macho__cleared *out) {
   macho_cache *c = sh->cache;
-  macho__table *t = old->table;
-  if (!t) return;
-  macho__synchronize(c);
-  if (old->any) {
-    /* Lifespans of what was cleared, recorded in batches under the lock. */
-    uint32_t batch = 0;
-    macho__lock(sh);
-    for (uint32_t g = 0; g < t->ngroups; g++) {
-      uint32_t full = macho__group_full(&t->groups[g]);
-      uint32_t ep = atomic_load_explicit(&t->groups[g].epoch, memory_order_relaxed);
-      while (full) {
-        uint32_t s = g * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(full);
-        full &= full - 1;
-        uint64_t m = atomic_load_explicit(&t->slots[s].m, memory_order_relaxed);
-        macho__metrics_on_remove(sh, macho__m_birth(sh, m, ep), MACHO_REMOVED_CLEARED, old->now);
-        if (++batch == 4096) {
-          batch = 0;
-          macho__unlock(sh);
-          macho__lock(sh);
-        }
-      }
-    }
-    macho__unlock(sh);
-    /* Objects and huge payloads, with no lock held (release may re-enter). */
-    macho__arena saved = sh->arena; /* drop_entries frees huge blocks through the cache's alloc */
-    (void)saved;
-    drop_entries(sh, t, &old->arena, true);
+  memset(out, 0, sizeof *out);
+  assert(sh->len == 0);
+  sh->pol->clear(sh->pol_state, sh);
+  if (sh->fil) sh->fil->clear(sh->filter);
+  sh->payload_bytes = 0;
+  sh->sweep_group = 0;
+  sh->c.clears++;
+  out->arena = sh->arena; /* every block in it is free now */
+  macho__arena_init(&sh->arena);
+  macho__table *old = table_of(sh);
+  if (old->ngroups == initial_groups(sh)) return;
+  macho__table *t = new_table(sh, initial_groups(sh));
+  if (!t) return; /* keep the big (empty) table: still correct */
+  if (sh->pol->remap(sh->pol_state, sh, NULL, old->nslots, t->nslots) != MACHO_OK) {
+    macho__table_free(&c->alloc, t);
+    return;
   }
+  atomic_store_explicit(&sh->table, t, memory_order_release);
+  sh->version++;
+  out->table = old;
+}
+
+/* No lock held: free what clear_finish retired, after a grace period. */
+void macho__shard_clear_release(macho__shard *sh, macho__cleared *old) {
+  macho_cache *c = sh->cache;
+  bool arena = false;
+  for (uint32_t i = 0; i < MACHO__ARENA_CHUNKS; i++) arena |= old->arena.chunk[i] != NULL;
+  if (!old->table && !arena) return;
+  macho__synchronize(c);
   macho__arena_destroy(&old->arena, &c->alloc);
-  macho__table_free(&c->alloc, t);
+  macho__table_free(&c->alloc, old->table);
   old->table = NULL;
 }
 

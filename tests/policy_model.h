@@ -9,13 +9,16 @@
  * It also has the checks every policy must pass whatever its rule: deletes,
  * expiry and clear interleaved with evictions (the on_remove paths), a byte
  * budget (victim() while len < capacity), and failing allocations at open.
- * Header-only (static functions) so that each suite stays one file.
+ * Header-only (static functions) so that each suite stays one file. It uses
+ * the public API only (macho.h), so the suites hold any core that keeps the
+ * contract (issue 11's safety net).
  */
 #ifndef MACHO_TEST_POLICY_MODEL_H
 #define MACHO_TEST_POLICY_MODEL_H
 
 #include "support.h"
-#include "internal.h"
+
+#include <stdbool.h>
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -78,7 +78,7 @@ static void run_threads(macho_filter filter) {
   worker w[THREADS];
   for (int i = 0; i < THREADS; i++) {
     w[i] = (worker){.cache = c, .id = i, .seed = seed};
-    assert_int_equal(pthread_create(&th[i], NULL, run, &w[i]), 0);
+    if (pthread_create(&th[i], NULL, run, &w[i]) != 0) abort(); /* cannot unwind past running threads */
   }
   for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
   for (int i = 0; i < THREADS; i++)
@@ -107,6 +107,7 @@ static void threads_always_find_their_own_keys_behind_a_rebuilding_xor_filter(vo
 }
 
 int main(void) {
+  test_seed();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(threads_always_find_their_own_keys_behind_a_bloom_filter),
       cmocka_unit_test(threads_always_find_their_own_keys_behind_a_cuckoo_filter),

@@ -105,6 +105,15 @@ typedef enum macho_filter {
   MACHO_FILTER_COUNT
 } macho_filter;
 
+/* Smallest filter_fp_rate accepted with a filter. Below it no filter here
+ * can honour the rate: the Bloom filter's probes are capped (it would size
+ * megabytes per few hundred keys for a rate it cannot reach), and the cuckoo
+ * and xor filters run out of 32-bit fingerprint bits. Rates in
+ * [MACHO_FILTER_FP_RATE_MIN, 1) are all honoured: never a false negative, and
+ * a measured rate near p (at most p; near 1 the xor filter lands on 255/256
+ * and the cuckoo filter on 1 - 2^-7.2). */
+#define MACHO_FILTER_FP_RATE_MIN 1e-9
+
 /* Lower-case names: "lru", "fifo", "random", "lfu", "mfu", "sieve", "s3fifo",
  * "wtinylfu"; filters "none", "bloom", "cuckoo", "xor". NULL if out of range. */
 MACHO_API const char *macho_policy_name(macho_policy policy);
@@ -157,7 +166,10 @@ typedef struct macho_allocator {
   void *ctx;
 } macho_allocator;
 
-/* Monotonic clock in nanoseconds. Tests inject one; NULL = CLOCK_MONOTONIC. */
+/* Monotonic clock in nanoseconds, used for deadlines, lifespans and latency
+ * alike. Tests inject one. NULL = the system's clocks: CLOCK_MONOTONIC_COARSE
+ * (the kernel tick, 1-4 ms resolution, a few ns to read) for deadlines,
+ * lifespans and snapshot times, CLOCK_MONOTONIC for latency samples. */
 typedef uint64_t (*macho_clock_fn)(void *ctx);
 
 typedef struct macho_config {
@@ -167,14 +179,15 @@ typedef struct macho_config {
   uint32_t shards;           /* number of shards (1); 1 <= shards <= capacity_entries */
   macho_policy policy;       /* MACHO_POLICY_LRU */
   macho_filter filter;       /* MACHO_FILTER_NONE */
-  double filter_fp_rate;     /* target false-positive rate in (0,1) (0.5) */
+  double filter_fp_rate;     /* target false-positive rate in (0,1) (0.5); with a filter,
+                                at least MACHO_FILTER_FP_RATE_MIN */
   uint64_t seed;             /* hashing and Random policy seed (0 is a valid seed) */
   int metrics;               /* 1 = latency/lifespan metrics on, latency timed on 1 op in
                                 MACHO_LATENCY_SAMPLE_EVERY (default); 2 = every op timed;
                                 0 = counters only, no clock reads for latency */
   const macho_object_ops *object_ops; /* NULL = bytes mode; else object mode (copied at open) */
   const macho_allocator *allocator;   /* NULL = libc (copied at open) */
-  macho_clock_fn clock;      /* NULL = CLOCK_MONOTONIC */
+  macho_clock_fn clock;      /* NULL = CLOCK_MONOTONIC_COARSE (deadlines) + CLOCK_MONOTONIC (latency) */
   void *clock_ctx;
 } macho_config;
 
@@ -249,7 +262,11 @@ MACHO_API MACHO_NODISCARD int macho_obj_delete(macho_cache *cache, const void *k
 /* Whole-cache operations                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* Remove every entry (reason MACHO_REMOVED_CLEARED). Counters are kept. */
+/* Remove every entry (reason MACHO_REMOVED_CLEARED). Counters are kept.
+ * Needs no allocation, so it always completes: MACHO_OK, or MACHO_EINVAL for
+ * NULL. Shards are emptied one after another (object mode: in batches, the
+ * objects released between them with no lock held); an entry put
+ * concurrently may survive the clear. */
 MACHO_API MACHO_NODISCARD int macho_clear(macho_cache *cache);
 
 /* Number of entries stored now, across shards (expired entries not yet
@@ -262,6 +279,7 @@ MACHO_API MACHO_NODISCARD int macho_expire(macho_cache *cache, size_t *reclaimed
 
 /* Call fn for a snapshot of the keys, shard by shard. The snapshot of a shard
  * is taken under its lock, fn runs with no lock held (it may use the cache).
+ * Expired keys are never listed (even before they are reclaimed).
  * Bytes mode: key/klen are a copy valid during the call. Object mode: key is
  * the object (retained during the call), klen is 0. fn returns 0 to go on,
  * nonzero to stop (that value is then returned). MACHO_ENOMEM possible. */
@@ -317,7 +335,10 @@ typedef struct macho_bucket {
 } macho_bucket;
 
 /* A distribution of nanosecond values. Empty when count == 0 (then every
- * field is 0). min, max, sum and mean are exact; percentiles are within 1%. */
+ * field is 0). min, max, sum and mean are exact, except that sum saturates at
+ * UINT64_MAX (584 years of nanoseconds; the mean stays exact beyond it, so
+ * merge distributions by count-weighted means, not by sums); percentiles are
+ * within 1%. */
 typedef struct macho_distribution {
   uint64_t count;
   uint64_t min, max, sum;

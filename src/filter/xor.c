@@ -368,11 +368,18 @@ static void choose_rate(fuse *x, double p) {
     x->t = 1;
   } else {
     /* The smallest r (fewest bits per cell) with t/r within 0.5% of p, else
-     * the closest t/r with r <= 256. */
+     * the closest t/r with r <= 256. t stays in [1, r - 1]: near p = 1
+     * (above 255/256) rounding gave t = r for every r, no pair was chosen,
+     * and r = t = 0 rejected every member (issue 10, defect 2). Clamped,
+     * such p land on 255/256: fewer false positives than asked, never a
+     * false negative. */
     double best = INFINITY;
+    x->r = 2;
+    x->t = 1;
     for (uint32_t r = 2; r <= 256 && best > 0.005; r++) {
       uint32_t t = (uint32_t)lround(p * r);
-      if (t < 1 || t >= r) continue;
+      if (t < 1) t = 1;
+      if (t > r - 1) t = r - 1;
       double err = fabs((double)t / r - p) / p;
       if (err < best - 1e-12) {
         best = err;
