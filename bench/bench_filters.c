@@ -131,7 +131,7 @@ int main(int argc, char **argv) {
   }
   /* One xor rebuild from n hashes, the best of three. */
   const macho__filter_ops *xo = macho__filters[MACHO_FILTER_XOR];
-  macho__alloc a = {{0}};
+  macho__alloc a = {.held = 0};
   void *xf;
   uint64_t *hashes = malloc(n * sizeof *hashes);
   if (xo && hashes && n <= UINT32_MAX && xo->create(&xf, &a, (uint32_t)n, p, 1) == MACHO_OK) {

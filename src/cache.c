@@ -76,6 +76,9 @@ int macho_open(const macho_config *cfg, macho_cache **out) {
       goto fail_registry;
     }
   }
+  /* The opening thread's record now, so that its first get does not change
+   * memory_bytes (other threads allocate theirs on first use). */
+  (void)macho__trec_get(c);
   *out = c;
   return MACHO_OK;
 
@@ -269,6 +272,9 @@ int macho_expire(macho_cache *c, size_t *reclaimed) {
     macho__table *t = atomic_load_explicit(&sh->table, memory_order_relaxed);
     uint32_t remaining = t->nslots;
     sh->sweep_group = 0;
+    /* Due now: the pass ends by recomputing the bound. */
+    atomic_store_explicit(&sh->next_expiry, 0, memory_order_relaxed);
+    sh->cycle_min = UINT64_MAX;
     macho__unlock(sh);
     while (remaining) {
       macho__dead dead;

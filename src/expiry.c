@@ -35,7 +35,7 @@ uint64_t macho__m_time(const macho__shard *sh, uint64_t now, uint64_t ttl_ns, bo
   uint64_t rel = now > epoch ? now - epoch : 0; /* a clock that went back: the epoch */
   if (ttl_ns) {
     uint64_t d = rel + ttl_ns;
-    if (d >= rel) { /* else beyond the clock's range: never */
+    if (d >= rel && epoch + d >= epoch) { /* else beyond the clock's range: never */
       uint64_t f = ceil_shift(d, MACHO__FINE_SHIFT);
       uint64_t flags = MACHO__M_DEADLINE | (own_ttl ? MACHO__M_OWN_TTL : 0);
       if (f <= MACHO__M_TIME_MASK) return f | flags;
@@ -47,21 +47,41 @@ uint64_t macho__m_time(const macho__shard *sh, uint64_t now, uint64_t ttl_ns, bo
   return w > MACHO__M_TIME_MASK ? MACHO__M_TIME_MASK : w;
 }
 
-uint64_t macho__m_birth(const macho__shard *sh, uint64_t m, uint32_t group_epoch) {
+uint64_t macho__m_birth(const macho__shard *sh, uint64_t m, uint32_t group_epoch, uint32_t slot) {
   uint64_t epoch = atomic_load_explicit(&sh->epoch_ns[group_epoch & 1], memory_order_relaxed);
   uint64_t t = macho__m_time_ns(m, epoch);
   if (!(m & MACHO__M_DEADLINE)) return t;
-  if (m & MACHO__M_OWN_TTL) return UINT64_MAX;
+  if (m & MACHO__M_OWN_TTL)
+    return sh->own_born ? epoch + ((uint64_t)sh->own_born[slot] << MACHO__FINE_SHIFT) : UINT64_MAX;
   uint64_t ttl = sh->cache->default_ttl_ns;
   return t > ttl ? t - ttl : 0;
 }
 
+void macho__note_deadline(macho__shard *sh, uint64_t m) {
+  if (!(m & MACHO__M_DEADLINE)) return;
+  uint64_t d = macho__m_time_ns(m, atomic_load_explicit(&sh->epoch_ns[sh->epoch_cur], memory_order_relaxed));
+  if (d < sh->cycle_min) sh->cycle_min = d;
+  if (d < atomic_load_explicit(&sh->next_expiry, memory_order_relaxed))
+    atomic_store_explicit(&sh->next_expiry, d, memory_order_relaxed);
+}
+
+/* The sweep does nothing until the clock reaches next_expiry, a lower bound
+ * on every deadline in the shard (so a cache whose TTLs are far off pays
+ * nothing for it). Once due, it walks the table group by group; when the
+ * cursor wraps, the earliest deadline it saw (and any written since) becomes
+ * the new bound. */
 uint32_t macho__sweep(macho__shard *sh, uint64_t now, uint32_t budget, macho__dead *dead) {
   if (!sh->has_ttl || sh->len == 0) return 0;
+  if (now < atomic_load_explicit(&sh->next_expiry, memory_order_relaxed)) return 0;
   macho__table *t = atomic_load_explicit(&sh->table, memory_order_relaxed);
   uint32_t reclaimed = 0;
   for (uint32_t n = 0; n < budget; n += MACHO__GROUP_SLOTS) {
-    if (sh->sweep_group >= t->ngroups) sh->sweep_group = 0;
+    if (sh->sweep_group >= t->ngroups) {
+      sh->sweep_group = 0;
+      atomic_store_explicit(&sh->next_expiry, sh->cycle_min, memory_order_relaxed);
+      sh->cycle_min = UINT64_MAX;
+      if (now < atomic_load_explicit(&sh->next_expiry, memory_order_relaxed)) return reclaimed;
+    }
     uint32_t g = sh->sweep_group++;
     uint64_t epoch = macho__group_epoch_ns(sh, &t->groups[g]);
     uint32_t full = macho__group_full(&t->groups[g]);
@@ -69,12 +89,18 @@ uint32_t macho__sweep(macho__shard *sh, uint64_t now, uint32_t budget, macho__de
       uint32_t s = g * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(full);
       full &= full - 1;
       uint64_t m = atomic_load_explicit(&t->slots[s].m, memory_order_relaxed);
-      if (macho__m_expired(m, epoch, now)) {
-        if (dead && dead->n + 2 > MACHO__DEAD_MAX) return reclaimed; /* release first */
-        macho__shard_remove(sh, s, macho__slot_hash(sh, t, s), MACHO_REMOVED_EXPIRED, now, false,
-                            dead);
-        reclaimed++;
+      if (!(m & MACHO__M_DEADLINE)) continue;
+      uint64_t d = macho__m_time_ns(m, epoch);
+      if (d > now) {
+        if (d < sh->cycle_min) sh->cycle_min = d;
+        continue;
       }
+      if (dead && dead->n + 2 > MACHO__DEAD_MAX) { /* release first; see this group again */
+        sh->sweep_group = g;
+        return reclaimed;
+      }
+      macho__shard_remove(sh, s, macho__slot_hash(sh, t, s), MACHO_REMOVED_EXPIRED, now, false, dead);
+      reclaimed++;
     }
   }
   return reclaimed;

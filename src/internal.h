@@ -101,7 +101,9 @@ uint64_t macho__ttl_to_ns(double ttl_seconds); /* caller validated: >= 0, not Na
 uint64_t macho__m_time(const macho__shard *sh, uint64_t now, uint64_t ttl_ns, bool own_ttl);
 /* Cache-clock time the entry was written (its lifespan start), or
  * UINT64_MAX when unknown (its own TTL). */
-uint64_t macho__m_birth(const macho__shard *sh, uint64_t m, uint32_t group_epoch);
+uint64_t macho__m_birth(const macho__shard *sh, uint64_t m, uint32_t group_epoch, uint32_t slot);
+/* A deadline was written (lock held): keep next_expiry a lower bound. */
+void macho__note_deadline(macho__shard *sh, uint64_t m);
 /* Examine up to `budget` slots from the sweep cursor, removing expired entries. */
 uint32_t macho__sweep(macho__shard *sh, uint64_t now, uint32_t budget, macho__dead *dead);
 static inline uint64_t macho__group_epoch_ns(const macho__shard *sh, const macho__group *g) {

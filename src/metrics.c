@@ -106,7 +106,8 @@ void macho__metrics_on_remove(macho__shard *sh, uint64_t born, macho_removal rea
 void macho__lat_end_unlocked(const macho_cache *c, macho__shard *sh, int op, macho__lat l) {
   if (macho__likely(!l.on)) return;
   uint64_t t1 = macho__now_precise(c);
-  if (!macho__trylock(sh)) return; /* busy: drop the sample rather than wait */
+  /* 1 call in 64 (or every call with metrics = 2) takes the lock here. */
+  macho__lock(sh);
   macho__metrics_on_latency(sh, op, l.t0, t1);
   macho__unlock(sh);
 }
@@ -243,7 +244,7 @@ int macho_stats_get(macho_cache *c, int shard, macho_stats **out) {
   merged *mg = NULL;
   size_t mg_size = sizeof *mg + (c->cfg.metrics ? 2u * LAT_NB + MACHO_REMOVED_COUNT * (size_t)LIFE_NB : 0) *
                                      sizeof(uint64_t);
-  mg = macho__malloc(&c->alloc, mg_size);
+  mg = macho__malloc_untracked(&c->alloc, mg_size); /* transient: not the cache's memory */
   if (!mg) return MACHO_ENOMEM;
   memset(mg, 0, sizeof *mg);
   uint64_t *b = (uint64_t *)(mg + 1);
@@ -278,7 +279,7 @@ int macho_stats_get(macho_cache *c, int shard, macho_stats **out) {
    * after macho_close, and frees it with no cache at hand. */
   stats_block *blk = macho__malloc_untracked(&c->alloc, size);
   if (!blk) {
-    macho__free(&c->alloc, mg, mg_size);
+    macho__free_untracked(&c->alloc, mg, mg_size);
     return MACHO_ENOMEM;
   }
   blk->hooks = c->alloc.hooks;
@@ -305,7 +306,7 @@ int macho_stats_get(macho_cache *c, int shard, macho_stats **out) {
     fill_distribution(&s->lifespan_ns[r], &mg->h[2 + r], bk);
     bk += s->lifespan_ns[r].nbuckets;
   }
-  macho__free(&c->alloc, mg, mg_size);
+  macho__free_untracked(&c->alloc, mg, mg_size);
   *out = s;
   return MACHO_OK;
 }

@@ -183,6 +183,25 @@ static void reclaim_expired(macho_cache *c, macho__shard *sh, const void *key, s
   macho__unlock(sh);
 }
 
+/* Every 64th lock-free get of a thread lends a writer's hand to the expiry
+ * sweep of its shard, when something there may be due: a cache read and
+ * never written still gives back the slots of entries nobody asks for. */
+#define GET_SWEEP_EVERY 64u
+#define GET_SWEEP_SLOTS (4u * MACHO__GROUP_SLOTS)
+static _Thread_local uint32_t sweep_tick;
+
+static void get_side_sweep(macho_cache *c, macho__shard *sh) {
+  if (macho__likely(++sweep_tick % GET_SWEEP_EVERY)) return;
+  uint64_t due = atomic_load_explicit(&sh->next_expiry, memory_order_relaxed);
+  if (due == UINT64_MAX) return; /* no deadline in the shard: no clock read either */
+  uint64_t now = macho__now(c);
+  if (now < due) return;
+  if (!macho__trylock(sh)) return;
+  macho__shard_drain(sh);
+  (void)macho__sweep(sh, now, GET_SWEEP_SLOTS, NULL);
+  macho__unlock(sh);
+}
+
 /* ---- public --------------------------------------------------------------------------- */
 int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t buflen,
               size_t *vlen) {
@@ -212,6 +231,7 @@ int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t bu
       macho__read_exit(r);
       macho__tcount_add(&r->c[sh->index].misses);
       if (sh->record_misses) record(sh, r, MACHO__REC_MISS | macho__hash63(hash));
+      get_side_sweep(c, sh);
       macho__lat_end_unlocked(c, sh, MACHO__OP_GET, lat);
       return MACHO_ENOTFOUND;
     }
@@ -252,6 +272,7 @@ int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t bu
     if (macho__unlikely(n > buflen)) return MACHO_ERANGE; /* counts nothing (macho.h) */
     macho__tcount_add(&r->c[sh->index].hits);
     on_hit(sh, r, t, s, m);
+    get_side_sweep(c, sh);
     macho__lat_end_unlocked(c, sh, MACHO__OP_GET, lat);
     return MACHO_OK;
   }

@@ -42,6 +42,8 @@ void macho__lock_slow(macho__shard *sh) {
   }
 }
 
+static void drop_own_births(macho__shard *sh);
+
 static macho__table *table_of(const macho__shard *sh) {
   return atomic_load_explicit(&((macho__shard *)sh)->table, memory_order_relaxed);
 }
@@ -169,6 +171,8 @@ int macho__shard_init(macho__shard *sh, macho_cache *c, uint32_t index, uint32_t
   atomic_init(&sh->epoch_ns[0], now);
   atomic_init(&sh->epoch_ns[1], now);
   atomic_init(&sh->lock, 0u);
+  atomic_init(&sh->next_expiry, UINT64_MAX);
+  sh->cycle_min = UINT64_MAX;
   macho__arena_init(&sh->arena);
   sh->pol = macho__policies[c->cfg.policy];
   sh->fil = macho__filters[c->cfg.filter];
@@ -236,6 +240,7 @@ void macho__shard_destroy(macho__shard *sh) {
   if (!t) return;
   drop_entries(sh, t);
   macho__metrics_destroy(sh);
+  drop_own_births(sh);
   if (sh->fil) sh->fil->destroy(sh->filter, &c->alloc);
   sh->pol->destroy(sh->pol_state, sh);
   macho__free(&c->alloc, sh->pol_state, sh->pol->state_size ? sh->pol->state_size : 1);
@@ -350,7 +355,7 @@ void macho__shard_remove(macho__shard *sh, uint32_t s, uint64_t hash, macho_remo
   if (!from_victim) sh->pol->remove(sh->pol_state, sh, s);
   if (sh->fil) sh->fil->remove(sh->filter, hash);
   uint32_t ep = atomic_load_explicit(&macho__group_of(t, s)->epoch, memory_order_relaxed);
-  macho__metrics_on_remove(sh, macho__m_birth(sh, m, ep), reason, now);
+  macho__metrics_on_remove(sh, macho__m_birth(sh, m, ep, s), reason, now);
   macho__table_release(t, s, hash);
   if (sh->cache->object_mode) {
     dead_push(dead, (void *)(uintptr_t)k);
@@ -410,6 +415,15 @@ static int grow(macho__shard *sh) {
     macho__table_free(&c->alloc, t);
     return MACHO_ENOMEM;
   }
+  if (sh->own_born) { /* births follow their slots; if that fails they are forgotten */
+    uint32_t *nb = macho__calloc(&c->alloc, t->nslots, sizeof(uint32_t));
+    if (nb)
+      for (uint32_t s = 0; s < old->nslots; s++)
+        if (map[s] != MACHO__NIL) nb[map[s]] = sh->own_born[s];
+    drop_own_births(sh);
+    sh->own_born = nb;
+    sh->own_born_n = nb ? t->nslots : 0;
+  }
   macho__free(&c->alloc, map, map_bytes);
   atomic_store_explicit(&sh->table, t, memory_order_release);
   sh->version++;
@@ -418,6 +432,31 @@ static int grow(macho__shard *sh) {
   macho__synchronize(c);
   macho__table_free(&c->alloc, old);
   return MACHO_OK;
+}
+
+/* ---- births of entries with their own TTL ------------------------------------------------- */
+/* Their time field holds the deadline, and the TTL is their own, so the
+ * write time cannot be derived: keep it in a side array, allocated on the
+ * first such put (4 bytes per slot, only in caches that use put_ttl with
+ * other TTLs than the default). Without it, their lifespans go unrecorded:
+ * metrics never fail an operation. */
+static void note_own_birth(macho__shard *sh, uint32_t s, uint64_t now) {
+  macho__table *t = table_of(sh);
+  if (!sh->own_born) {
+    if (!sh->cache->cfg.metrics) return;
+    sh->own_born = macho__calloc(&sh->cache->alloc, t->nslots, sizeof(uint32_t));
+    if (!sh->own_born) return;
+    sh->own_born_n = t->nslots;
+  }
+  uint64_t epoch = atomic_load_explicit(&sh->epoch_ns[sh->epoch_cur], memory_order_relaxed);
+  uint64_t w = now > epoch ? (now - epoch) >> MACHO__FINE_SHIFT : 0;
+  sh->own_born[s] = w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
+}
+
+static void drop_own_births(macho__shard *sh) {
+  macho__free(&sh->cache->alloc, sh->own_born, (size_t)sh->own_born_n * sizeof(uint32_t));
+  sh->own_born = NULL;
+  sh->own_born_n = 0;
 }
 
 /* ---- put ---------------------------------------------------------------------------------------- */
@@ -464,7 +503,10 @@ int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void 
     }
   }
   uint64_t time = macho__m_time(sh, now, ttl_ns, own_ttl);
-  if (time & MACHO__M_DEADLINE) sh->has_ttl = true;
+  if (time & MACHO__M_DEADLINE) {
+    sh->has_ttl = true;
+    macho__note_deadline(sh, time);
+  }
 
   if (s != MACHO__NIL) { /* replace the value, keep the key */
     macho__slot *sl = &t->slots[s];
@@ -482,9 +524,13 @@ int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void 
     macho__group_write_begin(g);
     atomic_store_explicit(&sl->v, nv.w, memory_order_relaxed);
     uint64_t keep = m & (((uint64_t)15 << MACHO__M_KFORM_SHIFT) | MACHO__M_POL_MASK);
+    /* Without a deadline the time field is the entry's birth: a replace
+     * keeps it (the entry lives on). With one, the TTL restarts now. */
+    if (!(time & MACHO__M_DEADLINE) && !(m & MACHO__M_DEADLINE)) time = m & MACHO__M_TIME_MASK;
     atomic_store_explicit(&sl->m, keep | time | ((uint64_t)nv.form << MACHO__M_VFORM_SHIFT),
                           memory_order_relaxed);
     macho__group_write_end(g);
+    if (time & MACHO__M_OWN_TTL) note_own_birth(sh, s, now);
     if (obj) {
       if (oldv) dead_push(dead, (void *)(uintptr_t)oldv);
     } else {
@@ -539,6 +585,7 @@ int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void 
   macho__slot_set_tag(t, s, macho__tag(hash));
   macho__group_write_end(g);
   if (t->hashes) t->hashes[s] = hash;
+  if (time & MACHO__M_OWN_TTL) note_own_birth(sh, s, now);
   sh->len++;
   sh->payload_bytes += bytes;
   sh->version++;
@@ -587,6 +634,9 @@ void macho__shard_clear_finish(macho__shard *sh, macho__cleared *out) {
   if (sh->fil) sh->fil->clear(sh->filter);
   sh->payload_bytes = 0;
   sh->sweep_group = 0;
+  sh->cycle_min = UINT64_MAX;
+  atomic_store_explicit(&sh->next_expiry, UINT64_MAX, memory_order_relaxed);
+  drop_own_births(sh);
   sh->c.clears++;
   out->arena = sh->arena; /* every block in it is free now */
   macho__arena_init(&sh->arena);

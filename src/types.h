@@ -146,6 +146,7 @@ struct macho__shard {
   _Atomic(macho__table *) table;
   struct macho_cache *cache;
   _Atomic uint64_t epoch_ns[2]; /* cache-clock time fine deadlines count from */
+  _Atomic uint64_t next_expiry; /* no entry expires before this (cache clock ns) */
   uint32_t index;               /* this shard's number */
   uint8_t access;               /* MACHO__ACCESS_* */
   uint8_t locked_reads;         /* 1 = gets take the lock (object mode, filters) */
@@ -162,6 +163,10 @@ struct macho__shard {
   uint64_t version;              /* bumped by every table change (object-mode probes) */
   uint64_t rng;                  /* xorshift state (Random policy) */
   uint32_t sweep_group;          /* next group the expiry sweep examines */
+  uint64_t cycle_min;            /* earliest deadline seen since the sweep last wrapped */
+  uint32_t *own_born;            /* per slot: write tick of entries with their own TTL
+                                    (allocated on the first such put; NULL = unknown) */
+  uint32_t own_born_n;
   uint32_t migrate_group;        /* next group to move to the current epoch */
   uint8_t epoch_cur;             /* index of the epoch new deadlines use */
   bool has_ttl;                  /* some entry ever had a deadline: sweeps are worth it */

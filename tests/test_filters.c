@@ -53,7 +53,7 @@ static void model_check_members(const macho__filter_ops *o, void *f, const model
 static void filter_ops_never_forget_a_member_over_random_operations(void **state) {
   (void)state;
   uint64_t seed = test_seed();
-  macho__alloc a = {{0}};
+  macho__alloc a = {.held = 0};
   for (size_t fi = 0; fi < NFILTERS; fi++) {
     const macho__filter_ops *o = macho__filters[all_filters[fi]];
     for (size_t pi = 0; pi < sizeof all_rates / sizeof all_rates[0]; pi++) {
@@ -91,7 +91,7 @@ static void filter_ops_never_forget_a_member_over_random_operations(void **state
 static void cuckoo_answers_maybe_when_a_bucket_pair_overflows_and_heals_after_removals(
     void **state) {
   (void)state;
-  macho__alloc a = {{0}};
+  macho__alloc a = {.held = 0};
   const macho__filter_ops *o = macho__filters[MACHO_FILTER_CUCKOO];
   void *f;
   assert_int_equal(o->create(&f, &a, 1000, 0.01, 7), MACHO_OK);
@@ -116,7 +116,7 @@ static void cuckoo_answers_maybe_when_a_bucket_pair_overflows_and_heals_after_re
 
 static void xor_rebuilds_despite_duplicate_hashes(void **state) {
   (void)state;
-  macho__alloc a = {{0}};
+  macho__alloc a = {.held = 0};
   const macho__filter_ops *o = macho__filters[MACHO_FILTER_XOR];
   void *f;
   assert_int_equal(o->create(&f, &a, 1000, 0.01, 3), MACHO_OK);
