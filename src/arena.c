@@ -21,7 +21,14 @@ static uint32_t class_size(uint32_t c) {
 
 uint32_t macho__arena_block_size(uint32_t len) { return class_size(class_of(len)); }
 
-void macho__arena_init(macho__arena *a) { memset(a, 0, sizeof *a); }
+/* The directory is read by lock-free readers while a clear resets it:
+ * atomic stores, not memset. */
+void macho__arena_init(macho__arena *a) {
+  for (uint32_t i = 0; i < MACHO__ARENA_CHUNKS; i++)
+    atomic_store_explicit(&a->chunk[i], NULL, memory_order_relaxed);
+  a->bump = a->bytes_held = a->bytes_used = 0;
+  memset(a->free_head, 0, sizeof a->free_head);
+}
 
 unsigned char *macho__arena_ptr(const macho__arena *a, uint64_t off) {
   uint32_t i = macho__chunk_of(off);
@@ -75,7 +82,6 @@ void macho__arena_destroy(macho__arena *a, macho__alloc *al) {
   for (uint32_t i = 0; i < MACHO__ARENA_CHUNKS; i++) {
     unsigned char *p = atomic_load_explicit(&a->chunk[i], memory_order_relaxed);
     if (p) macho__free(al, p, (size_t)MACHO__ARENA_BASE << i);
-    atomic_store_explicit(&a->chunk[i], NULL, memory_order_relaxed);
   }
   macho__arena_init(a);
 }

@@ -260,6 +260,16 @@ int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t bu
     }
     atomic_thread_fence(memory_order_acquire);
     if (macho__unlikely(atomic_load_explicit(&g->seq, memory_order_relaxed) != seq)) continue;
+    if (macho__likely(!expired && n <= buflen)) {
+      /* Still inside the read section: the access bit lives in the table. */
+      on_hit(sh, r, t, s, m);
+      macho__read_exit(r);
+      if (vlen) *vlen = n;
+      macho__tcount_add(&r->c[sh->index].hits);
+      get_side_sweep(c, sh);
+      macho__lat_end_unlocked(c, sh, MACHO__OP_GET, lat);
+      return MACHO_OK;
+    }
     macho__read_exit(r);
     if (macho__unlikely(expired)) {
       macho__tcount_add(&r->c[sh->index].misses);
@@ -269,12 +279,7 @@ int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t bu
       return MACHO_ENOTFOUND;
     }
     if (vlen) *vlen = n;
-    if (macho__unlikely(n > buflen)) return MACHO_ERANGE; /* counts nothing (macho.h) */
-    macho__tcount_add(&r->c[sh->index].hits);
-    on_hit(sh, r, t, s, m);
-    get_side_sweep(c, sh);
-    macho__lat_end_unlocked(c, sh, MACHO__OP_GET, lat);
-    return MACHO_OK;
+    return MACHO_ERANGE; /* counts nothing (macho.h) */
   }
 }
 

@@ -638,7 +638,14 @@ void macho__shard_clear_finish(macho__shard *sh, macho__cleared *out) {
   atomic_store_explicit(&sh->next_expiry, UINT64_MAX, memory_order_relaxed);
   drop_own_births(sh);
   sh->c.clears++;
-  out->arena = sh->arena; /* every block in it is free now */
+  /* Every block in the arena is free now: hand its chunks over (readers
+   * still copying from them keep them until the grace period ends). */
+  macho__arena_init(&out->arena);
+  for (uint32_t i = 0; i < MACHO__ARENA_CHUNKS; i++)
+    atomic_store_explicit(&out->arena.chunk[i],
+                          atomic_load_explicit(&sh->arena.chunk[i], memory_order_relaxed),
+                          memory_order_relaxed);
+  out->arena.bytes_held = sh->arena.bytes_held;
   macho__arena_init(&sh->arena);
   macho__table *old = table_of(sh);
   if (old->ngroups == initial_groups(sh)) return;
