@@ -18,6 +18,10 @@
 #include <xxhash.h>
 
 static inline uint64_t macho__hash_bytes(const void *key, size_t klen, uint64_t seed) {
+  /* 8-byte keys, the common case: XXH3's own 4..8-byte path, called
+   * directly (the same value, without the length dispatch). */
+  if (__builtin_expect(klen == 8, 1))
+    return XXH3_len_4to8_64b((const xxh_u8 *)key, 8, XXH3_kSecret, seed);
   return XXH3_64bits_withSeed(key, klen, seed);
 }
 

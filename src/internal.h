@@ -61,11 +61,25 @@ extern const macho__filter_ops *const macho__filters[MACHO_FILTER_COUNT];
 extern bool macho__read_fence;
 int macho__registry_add(macho_cache *c);
 void macho__registry_remove(macho_cache *c);
-macho__trec *macho__trec_get(macho_cache *c); /* NULL on ENOMEM: take the locked path */
+macho__trec *macho__trec_slow(macho_cache *c);
+/* This thread's record for c; NULL on ENOMEM (then take the locked path). */
+static inline macho__trec *macho__trec_get(macho_cache *c) {
+  macho__tl_entry *e = &macho__tl.cache[c->uid & 3];
+  if (__builtin_expect(e->uid == c->uid, 1)) return e->rec;
+  return macho__trec_slow(c);
+}
 void macho__records_free(macho_cache *c);
 /* Wait until every reader that was inside a lock-free read has left it. */
 void macho__synchronize(macho_cache *c);
-uint64_t macho__clock_system(void);  /* the clock word (or the vDSO's coarse clock) */
+extern _Atomic uint64_t macho__clock_word;
+extern _Atomic int macho__ticker_live;
+uint64_t macho__clock_vdso(void);
+/* The clock word while the ticker runs, else the vDSO's coarse clock. */
+static inline uint64_t macho__clock_system(void) {
+  if (__builtin_expect(atomic_load_explicit(&macho__ticker_live, memory_order_acquire), 1))
+    return atomic_load_explicit(&macho__clock_word, memory_order_relaxed);
+  return macho__clock_vdso();
+}
 uint64_t macho__clock_precise(void); /* CLOCK_MONOTONIC */
 
 static inline void macho__read_enter(macho__trec *r) {
@@ -176,12 +190,11 @@ typedef struct macho__lat {
   uint64_t t0;
   bool on;
 } macho__lat;
-extern _Thread_local uint32_t macho__lat_tick[2];
 void macho__metrics_on_latency(macho__shard *sh, int op, uint64_t t0, uint64_t t1);
 static inline macho__lat macho__lat_begin(const macho_cache *c, int op) {
   macho__lat l = {0, false};
   int m = c->cfg.metrics;
-  if (m == 2 || (m == 1 && (++macho__lat_tick[op] & (MACHO_LATENCY_SAMPLE_EVERY - 1)) == 0)) {
+  if (m == 2 || (m == 1 && (++macho__tl.tick[op] & (MACHO_LATENCY_SAMPLE_EVERY - 1)) == 0)) {
     l.on = true;
     l.t0 = macho__now_precise(c);
   }

@@ -33,7 +33,6 @@ _Static_assert((MACHO_LATENCY_SAMPLE_EVERY & (MACHO_LATENCY_SAMPLE_EVERY - 1)) =
 #define LIFE_NB MACHO__HIST_BUCKETS(LIFE_BITS)
 #define WINDOW_SLOTS 64u /* a power of two >= MACHO_STATS_WINDOW_SECONDS */
 
-_Thread_local uint32_t macho__lat_tick[2];
 
 typedef struct window_slot {
   uint64_t second;          /* which second this slot holds (UINT64_MAX = none) */

@@ -15,7 +15,7 @@
 
 #include "internal.h"
 
-static inline uint64_t macho__key_word(const void *key, size_t klen) {
+static inline __attribute__((always_inline)) uint64_t macho__key_word(const void *key, size_t klen) {
   uint64_t w = 0;
   if (klen == 8) memcpy(&w, key, 8);
   else if (klen && klen < 8) memcpy(&w, key, klen);
@@ -25,7 +25,7 @@ static inline uint64_t macho__key_word(const void *key, size_t klen) {
 /* Whether slot sl (meta m, key word k) holds the key. Lock-free callers may
  * see a torn slot: every arena access is bounds-checked, and the answer is
  * validated by the caller. Huge keys are compared only under the lock. */
-static inline bool macho__slot_is(const macho__shard *sh, uint64_t m, uint64_t k, const void *key,
+static inline __attribute__((always_inline)) bool macho__slot_is(const macho__shard *sh, uint64_t m, uint64_t k, const void *key,
                                   size_t klen, uint64_t kw) {
   uint32_t f = macho__m_kform(m);
   if (klen <= MACHO__FORM_INLINE_MAX) return f == klen && k == kw;
@@ -46,37 +46,59 @@ static inline bool macho__slot_is(const macho__shard *sh, uint64_t m, uint64_t k
  * it was read; on success *seq_out is the group's sequence number to
  * validate after reading the slot. */
 #define MACHO__RETRY (MACHO__NIL - 1u)
-static inline uint32_t macho__probe(const macho__shard *sh, const macho__table *t, uint64_t hash,
-                                    const void *key, size_t klen, uint64_t kw, uint32_t *seq_out) {
+
+/* Look for the key in group g. Returns its slot, MACHO__NIL when absent
+ * from this group, or MACHO__RETRY when the group changed while read; with
+ * seq_out, *ovf gets the group's overflow count as read in the same window. */
+static inline __attribute__((always_inline)) uint32_t
+macho__probe_group(const macho__shard *sh, const macho__table *t, uint32_t g, uint8_t tag,
+                   const void *key, size_t klen, uint64_t kw, uint32_t *seq_out, uint64_t *m_out,
+                   uint8_t *ovf) {
+  const macho__group *gr = &t->groups[g];
+  uint32_t s0 = 0;
+  if (seq_out) {
+    s0 = atomic_load_explicit(&gr->seq, memory_order_acquire);
+    if (macho__unlikely(s0 & 1)) return MACHO__RETRY;
+  }
+  uint32_t bits = macho__group_match(gr, tag);
+  while (bits) {
+    uint32_t s = g * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(bits);
+    bits &= bits - 1;
+    const macho__slot *sl = &t->slots[s];
+    uint64_t m = atomic_load_explicit(&sl->m, memory_order_relaxed);
+    uint64_t k = atomic_load_explicit(&sl->k, memory_order_relaxed);
+    if (macho__slot_is(sh, m, k, key, klen, kw)) {
+      if (seq_out) *seq_out = s0;
+      if (m_out) *m_out = m;
+      return s;
+    }
+  }
+  if (ovf) *ovf = atomic_load_explicit(&gr->ovf, memory_order_relaxed);
+  if (seq_out) {
+    /* "Not in this group" is an answer too: it must come from one state. */
+    atomic_thread_fence(memory_order_acquire);
+    if (macho__unlikely(atomic_load_explicit(&gr->seq, memory_order_relaxed) != s0))
+      return MACHO__RETRY;
+  }
+  return MACHO__NIL;
+}
+
+/* The slot holding the key in t, or MACHO__NIL. Bytes mode only. With
+ * seq_out set (lock-free), returns MACHO__RETRY when a group changed while
+ * it was read; on success *seq_out is the sequence number of the slot's
+ * group, to validate after reading the slot, and *m_out its meta word. */
+static inline __attribute__((always_inline)) uint32_t
+macho__probe(const macho__shard *sh, const macho__table *t, uint64_t hash, const void *key,
+             size_t klen, uint64_t kw, uint32_t *seq_out, uint64_t *m_out) {
   const uint8_t tag = macho__tag(hash);
-  uint32_t g = macho__home_group(t, hash);
+  uint32_t s = macho__probe_group(sh, t, macho__home_group(t, hash), tag, key, klen, kw, seq_out,
+                                  m_out, NULL);
+  if (macho__likely(s != MACHO__NIL)) return s;
+  uint32_t g = macho__second_group(t, hash);
   for (uint32_t n = 0; n < t->ngroups; n++) {
-    const macho__group *gr = &t->groups[g];
-    uint32_t s0 = 0;
-    if (seq_out) {
-      s0 = atomic_load_explicit(&gr->seq, memory_order_acquire);
-      if (macho__unlikely(s0 & 1)) return MACHO__RETRY;
-    }
-    uint32_t bits = macho__group_match(gr, tag);
-    while (bits) {
-      uint32_t s = g * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(bits);
-      bits &= bits - 1;
-      const macho__slot *sl = &t->slots[s];
-      uint64_t m = atomic_load_explicit(&sl->m, memory_order_relaxed);
-      uint64_t k = atomic_load_explicit(&sl->k, memory_order_relaxed);
-      if (macho__slot_is(sh, m, k, key, klen, kw)) {
-        if (seq_out) *seq_out = s0;
-        return s;
-      }
-    }
-    uint8_t ovf = atomic_load_explicit(&gr->ovf, memory_order_relaxed);
-    if (seq_out) {
-      /* "Not in this group" is an answer too: it must come from one state. */
-      atomic_thread_fence(memory_order_acquire);
-      if (macho__unlikely(atomic_load_explicit(&gr->seq, memory_order_relaxed) != s0))
-        return MACHO__RETRY;
-    }
-    if (!ovf) break;
+    uint8_t ovf = 0;
+    s = macho__probe_group(sh, t, g, tag, key, klen, kw, seq_out, m_out, &ovf);
+    if (s != MACHO__NIL || !ovf) return s;
     if (++g == t->ngroups) g = 0;
   }
   return MACHO__NIL;

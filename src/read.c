@@ -61,7 +61,7 @@ static inline void record(macho__shard *sh, macho__trec *r, uint64_t rec) {
   record_slow(sh, r, rec, false);
 }
 
-static inline void on_hit(macho__shard *sh, macho__trec *r, macho__table *t, uint32_t s, uint64_t m) {
+static inline __attribute__((always_inline)) void on_hit(macho__shard *sh, macho__trec *r, macho__table *t, uint32_t s, uint64_t m) {
   switch (sh->access) {
   case MACHO__ACCESS_NONE: return;
   case MACHO__ACCESS_BIT: {
@@ -186,34 +186,59 @@ static void reclaim_expired(macho_cache *c, macho__shard *sh, const void *key, s
 /* Every 64th lock-free get of a thread lends a writer's hand to the expiry
  * sweep of its shard, when something there may be due: a cache read and
  * never written still gives back the slots of entries nobody asks for. */
-#define GET_SWEEP_EVERY 64u
 #define GET_SWEEP_SLOTS (4u * MACHO__GROUP_SLOTS)
-static _Thread_local uint32_t sweep_tick;
 
 static void get_side_sweep(macho_cache *c, macho__shard *sh) {
-  if (macho__likely(++sweep_tick % GET_SWEEP_EVERY)) return;
   uint64_t due = atomic_load_explicit(&sh->next_expiry, memory_order_relaxed);
   if (due == UINT64_MAX) return; /* no deadline in the shard: no clock read either */
   uint64_t now = macho__now(c);
-  if (now < due) return;
-  if (!macho__trylock(sh)) return;
+  if (now < due || !macho__trylock(sh)) return;
   macho__shard_drain(sh);
   (void)macho__sweep(sh, now, GET_SWEEP_SLOTS, NULL);
   macho__unlock(sh);
 }
 
+/* Once per 64 gets of a thread (the latency sample and the sweep take
+ * turns within the period), or always with metrics = 2. */
+static __attribute__((noinline)) void get_tail(macho_cache *c, macho__shard *sh, uint32_t tick,
+                                               uint64_t t0) {
+  if ((tick & 63) == 32) get_side_sweep(c, sh);
+  if (t0) {
+    macho__lat l = {t0, true};
+    macho__lat_end_unlocked(c, sh, MACHO__OP_GET, l);
+  }
+}
+
+static inline void copy_small(void *buf, uint64_t v, size_t n) {
+  if (macho__likely(n == 8)) {
+    memcpy(buf, &v, 8);
+    return;
+  }
+  unsigned char *d = buf;
+  for (size_t i = 0; i < n; i++) d[i] = (unsigned char)(v >> (8 * i));
+}
+
 /* ---- public --------------------------------------------------------------------------- */
 int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t buflen,
               size_t *vlen) {
-  if (macho__unlikely(!c || (!key && klen) || klen > UINT32_MAX || (!buf && buflen)))
+  /* One test for every bad argument (bitwise, so one branch). */
+  if (macho__unlikely(!c | (klen > UINT32_MAX) | (!key & (klen != 0)) | (!buf & (buflen != 0))))
     return MACHO_EINVAL;
-  if (macho__unlikely(c->object_mode)) return MACHO_EMODE;
-  macho__lat lat = macho__lat_begin(c, MACHO__OP_GET);
+  /* One per-thread tick: every 32nd get is special, and takes turns between
+   * a latency sample and a sweep (every get is timed with metrics = 2). */
+  uint32_t tick = ++macho__tl.tick[MACHO__OP_GET];
+  const bool tail = macho__unlikely((tick & 31) == 0 || c->cfg.metrics == 2);
+  uint64_t t0 = 0;
+  if (tail && (c->cfg.metrics == 2 || (c->cfg.metrics == 1 && (tick & 63) == 0)))
+    t0 = macho__now_precise(c) | 1; /* 0 means "not sampled" */
   uint64_t hash = macho__hash_bytes(key, klen, c->cfg.seed);
   macho__shard *sh = shard_for(c, hash);
   macho__trec *r;
-  if (macho__unlikely(sh->locked_reads || klen > MACHO__ARENA_MAX) || !(r = macho__trec_get(c)))
+  if (macho__unlikely(sh->locked_reads || klen > MACHO__ARENA_MAX) || !(r = macho__trec_get(c))) {
+    if (c->object_mode) return MACHO_EMODE;
+    macho__lat lat = {t0, t0 != 0};
     return get_locked(c, sh, key, klen, hash, buf, buflen, vlen, NULL, lat);
+  }
 
   const uint64_t kw = macho__key_word(key, klen);
   macho__read_enter(r);
@@ -221,23 +246,23 @@ int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t bu
     if (macho__unlikely(round == READ_RETRIES)) {
       /* A writer keeps changing this group (or sleeps inside it): wait on the lock. */
       macho__read_exit(r);
+      macho__lat lat = {t0, t0 != 0};
       return get_locked(c, sh, key, klen, hash, buf, buflen, vlen, NULL, lat);
     }
     macho__table *t = atomic_load_explicit(&sh->table, memory_order_acquire);
     uint32_t seq;
-    uint32_t s = macho__probe(sh, t, hash, key, klen, kw, &seq);
+    uint64_t m;
+    uint32_t s = macho__probe(sh, t, hash, key, klen, kw, &seq, &m);
     if (macho__unlikely(s == MACHO__RETRY)) continue;
     if (s == MACHO__NIL) {
       macho__read_exit(r);
       macho__tcount_add(&r->c[sh->index].misses);
       if (sh->record_misses) record(sh, r, MACHO__REC_MISS | macho__hash63(hash));
-      get_side_sweep(c, sh);
-      macho__lat_end_unlocked(c, sh, MACHO__OP_GET, lat);
+      if (macho__unlikely(tail)) get_tail(c, sh, tick, t0);
       return MACHO_ENOTFOUND;
     }
     const macho__slot *sl = &t->slots[s];
     const macho__group *g = macho__group_of(t, s);
-    uint64_t m = atomic_load_explicit(&sl->m, memory_order_relaxed);
     uint64_t v = atomic_load_explicit(&sl->v, memory_order_relaxed);
     uint32_t f = macho__m_vform(m);
     bool expired = false;
@@ -245,7 +270,7 @@ int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t bu
     size_t n;
     if (macho__likely(f <= MACHO__FORM_INLINE_MAX)) {
       n = f;
-      if (!expired && n <= buflen && n) memcpy(buf, &v, n);
+      if (!expired && n <= buflen) copy_small(buf, v, n);
     } else if (f == MACHO__FORM_ARENA) {
       n = macho__ref_len(v);
       if (!expired && n <= buflen) {
@@ -256,18 +281,18 @@ int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t bu
     } else {
       /* Huge value: read it under the lock. */
       macho__read_exit(r);
+      macho__lat lat = {t0, t0 != 0};
       return get_locked(c, sh, key, klen, hash, buf, buflen, vlen, NULL, lat);
     }
     atomic_thread_fence(memory_order_acquire);
     if (macho__unlikely(atomic_load_explicit(&g->seq, memory_order_relaxed) != seq)) continue;
     if (macho__likely(!expired && n <= buflen)) {
       /* Still inside the read section: the access bit lives in the table. */
-      on_hit(sh, r, t, s, m);
+      if (sh->access != MACHO__ACCESS_NONE) on_hit(sh, r, t, s, m);
       macho__read_exit(r);
       if (vlen) *vlen = n;
       macho__tcount_add(&r->c[sh->index].hits);
-      get_side_sweep(c, sh);
-      macho__lat_end_unlocked(c, sh, MACHO__OP_GET, lat);
+      if (macho__unlikely(tail)) get_tail(c, sh, tick, t0);
       return MACHO_OK;
     }
     macho__read_exit(r);
@@ -275,7 +300,7 @@ int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t bu
       macho__tcount_add(&r->c[sh->index].misses);
       if (sh->record_misses) record(sh, r, MACHO__REC_MISS | macho__hash63(hash));
       reclaim_expired(c, sh, key, klen, hash);
-      macho__lat_end_unlocked(c, sh, MACHO__OP_GET, lat);
+      if (macho__unlikely(tail)) get_tail(c, sh, tick, t0);
       return MACHO_ENOTFOUND;
     }
     if (vlen) *vlen = n;
@@ -304,12 +329,12 @@ int macho__contains(macho_cache *c, const void *key, size_t klen, uint64_t hash)
     for (int round = 0; round < READ_RETRIES; round++) {
       macho__table *t = atomic_load_explicit(&sh->table, memory_order_acquire);
       uint32_t seq;
-      uint32_t s = macho__probe(sh, t, hash, key, klen, kw, &seq);
+      uint64_t m;
+      uint32_t s = macho__probe(sh, t, hash, key, klen, kw, &seq, &m);
       if (s == MACHO__RETRY) continue;
       int rc = MACHO_ENOTFOUND;
       if (s != MACHO__NIL) {
         const macho__group *g = macho__group_of(t, s);
-        uint64_t m = atomic_load_explicit(&t->slots[s].m, memory_order_relaxed);
         bool expired = (m & MACHO__M_DEADLINE) &&
                        macho__m_expired(m, macho__group_epoch_ns(sh, g), macho__now(c));
         atomic_thread_fence(memory_order_acquire);

@@ -276,8 +276,8 @@ static int find_obj(macho__shard *sh, const void *key, uint64_t hash, uint32_t *
 restart:;
   macho__table *t = table_of(sh);
   const uint8_t tag = macho__tag(hash);
-  uint32_t g = macho__home_group(t, hash);
-  for (uint32_t n = 0; n < t->ngroups; n++) {
+  uint32_t g = macho__home_group(t, hash), second = macho__second_group(t, hash);
+  for (uint32_t n = 0; n <= t->ngroups; n++) {
     uint32_t bits = macho__group_match(&t->groups[g], tag);
     while (bits) {
       uint32_t s = g * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(bits);
@@ -301,8 +301,10 @@ restart:;
         return MACHO_OK;
       }
     }
-    if (!atomic_load_explicit(&t->groups[g].ovf, memory_order_relaxed)) break;
-    if (++g == t->ngroups) g = 0;
+    /* First group, then the second and its overflow chain. */
+    if (n == 0) g = second;
+    else if (!atomic_load_explicit(&t->groups[g].ovf, memory_order_relaxed)) break;
+    else if (++g == t->ngroups) g = 0;
   }
   *out = MACHO__NIL;
   return MACHO_OK;
@@ -311,7 +313,7 @@ restart:;
 int macho__shard_find(macho__shard *sh, const void *key, size_t klen, uint64_t hash,
                       uint32_t *slot) {
   if (sh->cache->object_mode) return find_obj(sh, key, hash, slot);
-  *slot = macho__probe(sh, table_of(sh), hash, key, klen, macho__key_word(key, klen), NULL);
+  *slot = macho__probe(sh, table_of(sh), hash, key, klen, macho__key_word(key, klen), NULL, NULL);
   return MACHO_OK;
 }
 

@@ -52,8 +52,8 @@ bool macho__read_fence = false; /* readers need a full fence: no membarrier */
 static bool membarrier_ok = false;
 
 /* ---- the ticker ---------------------------------------------------------------------- */
-static _Atomic uint64_t clock_word;     /* CLOCK_MONOTONIC ns, refreshed every ms */
-static _Atomic int ticker_live = 0;     /* 1 while the word is being refreshed */
+_Atomic uint64_t macho__clock_word;     /* CLOCK_MONOTONIC ns, refreshed every ms */
+_Atomic int macho__ticker_live = 0;     /* 1 while the word is being refreshed */
 static bool ticker_started = false;
 
 static uint64_t mono_ns(clockid_t id) {
@@ -68,11 +68,11 @@ static void *ticker_main(void *arg) {
   for (;;) {
     while (reg_clock_users == 0) {
       /* Park: readers fall back to the vDSO while the word is stale. */
-      atomic_store_explicit(&ticker_live, 0, memory_order_release);
+      atomic_store_explicit(&macho__ticker_live, 0, memory_order_release);
       pthread_cond_wait(&reg_cond, &reg_lock);
     }
-    atomic_store_explicit(&clock_word, mono_ns(CLOCK_MONOTONIC), memory_order_relaxed);
-    atomic_store_explicit(&ticker_live, 1, memory_order_release);
+    atomic_store_explicit(&macho__clock_word, mono_ns(CLOCK_MONOTONIC), memory_order_relaxed);
+    atomic_store_explicit(&macho__ticker_live, 1, memory_order_release);
     pthread_mutex_unlock(&reg_lock);
     struct timespec d = {0, 1000000};
     nanosleep(&d, NULL);
@@ -84,39 +84,30 @@ static void *ticker_main(void *arg) {
 static void after_fork_child(void) {
   /* The ticker did not survive the fork; the registry lock may be held by a
    * thread that does not exist here. */
-  atomic_store_explicit(&ticker_live, 0, memory_order_relaxed);
+  atomic_store_explicit(&macho__ticker_live, 0, memory_order_relaxed);
   ticker_started = false;
   pthread_mutex_init(&reg_lock, NULL);
   pthread_cond_init(&reg_cond, NULL);
 }
 
-uint64_t macho__clock_system(void) {
-  if (macho__likely(atomic_load_explicit(&ticker_live, memory_order_acquire)))
-    return atomic_load_explicit(&clock_word, memory_order_relaxed);
-  return mono_ns(CLOCK_MONOTONIC_COARSE);
-}
+uint64_t macho__clock_vdso(void) { return mono_ns(CLOCK_MONOTONIC_COARSE); }
 
 uint64_t macho__clock_precise(void) { return mono_ns(CLOCK_MONOTONIC); }
 
 /* ---- records ---------------------------------------------------------------------------- */
-typedef struct tl_entry {
-  uint64_t uid;
-  macho__trec *rec;
-} tl_entry;
-
-static _Thread_local tl_entry tl_cache[4];
-static _Thread_local uint64_t tl_token;
+_Thread_local macho__tls macho__tl MACHO__TLS_MODEL;
 
 static void release_thread_records(void *unused) {
   (void)unused;
-  if (!tl_token) return;
+  if (!macho__tl.token) return;
   pthread_mutex_lock(&reg_lock);
   for (size_t i = 0; i < reg_n; i++)
     for (macho__trec *r = atomic_load(&reg_caches[i]->recs); r; r = r->next)
-      if (atomic_load_explicit(&r->owned, memory_order_relaxed) == tl_token)
+      if (atomic_load_explicit(&r->owned, memory_order_relaxed) == macho__tl.token)
         atomic_store_explicit(&r->owned, 0, memory_order_release);
   pthread_mutex_unlock(&reg_lock);
-  memset(tl_cache, 0, sizeof tl_cache);
+  memset(macho__tl.cache, 0, sizeof macho__tl.cache);
+  macho__tl.token = 0;
 }
 
 static void init_once(void) {
@@ -149,7 +140,7 @@ int macho__registry_add(macho_cache *c) {
   reg_caches[reg_n++] = c;
   if (!c->cfg.clock) {
     if (reg_clock_users++ == 0) {
-      atomic_store_explicit(&clock_word, mono_ns(CLOCK_MONOTONIC), memory_order_relaxed);
+      atomic_store_explicit(&macho__clock_word, mono_ns(CLOCK_MONOTONIC), memory_order_relaxed);
       pthread_cond_signal(&reg_cond);
     }
     if (!ticker_started) {
@@ -182,29 +173,29 @@ void macho__registry_remove(macho_cache *c) {
   /* Forget this thread's cached pointer; other threads' entries are told
    * apart by uid, which is never reused. */
   for (int i = 0; i < 4; i++)
-    if (tl_cache[i].uid == c->uid) tl_cache[i].uid = 0;
+    if (macho__tl.cache[i].uid == c->uid) macho__tl.cache[i].uid = 0;
   pthread_mutex_unlock(&reg_lock);
 }
 
 static macho__trec *claim(macho_cache *c) {
-  if (!tl_token) {
-    tl_token = atomic_fetch_add(&next_thread_token, 1);
+  if (!macho__tl.token) {
+    macho__tl.token = (uint32_t)atomic_fetch_add(&next_thread_token, 1);
     pthread_setspecific(exit_key, (void *)1);
   }
   /* This thread's own record first (the tl cache may have evicted it). */
   for (macho__trec *r = atomic_load_explicit(&c->recs, memory_order_acquire); r; r = r->next)
-    if (atomic_load_explicit(&r->owned, memory_order_relaxed) == tl_token) return r;
+    if (atomic_load_explicit(&r->owned, memory_order_relaxed) == macho__tl.token) return r;
   for (macho__trec *r = atomic_load_explicit(&c->recs, memory_order_acquire); r; r = r->next) {
     uint32_t want = 0;
     if (atomic_load_explicit(&r->owned, memory_order_relaxed) == 0 &&
-        atomic_compare_exchange_strong(&r->owned, &want, (uint32_t)tl_token))
+        atomic_compare_exchange_strong(&r->owned, &want, (uint32_t)macho__tl.token))
       return r;
   }
   macho__trec *r = macho__calloc(&c->alloc, 1, c->rec_size);
   if (!r) return NULL;
   r->cache = c;
   r->cache_uid = c->uid;
-  atomic_init(&r->owned, (uint32_t)tl_token);
+  atomic_init(&r->owned, (uint32_t)macho__tl.token);
   r->index = atomic_fetch_add(&c->nrecs, 1);
   macho__trec *head = atomic_load_explicit(&c->recs, memory_order_relaxed);
   do r->next = head;
@@ -216,18 +207,13 @@ static macho__trec *claim(macho_cache *c) {
 macho__trec *macho__trec_slow(macho_cache *c) {
   macho__trec *r = claim(c);
   if (r) {
-    tl_entry *e = &tl_cache[c->uid & 3];
+    macho__tl_entry *e = &macho__tl.cache[c->uid & 3];
     e->uid = c->uid;
     e->rec = r;
   }
   return r;
 }
 
-macho__trec *macho__trec_get(macho_cache *c) {
-  tl_entry *e = &tl_cache[c->uid & 3];
-  if (macho__likely(e->uid == c->uid)) return e->rec;
-  return macho__trec_slow(c);
-}
 
 void macho__records_free(macho_cache *c) {
   macho__trec *r = atomic_load(&c->recs);

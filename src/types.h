@@ -120,6 +120,29 @@ typedef struct macho__trec {
   macho__tcount c[];        /* one per shard */
 } macho__trec;
 
+/* Everything a thread keeps for libmacho, in one thread-local block so a
+ * get computes one TLS address. */
+typedef struct macho__tl_entry {
+  uint64_t uid;
+  macho__trec *rec;
+} macho__tl_entry;
+typedef struct macho__tls {
+  uint32_t tick[2];          /* per operation kind: latency sampling, get-side sweeps */
+  uint32_t token;            /* this thread's owner token for records (0 = none yet) */
+  uint32_t pad;
+  macho__tl_entry cache[4];  /* (cache uid, record) by uid % 4 */
+} macho__tls;
+
+#if defined(MACHO_TLS_GLOBAL_DYNAMIC) || !defined(__GNUC__)
+#define MACHO__TLS_MODEL
+#else
+/* Initial-exec: one %fs-relative access, no __tls_get_addr call, also in
+ * libmacho.so. A module dlopen()ed late (the Python extension) builds with
+ * MACHO_TLS_GLOBAL_DYNAMIC. */
+#define MACHO__TLS_MODEL __attribute__((tls_model("initial-exec")))
+#endif
+extern _Thread_local macho__tls macho__tl MACHO__TLS_MODEL;
+
 /* ---- policies (src/policy/policy.h has the contract) ---------------------------- */
 typedef struct macho__policy_ops macho__policy_ops;
 typedef struct macho__filter_ops macho__filter_ops;
