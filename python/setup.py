@@ -40,7 +40,7 @@ if not lib_sources:
 if os.environ.get("MACHO_PY_NO_DASHBOARD"):
     lib_sources = [p for p in lib_sources if os.sep + "dashboard" + os.sep not in p]
 
-define_macros = [("_GNU_SOURCE", None)]
+define_macros = [("_GNU_SOURCE", None), ("MACHO_TLS_GLOBAL_DYNAMIC", "1")]  # a late-dlopen()ed module: no initial-exec TLS
 libraries = ["m"]
 extra_compile_args = ["-std=gnu11", "-fvisibility=hidden", "-Wall", "-Wextra", "-O2"]
 extra_link_args = ["-pthread"]

@@ -11,10 +11,10 @@
  * entry; Redis's active expiry samples for the same reason). macho_expire()
  * reclaims everything at once.
  *
- * Times are 32-bit ticks of 2^16 ns from the shard's epoch (table.h), so a
- * deadline reaches 78 hours past the epoch at 65 us resolution. A deadline
- * that does not fit is stored in 2^30 ns ticks (LONG, 136 years). The epoch
- * is the cache clock when the shard opened.
+ * Times are 32-bit ticks of 100 us from the shard's epoch (table.h), so a
+ * deadline reaches 119 hours past the epoch. A deadline that does not fit
+ * is stored in ticks of one second (LONG, 136 years). The epoch is the
+ * cache clock when the shard opened.
  */
 #include "internal.h"
 
@@ -28,7 +28,7 @@ uint64_t macho__ttl_to_ns(double ttl_seconds) {
   return ns < 1 ? 1 : (uint64_t)ns;
 }
 
-static uint64_t ceil_shift(uint64_t x, unsigned s) { return (x >> s) + ((x & ((1ull << s) - 1)) != 0); }
+static uint64_t ceil_div(uint64_t x, uint64_t d) { return x / d + (x % d != 0); }
 
 uint64_t macho__m_time(const macho__shard *sh, uint64_t now, uint64_t ttl_ns, bool own_ttl) {
   uint64_t epoch = atomic_load_explicit(&sh->epoch_ns[sh->epoch_cur], memory_order_relaxed);
@@ -36,14 +36,14 @@ uint64_t macho__m_time(const macho__shard *sh, uint64_t now, uint64_t ttl_ns, bo
   if (ttl_ns) {
     uint64_t d = rel + ttl_ns;
     if (d >= rel && epoch + d >= epoch) { /* else beyond the clock's range: never */
-      uint64_t f = ceil_shift(d, MACHO__FINE_SHIFT);
+      uint64_t f = ceil_div(d, MACHO__FINE_NS);
       uint64_t flags = MACHO__M_DEADLINE | (own_ttl ? MACHO__M_OWN_TTL : 0);
       if (f <= MACHO__M_TIME_MASK) return f | flags;
-      uint64_t l = ceil_shift(d, MACHO__LONG_SHIFT);
+      uint64_t l = ceil_div(d, MACHO__LONG_NS);
       if (l <= MACHO__M_TIME_MASK) return l | flags | MACHO__M_LONG;
     }
   }
-  uint64_t w = rel >> MACHO__FINE_SHIFT; /* the write time, for lifespans */
+  uint64_t w = rel / MACHO__FINE_NS; /* the write time, for lifespans */
   return w > MACHO__M_TIME_MASK ? MACHO__M_TIME_MASK : w;
 }
 
@@ -52,7 +52,7 @@ uint64_t macho__m_birth(const macho__shard *sh, uint64_t m, uint32_t group_epoch
   uint64_t t = macho__m_time_ns(m, epoch);
   if (!(m & MACHO__M_DEADLINE)) return t;
   if (m & MACHO__M_OWN_TTL)
-    return sh->own_born ? epoch + ((uint64_t)sh->own_born[slot] << MACHO__FINE_SHIFT) : UINT64_MAX;
+    return sh->own_born ? epoch + (uint64_t)sh->own_born[slot] * MACHO__FINE_NS : UINT64_MAX;
   uint64_t ttl = sh->cache->default_ttl_ns;
   return t > ttl ? t - ttl : 0;
 }

@@ -451,7 +451,7 @@ static void note_own_birth(macho__shard *sh, uint32_t s, uint64_t now) {
     sh->own_born_n = t->nslots;
   }
   uint64_t epoch = atomic_load_explicit(&sh->epoch_ns[sh->epoch_cur], memory_order_relaxed);
-  uint64_t w = now > epoch ? (now - epoch) >> MACHO__FINE_SHIFT : 0;
+  uint64_t w = now > epoch ? (now - epoch) / MACHO__FINE_NS : 0;
   sh->own_born[s] = w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
 }
 

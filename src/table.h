@@ -20,17 +20,17 @@
  *      to a huge block; in object mode the value pointer
  *   m  meta: bits 0..31 time (a deadline, or the last write when the entry
  *      has none), 32..35 key form, 36..39 value form (0..8 = inline length,
- *      ARENA, HUGE), bit 40 DEADLINE, 41 LONG (the deadline counts 2^30 ns
- *      ticks instead of 2^16), 42 OWN_TTL (written with a TTL other than the
+ *      ARENA, HUGE), bit 40 DEADLINE, 41 LONG (the deadline counts 1 s
+ *      ticks instead of 100 us), 42 OWN_TTL (written with a TTL other than the
  *      default, so its birth is unknown), 43..63 the policy's 21 bits.
  * An arena reference is an 8-byte-aligned offset (bits 0..39, in units of 8
  * bytes) and a length (bits 40..63).
  *
- * Times are ticks of 2^16 ns (65.5 us) from one of the shard's two epochs
- * (the group header says which), so a 32-bit deadline reaches 78 hours
- * ahead at 65 us resolution; longer TTLs switch to 2^30 ns ticks (LONG).
- * Deadlines round up: an entry never expires early, and at most one tick
- * late.
+ * Times are ticks of 100 us from one of the shard's two epochs (the group
+ * header says which), so a 32-bit deadline reaches 119 hours ahead; longer
+ * TTLs switch to ticks of one second (LONG). Deadlines round up: an entry
+ * never expires early and at most one tick late; TTLs and clock steps in
+ * whole milliseconds are exact.
  *
  * Concurrency: every change to a group's tags or to a slot's key, value or
  * time happens between group_write_begin and group_write_end (seq odd, then
@@ -53,8 +53,10 @@
 #include <emmintrin.h>
 #endif
 
-#define MACHO__FINE_SHIFT 16u
-#define MACHO__LONG_SHIFT 30u
+/* Time units of the meta word: decimal, so that TTLs and clocks in whole
+ * milliseconds or seconds are exact. */
+#define MACHO__FINE_NS 100000ull     /* 100 us: 2^32 ticks reach 119 hours */
+#define MACHO__LONG_NS 1000000000ull /* 1 s: 136 years */
 
 #define MACHO__M_TIME_MASK 0xffffffffull
 #define MACHO__M_KFORM_SHIFT 32u
@@ -186,7 +188,7 @@ static inline uint32_t macho__slot_pol(const macho__slot *sl) {
  * epoch. Deadlines saturate at UINT64_MAX - 1 ("never" is no DEADLINE bit). */
 static inline uint64_t macho__m_time_ns(uint64_t m, uint64_t epoch_ns) {
   uint64_t t = m & MACHO__M_TIME_MASK;
-  return epoch_ns + (t << ((m & MACHO__M_LONG) ? MACHO__LONG_SHIFT : MACHO__FINE_SHIFT));
+  return epoch_ns + t * ((m & MACHO__M_LONG) ? MACHO__LONG_NS : MACHO__FINE_NS);
 }
 static inline bool macho__m_expired(uint64_t m, uint64_t epoch_ns, uint64_t now_ns) {
   return (m & MACHO__M_DEADLINE) && macho__m_time_ns(m, epoch_ns) <= now_ns;
