@@ -144,7 +144,9 @@ static int delete_key(macho_cache *c, const void *key, size_t klen, uint64_t has
   uint32_t s = MACHO__NIL;
   macho__lock(sh);
   macho__shard_drain(sh);
-  uint64_t now = macho__now(c);
+  /* A delete is no hot path: with metrics on, its lifespan ends on the
+   * precise clock. */
+  uint64_t now = c->cfg.metrics ? macho__now_precise(c) : macho__now(c);
   int rc = macho__shard_find(sh, key, klen, hash, &s);
   if (rc == MACHO_OK && s == MACHO__NIL) rc = MACHO_ENOTFOUND;
   if (rc == MACHO_OK) {
@@ -282,7 +284,7 @@ int macho_expire(macho_cache *c, size_t *reclaimed) {
       uint32_t b = remaining < batch ? remaining : batch;
       macho__lock(sh);
       macho__shard_drain(sh);
-      total += macho__sweep(sh, macho__now(c), b, &dead);
+      total += macho__sweep(sh, macho__now_write(c), b, &dead);
       macho__unlock(sh);
       if (dead.n) dead_flush(c, &dead);
       remaining -= b;
@@ -292,60 +294,97 @@ int macho_expire(macho_cache *c, size_t *reclaimed) {
   return MACHO_OK;
 }
 
-int macho_foreach_key(macho_cache *c, macho_key_fn fn, void *ctx) {
-  if (!c || !fn) return MACHO_EINVAL;
-  for (uint32_t si = 0; si < c->nshards; si++) {
-    macho__shard *sh = &c->shards[si];
-    macho__lock(sh);
-    macho__table *t = atomic_load_explicit(&sh->table, memory_order_relaxed);
-    uint64_t now = macho__now(c);
-    uint32_t n = sh->len;
-    if (n == 0) {
-      macho__unlock(sh);
-      continue;
-    }
-    size_t bytes = 0;
-    if (!c->object_mode)
-      for (uint32_t s = 0; s < t->nslots; s++)
-        if (macho__slot_tag(t, s)) bytes += macho__slot_key(sh, t, s, NULL);
-    /* One block: n (pointer, length) pairs, then the key bytes (bytes mode). */
-    size_t size = (size_t)n * (sizeof(void *) + sizeof(size_t)) + bytes;
-    char *snap = macho__malloc(&c->alloc, size);
-    if (!snap) {
-      macho__unlock(sh);
-      return MACHO_ENOMEM;
-    }
-    void **keys = (void **)(void *)snap;
-    size_t *lens = (size_t *)(void *)(snap + (size_t)n * sizeof(void *));
-    char *data = (char *)(lens + n);
-    uint32_t k = 0;
-    for (uint32_t s = 0; s < t->nslots && k < n; s++) {
-      if (!macho__slot_tag(t, s)) continue;
-      uint64_t m = atomic_load_explicit(&t->slots[s].m, memory_order_relaxed);
-      if (macho__m_expired(m, macho__group_epoch_ns(sh, macho__group_of(t, s)), now)) continue;
-      if (c->object_mode) {
-        void *key = (void *)(uintptr_t)atomic_load_explicit(&t->slots[s].k, memory_order_relaxed);
-        c->obj_ops.retain(c->obj_ops.ctx, key);
-        keys[k] = key;
-        lens[k] = 0;
-      } else {
-        uint32_t len = macho__slot_key(sh, t, s, data);
-        keys[k] = data;
-        lens[k] = len;
-        data += len;
-      }
-      k++;
-    }
+/* Snapshot iteration, shard by shard: what a shard holds is copied (bytes)
+ * or retained (objects) under its lock, then handed to the callback with no
+ * lock held, so fn may use the cache. Expired entries are skipped. */
+typedef struct walk {
+  macho_key_fn key_fn;
+  macho_entry_fn entry_fn;
+  void *ctx;
+} walk;
+
+static int walk_shard(macho_cache *c, macho__shard *sh, const walk *w) {
+  const bool values = w->entry_fn != NULL;
+  macho__lock(sh);
+  macho__shard_drain(sh);
+  macho__table *t = atomic_load_explicit(&sh->table, memory_order_relaxed);
+  uint64_t now = macho__now(c);
+  uint32_t n = sh->len;
+  if (n == 0) {
     macho__unlock(sh);
-    int stop = 0;
-    for (uint32_t i = 0; i < k; i++) {
-      if (!stop) stop = fn(ctx, keys[i], lens[i]);
-      if (c->object_mode) c->obj_ops.release(c->obj_ops.ctx, keys[i]);
+    return MACHO_OK;
+  }
+  size_t bytes = 0;
+  if (!c->object_mode)
+    for (uint32_t s = 0; s < t->nslots; s++)
+      if (macho__slot_tag(t, s))
+        bytes += macho__slot_key(sh, t, s, NULL) + (values ? macho__slot_value(sh, t, s, NULL) : 0);
+  size_t size = (size_t)n * sizeof(macho_entry_view) + bytes;
+  macho_entry_view *snap = macho__malloc(&c->alloc, size);
+  if (!snap) {
+    macho__unlock(sh);
+    return MACHO_ENOMEM;
+  }
+  char *data = (char *)(snap + n);
+  uint32_t k = 0;
+  for (uint32_t s = 0; s < t->nslots && k < n; s++) {
+    if (!macho__slot_tag(t, s)) continue;
+    uint64_t m = atomic_load_explicit(&t->slots[s].m, memory_order_relaxed);
+    uint64_t epoch = macho__group_epoch_ns(sh, macho__group_of(t, s));
+    if (macho__m_expired(m, epoch, now)) continue;
+    macho_entry_view *v = &snap[k++];
+    v->ttl_remaining = (m & MACHO__M_DEADLINE) ? (double)(macho__m_time_ns(m, epoch) - now) / 1e9 : INFINITY;
+    if (c->object_mode) {
+      void *key = (void *)(uintptr_t)atomic_load_explicit(&t->slots[s].k, memory_order_relaxed);
+      void *val = (void *)(uintptr_t)atomic_load_explicit(&t->slots[s].v, memory_order_relaxed);
+      c->obj_ops.retain(c->obj_ops.ctx, key);
+      if (values && val) c->obj_ops.retain(c->obj_ops.ctx, val);
+      v->key = key;
+      v->value = values ? val : NULL;
+      v->klen = v->vlen = 0;
+    } else {
+      v->key = data;
+      v->klen = macho__slot_key(sh, t, s, data);
+      data += v->klen;
+      v->value = data;
+      v->vlen = values ? macho__slot_value(sh, t, s, data) : 0;
+      data += v->vlen;
     }
-    macho__free(&c->alloc, snap, size);
-    if (stop) return stop;
+  }
+  macho__unlock(sh);
+  int stop = 0;
+  for (uint32_t i = 0; i < k; i++) {
+    if (!stop) stop = values ? w->entry_fn(w->ctx, &snap[i]) : w->key_fn(w->ctx, snap[i].key, snap[i].klen);
+    if (c->object_mode) {
+      c->obj_ops.release(c->obj_ops.ctx, (void *)snap[i].key);
+      if (snap[i].value) c->obj_ops.release(c->obj_ops.ctx, (void *)snap[i].value);
+    }
+  }
+  macho__free(&c->alloc, snap, size);
+  return stop;
+}
+
+static int walk_cache(macho_cache *c, const walk *w) {
+  for (uint32_t si = 0; si < c->nshards; si++) {
+    int rc = walk_shard(c, &c->shards[si], w);
+    if (rc) return rc;
   }
   return MACHO_OK;
+}
+
+int macho_foreach_key(macho_cache *c, macho_key_fn fn, void *ctx) {
+  if (!c || !fn) return MACHO_EINVAL;
+  walk w = {fn, NULL, ctx};
+  return walk_cache(c, &w);
+}
+
+/* A peek at every live entry with its value and remaining TTL, for copies
+ * (pickling in the Python binding) and for iterating a cache without
+ * disturbing it: no counter, no recency. */
+int macho_foreach_entry(macho_cache *c, macho_entry_fn fn, void *ctx) {
+  if (!c || !fn) return MACHO_EINVAL;
+  walk w = {NULL, fn, ctx};
+  return walk_cache(c, &w);
 }
 
 /* ---- counters ------------------------------------------------------------------------ */

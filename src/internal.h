@@ -109,6 +109,13 @@ static inline uint64_t macho__now(const macho_cache *c) {
 static inline uint64_t macho__now_precise(const macho_cache *c) {
   return c->cfg.clock ? c->cfg.clock(c->cfg.clock_ctx) : macho__clock_precise();
 }
+/* The time a write stamps on an entry: the clock word (1 ms steps) in bytes
+ * mode; in object mode with metrics on, the precise clock, so that
+ * lifespans in small examples (the Python binding's) resolve below a
+ * millisecond. Calls there cost far more than the clock read. */
+static inline uint64_t macho__now_write(const macho_cache *c) {
+  return c->object_mode && c->cfg.metrics ? macho__now_precise(c) : macho__now(c);
+}
 uint64_t macho__ttl_to_ns(double ttl_seconds); /* caller validated: >= 0, not NaN */
 /* The meta word's time bits for an entry written at `now` with `ttl_ns`
  * (0 = none), counted from the shard's current epoch. */
@@ -172,6 +179,7 @@ void macho__shard_clear_release(macho__shard *sh, macho__cleared *old);
 uint64_t macho__slot_hash(const macho__shard *sh, const macho__table *t, uint32_t s);
 /* Copy slot s's key out (bytes mode); returns its length. buf may be NULL to ask. */
 uint32_t macho__slot_key(const macho__shard *sh, const macho__table *t, uint32_t s, void *buf);
+uint32_t macho__slot_value(const macho__shard *sh, const macho__table *t, uint32_t s, void *buf);
 
 /* ---- metrics.c ------------------------------------------------------------------------ */
 void macho__metrics_on_remove(macho__shard *sh, uint64_t born, macho_removal reason, uint64_t now);
@@ -191,10 +199,18 @@ typedef struct macho__lat {
   bool on;
 } macho__lat;
 void macho__metrics_on_latency(macho__shard *sh, int op, uint64_t t0, uint64_t t1);
+/* With config.metrics == 1, every call is timed until this many samples of
+ * its op exist in the cache (since open or the last macho_stats_reset), then
+ * 1 in MACHO_LATENCY_SAMPLE_EVERY: five puts and two gets show latencies. */
+#define MACHO__LAT_WARMUP MACHO_LATENCY_SAMPLE_EVERY
+static inline bool macho__lat_warming(const macho_cache *c, int op) {
+  return atomic_load_explicit(&c->lat_warm[op], memory_order_relaxed) < MACHO__LAT_WARMUP;
+}
 static inline macho__lat macho__lat_begin(const macho_cache *c, int op) {
   macho__lat l = {0, false};
   int m = c->cfg.metrics;
-  if (m == 2 || (m == 1 && (++macho__tl.tick[op] & (MACHO_LATENCY_SAMPLE_EVERY - 1)) == 0)) {
+  if (m == 2 || (m == 1 && ((++macho__tl.tick[op] & (MACHO_LATENCY_SAMPLE_EVERY - 1)) == 0 ||
+                            macho__unlikely(macho__lat_warming(c, op))))) {
     l.on = true;
     l.t0 = macho__now_precise(c);
   }

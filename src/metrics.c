@@ -114,6 +114,11 @@ void macho__lat_end_unlocked(const macho_cache *c, macho__shard *sh, int op, mac
 void macho__metrics_on_latency(macho__shard *sh, int op, uint64_t t0, uint64_t t1) {
   struct macho__metrics *m = metrics_of(sh);
   if (!m) return;
+  /* Count the warm-up (internal.h: MACHO__LAT_WARMUP). Two threads may both
+   * add past the limit; it only has to stop growing. */
+  _Atomic uint32_t *warm = &sh->cache->lat_warm[op];
+  if (atomic_load_explicit(warm, memory_order_relaxed) < MACHO__LAT_WARMUP)
+    atomic_fetch_add_explicit(warm, 1u, memory_order_relaxed);
   uint64_t ns = t1 > t0 ? t1 - t0 : 0;
   macho__hist_record(&m->lat[op], ns);
   uint64_t sec = t1 / 1000000000u;
@@ -321,6 +326,7 @@ void macho_stats_free(macho_stats *s) {
 
 int macho_stats_reset(macho_cache *c) {
   if (!c) return MACHO_EINVAL;
+  for (int op = 0; op < 2; op++) atomic_store_explicit(&c->lat_warm[op], 0u, memory_order_relaxed);
   for (uint32_t i = 0; i < c->nshards; i++) {
     macho__shard *sh = &c->shards[i];
     macho__lock(sh);

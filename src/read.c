@@ -115,7 +115,7 @@ static int get_locked(macho_cache *c, macho__shard *sh, const void *key, size_t 
   int rc = MACHO_OK;
   macho__lock(sh);
   macho__shard_drain(sh);
-  uint64_t now = macho__now(c);
+  uint64_t now = macho__now_write(c); /* it may reclaim an expired entry: a removal time */
   if (filter_admits(sh, hash)) {
     bool stale = false;
     rc = find_live(sh, key, klen, hash, &s, now, &dead, &stale);
@@ -227,9 +227,11 @@ int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t bu
   /* One per-thread tick: every 32nd get is special, and takes turns between
    * a latency sample and a sweep (every get is timed with metrics = 2). */
   uint32_t tick = ++macho__tl.tick[MACHO__OP_GET];
-  const bool tail = macho__unlikely((tick & 31) == 0 || c->cfg.metrics == 2);
+  const bool tail = macho__unlikely((tick & 31) == 0 || c->cfg.metrics == 2 ||
+                                    macho__lat_warming(c, MACHO__OP_GET));
   uint64_t t0 = 0;
-  if (tail && (c->cfg.metrics == 2 || (c->cfg.metrics == 1 && (tick & 63) == 0)))
+  if (tail && (c->cfg.metrics == 2 ||
+               (c->cfg.metrics == 1 && ((tick & 63) == 0 || macho__lat_warming(c, MACHO__OP_GET)))))
     t0 = macho__now_precise(c) | 1; /* 0 means "not sampled" */
   uint64_t hash = macho__hash_bytes(key, klen, c->cfg.seed);
   macho__shard *sh = shard_for(c, hash);

@@ -137,6 +137,20 @@ uint32_t macho__slot_key(const macho__shard *sh, const macho__table *t, uint32_t
   return len;
 }
 
+uint32_t macho__slot_value(const macho__shard *sh, const macho__table *t, uint32_t s, void *buf) {
+  const macho__slot *sl = &t->slots[s];
+  uint64_t m = atomic_load_explicit(&sl->m, memory_order_relaxed);
+  uint64_t v = atomic_load_explicit(&sl->v, memory_order_relaxed);
+  uint32_t f = macho__m_vform(m);
+  uint32_t len = (uint32_t)word_len(v, f);
+  if (!buf) return len;
+  if (f <= MACHO__FORM_INLINE_MAX) memcpy(buf, &v, len);
+  else if (f == MACHO__FORM_ARENA)
+    macho__atomic_copy_out(buf, macho__arena_ptr(&sh->arena, macho__ref_off(v)), len);
+  else memcpy(buf, (const uint64_t *)(uintptr_t)v + 1, len);
+  return len;
+}
+
 uint64_t macho__slot_hash(const macho__shard *sh, const macho__table *t, uint32_t s) {
   if (t->hashes) return t->hashes[s];
   const macho__slot *sl = &t->slots[s];
@@ -491,7 +505,7 @@ int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void 
   macho_cache *c = sh->cache;
   const bool obj = c->object_mode;
   macho__shard_drain(sh);
-  uint64_t now = macho__now(c);
+  uint64_t now = macho__now_write(c);
   macho__sweep(sh, now, MACHO__PUT_SWEEP, dead);
   uint32_t s;
   int rc = macho__shard_find(sh, key, klen, hash, &s);
@@ -609,7 +623,7 @@ int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void 
 int macho__shard_clear_slice(macho__shard *sh, macho__dead *dead) {
   macho__shard_drain(sh);
   macho__table *t = table_of(sh);
-  uint64_t now = macho__now(sh->cache);
+  uint64_t now = macho__now_write(sh->cache);
   uint32_t budget = MACHO__DEAD_MAX / 2;
   for (uint32_t g = 0; g < t->ngroups && sh->len && budget; g++) {
     uint32_t full = macho__group_full(&t->groups[g]);

@@ -207,6 +207,11 @@ struct macho__shard {
 /* ---- the cache ------------------------------------------------------------------------- */
 struct macho_cache {
   macho_config cfg;              /* as opened; object_ops/allocator point at the copies below */
+  /* Latency samples recorded so far, per op, up to MACHO__LAT_WARMUP: until
+   * then every call is timed, so that a cache that has seen a handful of
+   * calls already shows latencies. Written only during the warm-up (and by
+   * macho_stats_reset); afterwards a read-shared line. */
+  _Atomic uint32_t lat_warm[2];
   macho_object_ops obj_ops;
   macho__alloc alloc;
   bool object_mode;

@@ -98,11 +98,52 @@ static void sampled_timing_times_one_call_in_sample_every(void **state) {
   macho_stats *s;
   assert_int_equal(macho_stats_get(c, 0, &s), MACHO_OK);
   assert_int_equal(s->latency_sample_every, MACHO_LATENCY_SAMPLE_EVERY);
-  /* the per-thread tick carries over from earlier tests: +-1 at each end */
+  /* The first MACHO_LATENCY_SAMPLE_EVERY calls of each op are all timed (the
+   * warm-up), then 1 in MACHO_LATENCY_SAMPLE_EVERY: 64 + 99 per op. The
+   * per-thread tick carries over from earlier tests: +-1 at each end. */
   uint64_t timed = s->get_latency_ns.count + s->put_latency_ns.count;
-  assert_true(timed >= 199 && timed <= 201);
-  assert_true(s->put_latency_ns.count >= 99 && s->put_latency_ns.count <= 101);
-  assert_true(s->get_latency_ns.count >= 99 && s->get_latency_ns.count <= 101);
+  assert_true(timed >= 325 && timed <= 327);
+  assert_true(s->put_latency_ns.count >= 162 && s->put_latency_ns.count <= 164);
+  assert_true(s->get_latency_ns.count >= 162 && s->get_latency_ns.count <= 164);
+  macho_stats_free(s);
+  macho_close(c);
+}
+
+static void a_new_cache_times_every_call_until_it_has_enough_samples(void **state) {
+  (void)state;
+  test_clock clk = {1};
+  macho_cache *c = open_cache(100, 1, 1, 0, &clk, test_clock_fn);
+  for (int round = 0; round < 2; round++) { /* a reset starts the warm-up again */
+    for (uint64_t k = 0; k < 5; k++) put_u64(c, k);
+    (void)get_u64(c, 1);
+    (void)get_u64(c, 9);
+    macho_stats *s;
+    assert_int_equal(macho_stats_get(c, -1, &s), MACHO_OK);
+    assert_int_equal(s->put_latency_ns.count, 5);
+    assert_int_equal(s->get_latency_ns.count, 2);
+    macho_stats_free(s);
+    assert_int_equal(macho_stats_reset(c), MACHO_OK);
+  }
+  macho_close(c);
+}
+
+/* On the default clocks, births and deletions are stamped with the precise
+ * clock when metrics are on: an entry deleted right after its put has a
+ * lifespan above zero, where the coarse clock (a 4 ms tick here) gives 0.
+ * Nothing here depends on how long anything takes, only on time moving
+ * forward between two calls. */
+static void lifespans_resolve_below_the_coarse_tick_on_the_default_clock(void **state) {
+  (void)state;
+  macho_cache *c = open_cache(100, 1, 1, 0, NULL, NULL);
+  for (uint64_t k = 0; k < 10; k++) {
+    put_u64(c, k);
+    assert_int_equal(macho_delete(c, &k, sizeof k), MACHO_OK);
+  }
+  macho_stats *s;
+  assert_int_equal(macho_stats_get(c, -1, &s), MACHO_OK);
+  const macho_distribution *d = &s->lifespan_ns[MACHO_REMOVED_DELETED];
+  assert_int_equal(d->count, 10);
+  assert_true(d->min > 0);
   macho_stats_free(s);
   macho_close(c);
 }
@@ -427,6 +468,8 @@ int main(void) {
       cmocka_unit_test(known_sequence_gives_exact_counts),
       cmocka_unit_test(every_operation_is_timed_when_metrics_is_two),
       cmocka_unit_test(sampled_timing_times_one_call_in_sample_every),
+      cmocka_unit_test(a_new_cache_times_every_call_until_it_has_enough_samples),
+      cmocka_unit_test(lifespans_resolve_below_the_coarse_tick_on_the_default_clock),
       cmocka_unit_test(metrics_off_reads_no_clock_on_gets),
       cmocka_unit_test(lifespans_are_recorded_by_reason),
       cmocka_unit_test(lifespan_percentiles_track_the_exact_ones),

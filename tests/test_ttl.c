@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #define SEC 1000000000ull
 #define MS 1000000ull
@@ -238,6 +239,54 @@ static void expire_reclaims_every_expired_entry_and_nothing_else(void **state) {
   macho_close(c);
 }
 
+/* macho_foreach_entry (the Python binding's pickling): live entries only, with
+ * their values and the TTL each has left; a peek that counts nothing. */
+typedef struct seen_entries {
+  int n;
+  uint64_t keys[8], values[8];
+  double ttl[8];
+} seen_entries;
+
+static int record_entry(void *ctx, const macho_entry_view *e) {
+  seen_entries *s = ctx;
+  assert_int_equal(e->klen, 8);
+  assert_int_equal(e->vlen, 8);
+  memcpy(&s->keys[s->n], e->key, 8);
+  memcpy(&s->values[s->n], e->value, 8);
+  s->ttl[s->n++] = e->ttl_remaining;
+  return 0;
+}
+
+static void foreach_entry_shows_live_entries_with_their_remaining_ttl(void **state) {
+  (void)state;
+  test_clock clk = {5 * SEC};
+  macho_cache *c = open_with_clock(&clk, 10, 100, 1, MACHO_POLICY_LRU);
+  assert_int_equal(put_u64(c, 1, 11), MACHO_OK);                              /* dies at 15 s */
+  assert_int_equal(macho_put_ttl(c, &(uint64_t){2}, 8, &(uint64_t){22}, 8, 2), MACHO_OK); /* at 7 s */
+  assert_int_equal(macho_put_ttl(c, &(uint64_t){3}, 8, &(uint64_t){33}, 8, 0), MACHO_OK); /* never */
+  clk.now_ns += 3 * SEC; /* 8 s: key 2 has expired, key 1 has 7 s left */
+  macho_counters before = test_counters(c);
+  seen_entries s = {0};
+  assert_int_equal(macho_foreach_entry(c, record_entry, &s), MACHO_OK);
+  assert_int_equal(s.n, 2);
+  for (int i = 0; i < s.n; i++) {
+    if (s.keys[i] == 1) {
+      assert_int_equal(s.values[i], 11);
+      assert_true(fabs(s.ttl[i] - 7.0) < 1e-9);
+    } else {
+      assert_int_equal(s.keys[i], 3);
+      assert_int_equal(s.values[i], 33);
+      assert_true(isinf(s.ttl[i]));
+    }
+  }
+  macho_counters after = test_counters(c);
+  assert_int_equal(after.gets, before.gets);
+  assert_int_equal(after.hits, before.hits);
+  assert_int_equal(macho_foreach_entry(NULL, record_entry, &s), MACHO_EINVAL);
+  assert_int_equal(macho_foreach_entry(c, NULL, &s), MACHO_EINVAL);
+  macho_close(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(an_expired_entry_is_never_returned),
@@ -250,6 +299,7 @@ int main(void) {
       cmocka_unit_test(expired_entries_are_reclaimed_by_gets_of_other_keys),
       cmocka_unit_test(expired_entries_are_preferred_over_eviction_when_reclaimed_first),
       cmocka_unit_test(expire_reclaims_every_expired_entry_and_nothing_else),
+      cmocka_unit_test(foreach_entry_shows_live_entries_with_their_remaining_ttl),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -286,6 +286,23 @@ MACHO_API MACHO_NODISCARD int macho_expire(macho_cache *cache, size_t *reclaimed
 typedef int (*macho_key_fn)(void *ctx, const void *key, size_t klen);
 MACHO_API MACHO_NODISCARD int macho_foreach_key(macho_cache *cache, macho_key_fn fn, void *ctx);
 
+/* A live entry as macho_foreach_entry shows it. Bytes mode: key and value are
+ * copies valid during the call. Object mode: the objects themselves, retained
+ * during the call (value may be NULL), klen = vlen = 0. */
+typedef struct macho_entry_view {
+  const void *key;
+  size_t klen;
+  const void *value;
+  size_t vlen;
+  double ttl_remaining; /* seconds until the entry expires (> 0); +INFINITY = never */
+} macho_entry_view;
+typedef int (*macho_entry_fn)(void *ctx, const macho_entry_view *entry);
+/* As macho_foreach_key, for every live entry with its value and remaining
+ * TTL (copies and pickling). A peek: no counters, no recency; entries expired
+ * at the snapshot of their shard are skipped. fn returns nonzero to stop (that
+ * value is returned). MACHO_EINVAL for NULL cache/fn, MACHO_ENOMEM. */
+MACHO_API MACHO_NODISCARD int macho_foreach_entry(macho_cache *cache, macho_entry_fn fn, void *ctx);
+
 /* ------------------------------------------------------------------------ */
 /* Counters                                                                   */
 /* ------------------------------------------------------------------------ */
