@@ -614,6 +614,55 @@ static void bad_arguments_are_rejected(void **state) {
   macho_close(c);
 }
 
+/* An occupied port is its own status, so the CLI and Python can say "address
+ * already in use"; other socket errors stay EIO. */
+static void an_occupied_port_is_reported_as_address_in_use(void **state) {
+  (void)state;
+  macho_cache *c;
+  macho_config cfg;
+  macho_config_init(&cfg);
+  assert_int_equal(macho_open(&cfg, &c), MACHO_OK);
+  assert_int_equal(MACHO_EADDRINUSE, -11);
+  assert_string_equal(macho_strerror(MACHO_EADDRINUSE), "address already in use");
+  assert_string_equal(macho_status_name(MACHO_EADDRINUSE), "EADDRINUSE");
+
+  /* a plain socket holds a port; a dashboard asked for it must say so */
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in a = {0};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(fd, 1), 0);
+  socklen_t alen = sizeof a;
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+  char listen_at[32];
+  snprintf(listen_at, sizeof listen_at, "127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+  macho_dashboard_options o;
+  macho_dashboard_options_init(&o);
+  o.listen = listen_at;
+  macho_dashboard *d = (macho_dashboard *)&o;
+  assert_int_equal(macho_dashboard_start(c, &o, &d), MACHO_EADDRINUSE);
+  assert_null(d);
+
+  /* so must a second dashboard on the first one's port */
+  macho_dashboard *first;
+  o.listen = "127.0.0.1:0";
+  assert_int_equal(macho_dashboard_start(c, &o, &first), MACHO_OK);
+  snprintf(listen_at, sizeof listen_at, "127.0.0.1:%u", port_of(first));
+  o.listen = listen_at;
+  assert_int_equal(macho_dashboard_start(c, &o, &d), MACHO_EADDRINUSE);
+  macho_dashboard_stop(first);
+  close(fd);
+
+  /* an address this machine does not have (TEST-NET-1) is another error */
+  o.listen = "192.0.2.1:0";
+  o.token = "tok";
+  assert_int_equal(macho_dashboard_start(c, &o, &d), MACHO_EIO);
+  assert_null(d);
+  macho_close(c);
+}
+
 /* Run the CLI, return its exit status and (up to cap bytes of) its stdout. */
 static int run_cli(const char *args, char *out, size_t cap) {
   char cmd[1024];
@@ -685,6 +734,7 @@ int main(void) {
       cmocka_unit_test(management_endpoints_get_delete_and_clear_when_enabled),
       cmocka_unit_test(bad_arguments_are_rejected),
       cmocka_unit_test(management_is_refused_on_an_object_mode_cache),
+      cmocka_unit_test(an_occupied_port_is_reported_as_address_in_use),
       cmocka_unit_test(the_cli_reads_and_manages_a_running_cache),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -65,7 +65,8 @@ extern "C" {
   X(ECALLBACK, -7, "a caller-supplied callback reported an error")                   \
   X(EBUSY, -8, "resource busy")                                                      \
   X(EIO, -9, "input/output error")                                                   \
-  X(ENOTSUP, -10, "not supported by this build or configuration")
+  X(ENOTSUP, -10, "not supported by this build or configuration")                    \
+  X(EADDRINUSE, -11, "address already in use")
 
 typedef enum macho_status {
 #define MACHO__STATUS_ENUM(name, code, msg) MACHO_##name = (code),
@@ -419,8 +420,10 @@ MACHO_API void macho_dashboard_options_init(macho_dashboard_options *opts);
  * cache/out, an unparsable listen address, a non-loopback HOST without a
  * token, a malformed token or management not 0/1; MACHO_EMODE for management
  * on an object-mode cache (its endpoints take byte keys, and a clear would
- * release objects on the server thread); MACHO_EIO when the address
- * cannot be bound; MACHO_ENOMEM. The server reads the cache through the
+ * release objects on the server thread); MACHO_EADDRINUSE when another
+ * socket holds the address (bind failed with EADDRINUSE); MACHO_EIO for any
+ * other socket error (say, an address this machine does not have);
+ * MACHO_ENOMEM. The server reads the cache through the
  * public, thread-safe API only (GET /api/get is a real get: it counts). */
 MACHO_API MACHO_NODISCARD int macho_dashboard_start(macho_cache *cache,
                                                     const macho_dashboard_options *opts,

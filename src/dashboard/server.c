@@ -16,11 +16,14 @@
 #include "dashboard.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #define MAX_URL 2048u
 #define MAX_TOKEN 256u
@@ -284,6 +287,25 @@ static bool token_ok(const char *t) {
   return true;
 }
 
+/* The listening socket, made here rather than by libmicrohttpd so that a
+ * failed bind tells why: an occupied port is MACHO_EADDRINUSE, anything else
+ * MACHO_EIO. IPv6 sockets are IPv6-only, as libmicrohttpd made them. */
+static int open_listener(const struct sockaddr_storage *ss, int *out) {
+  socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return MACHO_EIO;
+  int one = 1;
+  (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (ss->ss_family == AF_INET6) (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, 128) != 0) {
+    int rc = errno == EADDRINUSE ? MACHO_EADDRINUSE : MACHO_EIO;
+    close(fd);
+    return rc;
+  }
+  *out = fd;
+  return MACHO_OK;
+}
+
 int macho_dashboard_start(macho_cache *cache, const macho_dashboard_options *opts, macho_dashboard **out) {
   if (out) *out = NULL;
   if (!cache || !out) return MACHO_EINVAL;
@@ -303,8 +325,14 @@ int macho_dashboard_start(macho_cache *cache, const macho_dashboard_options *opt
   if (parse_listen(o.listen, &ss, &loopback, host, sizeof host) != MACHO_OK) return MACHO_EINVAL;
   if (!loopback && !o.token) return MACHO_EINVAL; /* a token is required off loopback */
 
+  int lfd = -1;
+  int rc = open_listener(&ss, &lfd);
+  if (rc != MACHO_OK) return rc;
   macho_dashboard *d = macho__calloc(&cache->alloc, 1, sizeof *d);
-  if (!d) return MACHO_ENOMEM;
+  if (!d) {
+    close(lfd);
+    return MACHO_ENOMEM;
+  }
   d->cache = cache;
   d->alloc = &cache->alloc;
   d->management = o.management;
@@ -315,11 +343,12 @@ int macho_dashboard_start(macho_cache *cache, const macho_dashboard_options *opt
   }
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
   if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-  d->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, d, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+  d->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, d, MHD_OPTION_LISTEN_SOCKET, lfd,
                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
                                MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
                                MHD_OPTION_END);
   if (!d->daemon) {
+    close(lfd);
     macho__free(d->alloc, d, sizeof *d);
     return MACHO_EIO;
   }
