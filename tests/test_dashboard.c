@@ -257,10 +257,11 @@ static bool still_open(int fd) {
 
 /* Wait until the server holds `n` connections or more (the accept runs on its
  * thread, after our connect has returned). A bounded wait, not a timing. */
-static void await_connections(macho_dashboard *d, uint32_t n) {
-  for (int i = 0; i < 5000 && macho__dashboard_connections(d) < n; i++) usleep(1000);
-  assert_true(macho__dashboard_connections(d) >= n);
+static void await_connections_in(macho_dashboard *d, int state, uint32_t n) {
+  for (int i = 0; i < 5000 && macho__dashboard_connections(d, state) < n; i++) usleep(1000);
+  assert_true(macho__dashboard_connections(d, state) >= n);
 }
+static void await_connections(macho_dashboard *d, uint32_t n) { await_connections_in(d, -1, n); }
 
 /* Replace every {PORT} in s. */
 static char *with_port(const char *s, unsigned port) {
@@ -1051,6 +1052,7 @@ static void a_stalled_or_trickling_client_is_cut_off_at_the_header_deadline(void
   struct pollfd p = {idle, POLLIN, 0};
   assert_int_equal(poll(&p, 1, 5000), 1);
   assert_true(recv(idle, buf, sizeof buf, 0) > 0); /* the answer */
+  await_connections_in(f.dash, MACHO__CONN_HEADER, 1); /* answered: waiting for the next head */
   advance(f.dash, 499);
   assert_true(still_open(idle));
   advance(f.dash, 2);
@@ -1084,13 +1086,11 @@ static void a_client_that_never_reads_is_cut_off_at_the_response_deadline(void *
   char req[128];
   snprintf(req, sizeof req, "GET /static/chart.js HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n\r\n", f.port);
   assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
-  await_connections(f.dash, 1);
-  /* wait until the server has written what the socket buffers take */
+  await_connections_in(f.dash, MACHO__CONN_RESPOND, 1);
   struct pollfd p = {fd, POLLIN, 0};
-  assert_int_equal(poll(&p, 1, 5000), 1);
-  usleep(100 * 1000); /* not a timing: lets the buffers fill; the deadline is on the injected clock */
+  assert_int_equal(poll(&p, 1, 5000), 1); /* the answer has begun */
   advance(f.dash, 299);
-  assert_true(macho__dashboard_connections(f.dash) == 1);
+  assert_int_equal(macho__dashboard_connections(f.dash, MACHO__CONN_RESPOND), 1); /* stuck in it */
   advance(f.dash, 2);
   size_t got = 0;
   char buf[65536];
@@ -1132,7 +1132,7 @@ static void hundreds_of_stalled_connections_never_lock_out_a_token_holder(void *
     assert_int_equal(r.status, 200);
     reply_free(&r);
   }
-  assert_true(macho__dashboard_connections(f.dash) <= t.limits.max_connections + 64);
+  assert_true(macho__dashboard_connections(f.dash, -1) <= t.limits.max_connections + 64);
   int cut = 0;
   for (int i = 0; i < STALLERS; i++) {
     if (!still_open(fds[i])) cut++;

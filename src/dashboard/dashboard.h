@@ -269,7 +269,8 @@ int macho__dashboard_start_tuned(macho_cache *cache, const macho_dashboard_optio
 /* Wake the server's loop so that it looks at its clock again (tests with an
  * injected clock call it after moving the clock). */
 void macho__dashboard_kick(macho_dashboard *d);
-/* Connections the server holds now (evicted ones not yet closed included). */
-uint32_t macho__dashboard_connections(macho_dashboard *d);
+/* Connections the server holds now in `state` (a macho__conn_state), or in
+ * any state when state < 0 (evicted ones not yet closed included). */
+uint32_t macho__dashboard_connections(macho_dashboard *d, int state);
 
 #endif /* MACHO_DASHBOARD_H */

@@ -38,7 +38,6 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -64,7 +63,6 @@ struct macho_dashboard {
   uint64_t kicks, kicks_done;
   bool stop, thread_started, sync_made;
   pthread_t ticker;
-  atomic_uint nconn;
   char url[96 + 8 + MACHO__DASH_MAX_TOKEN];
 };
 
@@ -265,7 +263,6 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (c) {
       c->state = MACHO__CONN_FREE;
       c->evicted = false;
-      atomic_fetch_sub(&d->nconn, 1);
     }
     *socket_context = NULL;
     pthread_mutex_unlock(&d->mu);
@@ -294,7 +291,6 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
   }
   enter(d, c, MACHO__CONN_HEADER);
   *socket_context = c;
-  atomic_fetch_add(&d->nconn, 1);
   pthread_mutex_unlock(&d->mu);
 }
 
@@ -490,7 +486,17 @@ void macho__dashboard_kick(macho_dashboard *d) {
   pthread_mutex_unlock(&d->mu);
 }
 
-uint32_t macho__dashboard_connections(macho_dashboard *d) { return d ? atomic_load(&d->nconn) : 0; }
+uint32_t macho__dashboard_connections(macho_dashboard *d, int state) {
+  if (!d) return 0;
+  uint32_t n = 0;
+  pthread_mutex_lock(&d->mu);
+  for (size_t i = 0; i < d->nslots; i++) {
+    const macho__conn *c = &d->conns[i];
+    if (c->state != MACHO__CONN_FREE && (state < 0 || (c->state == state && !c->evicted))) n++;
+  }
+  pthread_mutex_unlock(&d->mu);
+  return n;
+}
 
 /* ---- start / stop -------------------------------------------------------------- */
 
@@ -596,7 +602,6 @@ int macho__dashboard_start_tuned(macho_cache *cache, const macho_dashboard_optio
   d->alloc = alloc;
   d->tune = tune;
   d->nslots = (size_t)tune.limits.max_connections + SLOT_SLACK;
-  atomic_init(&d->nconn, 0);
   d->site.management = o.management;
   d->site.object_mode = cfg.object_ops != NULL;
   d->site.loopback = loopback;
