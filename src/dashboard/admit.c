@@ -68,13 +68,16 @@ bool macho__dash_admit(const macho__conn *conns, size_t nslots, const macho__adm
     uint32_t remote_cap = lim->max_connections > lim->loopback_reserve
                               ? lim->max_connections - lim->loopback_reserve
                               : 0;
-    if (live_remote >= remote_cap || live >= lim->max_connections) {
+    /* (more than the limits only if they were lowered: never fill further) */
+    if (live_remote > remote_cap || live > lim->max_connections) return false;
+    if (live_remote == remote_cap || live == lim->max_connections) {
       *victim = pick_victim(conns, nslots, true);
       return *victim >= 0;
     }
     return true;
   }
-  if (live >= lim->max_connections) {
+  if (live > lim->max_connections) return false;
+  if (live == lim->max_connections) {
     /* strangers from afar give way first, then the longest waiting */
     *victim = pick_victim(conns, nslots, true);
     if (*victim < 0) *victim = pick_victim(conns, nslots, false);
