@@ -1836,11 +1836,19 @@ static void a_failed_allocation_during_start_leaks_nothing(void **state) {
 
 /* ---- the CLI against a running dashboard ----------------------------------------- */
 
-/* Run the CLI, return its exit status and (up to cap bytes of) its stdout;
- * stderr goes to err when given. */
+/* Where the CLI's stderr goes: a file of this run's own. */
+static char cli_err[64];
+
+/* Run the CLI, return its exit status and (up to cap bytes of) its stdout. */
 static int run_cli(const char *args, char *out, size_t cap) {
+  if (!cli_err[0]) {
+    snprintf(cli_err, sizeof cli_err, "/tmp/macho-dash-cli-XXXXXX");
+    int fd = mkstemp(cli_err);
+    assert_true(fd >= 0);
+    close(fd);
+  }
   char cmd[1024];
-  snprintf(cmd, sizeof cmd, "'%s' %s 2>/tmp/macho-dash-cli.err", MACHO_CLI, args);
+  snprintf(cmd, sizeof cmd, "'%s' %s 2>'%s'", MACHO_CLI, args, cli_err);
   FILE *p = popen(cmd, "r");
   assert_non_null(p);
   size_t n = fread(out, 1, cap - 1, p);
@@ -1850,7 +1858,7 @@ static int run_cli(const char *args, char *out, size_t cap) {
 }
 
 static bool cli_said(const char *what) {
-  FILE *f = fopen("/tmp/macho-dash-cli.err", "r");
+  FILE *f = fopen(cli_err, "r");
   if (!f) return false;
   char buf[4096];
   size_t n = fread(buf, 1, sizeof buf - 1, f);
@@ -1910,6 +1918,7 @@ static void the_cli_reads_and_manages_a_running_cache(void **state) {
   snprintf(args, sizeof args, "clear 'http://127.0.0.1:%u/?token=tok-123'", f.port);
   assert_int_equal(run_cli(args, out, sizeof out), 1); /* management off: 403 */
   stop(&f);
+  unlink(cli_err);
 }
 
 int main(void) {

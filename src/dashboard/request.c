@@ -220,6 +220,11 @@ static void fail(macho__dash_decision *d, unsigned status, const char *why) {
   d->status = status;
   d->error = why;
 }
+#define FAIL(status, why)      \
+  do {                         \
+    fail(d, (status), (why));  \
+    return;                    \
+  } while (0)
 
 typedef struct found {
   const macho__dash_header *h;
@@ -309,6 +314,10 @@ static int param(macho__dash_decision *d, query q, const char *name, char *out, 
     fail(d, 400, repeated_why);
     return -1;
   }
+  if (vn > cap) { /* decoding never lengthens: a value that fits raw fits decoded */
+    fail(d, 400, "query parameter value too long");
+    return -1;
+  }
   long dn = macho__dash_unescape(v, vn, out, cap);
   if (dn < 0) {
     fail(d, 400, "malformed percent-escape in the query");
@@ -322,63 +331,63 @@ void macho__dash_decide(const macho__dash_site *s, const macho__dash_request *r,
   memset(d, 0, offsetof(macho__dash_decision, key));
   d->key_len = 0;
   d->status = 200;
-  if (r->target_len > MACHO__DASH_MAX_URL) return fail(d, 414, "URL too long (2048 bytes at most)");
-  if (r->nheaders > MACHO__DASH_MAX_HEADERS) return fail(d, 431, "too many header lines (64 at most)");
+  if (r->target_len > MACHO__DASH_MAX_URL) FAIL(414, "URL too long (2048 bytes at most)");
+  if (r->nheaders > MACHO__DASH_MAX_HEADERS) FAIL(431, "too many header lines (64 at most)");
 
   found host = header(r, "Host"), origin = header(r, "Origin"), auth = header(r, "Authorization"),
         cookie = header(r, "Cookie"), clen = header(r, "Content-Length"),
         te = header(r, "Transfer-Encoding");
-  if (host.count > 1) return fail(d, 400, "more than one Host header");
+  if (host.count > 1) FAIL(400, "more than one Host header");
   if (origin.count > 1 || auth.count > 1 || cookie.count > 1 || clen.count > 1)
-    return fail(d, 400, "a header that may appear once appears twice");
+    FAIL(400, "a header that may appear once appears twice");
 
   /* Nothing here takes a body; refusing it before reading keeps memory flat. */
   if (te.count) {
     d->close = true;
-    return fail(d, 413, "request bodies are not accepted");
+    FAIL(413, "request bodies are not accepted");
   }
   if (clen.count) {
     uint64_t len;
     if (!parse_u64(clen.h->value, clen.h->value_len, UINT64_MAX, &len)) {
       d->close = true;
-      return fail(d, 400, "malformed Content-Length");
+      FAIL(400, "malformed Content-Length");
     }
     if (len) {
       d->close = true;
-      return fail(d, 413, "request bodies are not accepted");
+      FAIL(413, "request bodies are not accepted");
     }
   }
 
-  if (r->method_len == 0 || r->method_len > 16) return fail(d, 400, "malformed method");
+  if (r->method_len == 0 || r->method_len > 16) FAIL(400, "malformed method");
   for (size_t i = 0; i < r->method_len; i++)
-    if (!is_tchar(r->method[i])) return fail(d, 400, "malformed method");
+    if (!is_tchar(r->method[i])) FAIL(400, "malformed method");
 
-  if (r->target_len == 0 || r->target[0] != '/') return fail(d, 400, "the request target must be a path");
+  if (r->target_len == 0 || r->target[0] != '/') FAIL(400, "the request target must be a path");
   for (size_t i = 0; i < r->target_len; i++) {
     unsigned char c = (unsigned char)r->target[i];
-    if (c <= 0x20 || c >= 0x7f || c == '#') return fail(d, 400, "invalid character in the request target");
+    if (c <= 0x20 || c >= 0x7f || c == '#') FAIL(400, "invalid character in the request target");
   }
   const char *qmark = memchr(r->target, '?', r->target_len);
   size_t path_len = qmark ? (size_t)(qmark - r->target) : r->target_len;
   query q = {qmark ? qmark + 1 : "", qmark ? r->target_len - path_len - 1 : 0};
-  if (!query_well_formed(q)) return fail(d, 400, "malformed percent-escape in the query");
+  if (!query_well_formed(q)) FAIL(400, "malformed percent-escape in the query");
 
   /* DNS rebinding: a page on evil.example that resolves to 127.0.0.1 sends
    * Host: evil.example; only literal loopback names get through. */
-  if (!host.count) return fail(d, 400, "missing Host header");
+  if (!host.count) FAIL(400, "missing Host header");
   if (s->loopback && !macho__dash_host_is_loopback(host.h->value, host.h->value_len, s->port))
-    return fail(d, 403, "Host must name this loopback server (127.0.0.1, localhost or [::1] with its port)");
+    FAIL(403, "Host must name this loopback server (127.0.0.1, localhost or [::1] with its port)");
 
   char tok[MACHO__DASH_MAX_URL]; /* a decoded value is never longer than the target */
   size_t tok_len = 0;
   int has_tok = param(d, q, "token", tok, sizeof tok, &tok_len, "repeated parameter token");
   if (has_tok < 0) return;
+  bool query_tok = has_tok > 0 && s->token_len && macho__dash_token_equal(tok, tok_len, s->token, s->token_len);
   if (s->token_len) {
-    bool ok = bearer_ok(s, auth.h) || cookie_ok(s, cookie.h) ||
-              (has_tok > 0 && macho__dash_token_equal(tok, tok_len, s->token, s->token_len));
+    bool ok = bearer_ok(s, auth.h) || cookie_ok(s, cookie.h) || query_tok;
     if (!ok) {
       d->authenticate = true;
-      return fail(d, 401, "missing or wrong token");
+      FAIL(401, "missing or wrong token");
     }
   }
 
@@ -387,21 +396,21 @@ void macho__dash_decide(const macho__dash_site *s, const macho__dash_request *r,
   if (macho__asset_find(r->target, path_len, &a)) {
     if (!get && !head) {
       d->allow = "GET, HEAD";
-      return fail(d, 405, "method not allowed");
+      FAIL(405, "method not allowed");
     }
     d->route = MACHO__ROUTE_ASSET;
     d->asset = a;
     d->head = head;
-    d->set_cookie = s->token_len && has_tok > 0 && strcmp(a.path, "/") == 0;
+    d->set_cookie = query_tok && strcmp(a.path, "/") == 0;
     return;
   }
   const route_def *rd = NULL;
   for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !rd; i++)
     if (bytes_eq(r->target, path_len, routes[i].path)) rd = &routes[i];
-  if (!rd) return fail(d, 404, "not found");
+  if (!rd) FAIL(404, "not found");
   if (!method_allowed(rd->allow, r->method, r->method_len)) {
     d->allow = rd->allow;
-    return fail(d, 405, "method not allowed");
+    FAIL(405, "method not allowed");
   }
   d->head = head;
 
@@ -412,12 +421,12 @@ void macho__dash_decide(const macho__dash_site *s, const macho__dash_request *r,
     if (has < 0) return;
     uint64_t v = 0;
     if (has && (!parse_u64(num, num_len, MACHO__HISTORY_SECONDS, &v) || v == 0))
-      return fail(d, 400, "seconds must be an integer from 1 to 900");
+      FAIL(400, "seconds must be an integer from 1 to 900");
     d->seconds = (uint32_t)v;
     has = param(d, q, "since", num, sizeof num, &num_len, "repeated parameter since");
     if (has < 0) return;
     if (has && !parse_u64(num, num_len, UINT64_MAX, &d->since))
-      return fail(d, 400, "since must be a sample sequence number");
+      FAIL(400, "since must be a sample sequence number");
     d->has_since = has > 0;
     d->route = rd->route;
     return;
@@ -429,12 +438,12 @@ void macho__dash_decide(const macho__dash_site *s, const macho__dash_request *r,
 
   /* Management: off unless switched on; from a browser, only the dashboard's
    * own page may ask (a cross-site form or fetch carries its Origin). */
-  if (!s->management) return fail(d, 403, "management is disabled on this dashboard");
+  if (!s->management) FAIL(403, "management is disabled on this dashboard");
   if (origin.count) {
     const macho__dash_header *o = origin.h;
     bool same = o->value_len == 7 + host.h->value_len && memcmp(o->value, "http://", 7) == 0 &&
                 memcmp(o->value + 7, host.h->value, host.h->value_len) == 0;
-    if (!same) return fail(d, 403, "cross-origin request refused");
+    if (!same) FAIL(403, "cross-origin request refused");
   }
   if (rd->route == MACHO__ROUTE_CLEAR) {
     d->route = rd->route;
@@ -442,7 +451,7 @@ void macho__dash_decide(const macho__dash_site *s, const macho__dash_request *r,
   }
   int has = param(d, q, "key", d->key, sizeof d->key, &d->key_len, "repeated parameter key");
   if (has < 0) return;
-  if (!has) return fail(d, 400, "missing ?key=");
-  if (s->object_mode) return fail(d, 409, "this cache holds objects, not byte keys");
+  if (!has) FAIL(400, "missing ?key=");
+  if (s->object_mode) FAIL(409, "this cache holds objects, not byte keys");
   d->route = rd->route;
 }
