@@ -86,10 +86,10 @@ def test_lines_are_straight_between_samples(demo, browser):
             chart)
         assert all(t == [0, "default", False] for t in tensions), (chart, tensions)
     # each plotted point is a sample the server sent, at its own time
-    page = browser.execute_script(
-        "return window.machoPage.view.samples.map((s) => [s.seq, s.t_ms, s.gets + s.puts, s.dt_ms])")
-    plotted = browser.execute_script(
-        "return window.machoCharts.rate.data.datasets[0].data.filter((p) => p.y !== null).map((p) => [p.x, p.y])")
+    # (read in one script, so that no poll can land between the two)
+    page, plotted = browser.execute_script(
+        "return [window.machoPage.view.samples.map((s) => [s.seq, s.t_ms, s.gets + s.puts, s.dt_ms]),"
+        " window.machoCharts.rate.data.datasets[0].data.filter((p) => p.y !== null).map((p) => [p.x, p.y])]")
     by_time = {t: (ops, dt) for _, t, ops, dt in page}
     for x, y in plotted:
         ops, dt = by_time[x]
@@ -130,11 +130,10 @@ def test_range_picker_shows_1_5_and_15_minutes(demo, browser):
         assert pressed.count("true") == 1
         assert browser.find_element(By.ID, button).get_attribute("aria-pressed") == "true"
         for chart in ("rate", "latencyTime", "memory"):
-            lo, hi = browser.execute_script(
-                "const s = window.machoCharts[arguments[0]].options.scales.x; return [s.min, s.max]", chart)
+            lo, hi, newest = browser.execute_script(
+                "const s = window.machoCharts[arguments[0]].options.scales.x, v = window.machoPage.view;"
+                " return [s.min, s.max, v.samples[v.samples.length - 1].t_ms]", chart)
             assert hi - lo == seconds * 1000, (chart, seconds, lo, hi)
-            newest = browser.execute_script(
-                "const v = window.machoPage.view; return v.samples[v.samples.length - 1].t_ms")
             assert hi == newest
 
 
@@ -251,8 +250,9 @@ def test_screenshot_for_the_readme(demo, browser, tmp_path):
 
 # ---- /api/stats against docs/stats.schema.json ------------------------------------
 
-def _validate(value, schema, path="$"):
-    """The subset of JSON Schema (draft 2020-12) the stats schema uses."""
+def _validate(value, schema, path="$", root=None):
+    """The subset of JSON Schema (draft 2020-12) the stats and history schemas use."""
+    root = root or _SCHEMA
     types = schema.get("type")
     if types is not None:
         types = types if isinstance(types, list) else [types]
@@ -275,24 +275,24 @@ def _validate(value, schema, path="$"):
     if "maximum" in schema and isinstance(value, (int, float)):
         assert value <= schema["maximum"], path
     for sub in schema.get("allOf", []):
-        _validate(value, sub, path)
+        _validate(value, sub, path, root)
     if "$ref" in schema:
         name = schema["$ref"].split("/")[-1]
-        _validate(value, _SCHEMA["$defs"][name], path)
+        _validate(value, root["$defs"][name], path, root)
     if isinstance(value, dict):
         for key in schema.get("required", []):
             assert key in value, "%s: missing %s" % (path, key)
         props = schema.get("properties", {})
         for key, sub in props.items():
             if key in value:
-                _validate(value[key], sub, path + "." + key)
+                _validate(value[key], sub, path + "." + key, root)
         if schema.get("additionalProperties") is False:
             extra = set(value) - set(props)
             assert not extra, "%s: unexpected %s" % (path, extra)
     if isinstance(value, list):
         if "items" in schema:
             for i, item in enumerate(value):
-                _validate(item, schema["items"], "%s[%d]" % (path, i))
+                _validate(item, schema["items"], "%s[%d]" % (path, i), root)
         if "minItems" in schema:
             assert len(value) >= schema["minItems"], path
         if "maxItems" in schema:
@@ -301,6 +301,8 @@ def _validate(value, schema, path="$"):
 
 with open(os.path.join(ROOT, "docs", "stats.schema.json"), encoding="utf-8") as f:
     _SCHEMA = json.load(f)
+with open(os.path.join(ROOT, "docs", "history.schema.json"), encoding="utf-8") as f:
+    _HISTORY_SCHEMA = json.load(f)
 
 
 def test_api_stats_validates_against_its_schema(demo):
@@ -318,3 +320,21 @@ def test_schema_validator_rejects_a_broken_snapshot(demo):
     del stats["latency_ns"]["get"]["p99"]
     with pytest.raises(AssertionError):
         _validate(stats, _SCHEMA)
+
+
+def test_api_history_validates_against_its_schema(demo):
+    WebDriverWait(None, 30, poll_frequency=0.2).until(lambda _: len(_history(demo)["samples"]) >= 2)
+    h = _history(demo)
+    _validate(h, _HISTORY_SCHEMA, root=_HISTORY_SCHEMA)
+    assert h["version"] == _HISTORY_SCHEMA["properties"]["version"]["const"]
+    seqs = [s["seq"] for s in h["samples"]]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert sum(s["gets"] for s in h["samples"]) > 0
+    # ?seconds= and ?since= narrow it; a broken sample fails the validator
+    last = _history(demo, "?seconds=1")["samples"]
+    assert len(last) >= 1  # the newest, and any other taken less than 1 s before it (a late tick)
+    assert all(s["t_ms"] > last[-1]["t_ms"] - 1000 for s in last)
+    assert all(s["seq"] > seqs[-2] for s in _history(demo, "?since=%d" % seqs[-2])["samples"])
+    del h["samples"][0]["get_p99_ns"]
+    with pytest.raises(AssertionError):
+        _validate(h, _HISTORY_SCHEMA, root=_HISTORY_SCHEMA)
