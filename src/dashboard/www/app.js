@@ -55,12 +55,18 @@
   Chart.defaults.animation = false;
   Chart.defaults.maintainAspectRatio = false;
   const legend = { labels: { boxWidth: 12 } };
+  // On a log axis, label only 1 and 3 times a power of ten (1 µs, 3 µs, 10 µs).
+  const logLabel = (fmt) => (v) => {
+    const m = v / Math.pow(10, Math.floor(Math.log10(v) + 1e-9));
+    return Math.abs(m - 1) < 1e-6 || Math.abs(m - 3) < 1e-6 ? fmt(v) : '';
+  };
   // A line chart over time: x is the sample's wall-clock time in ms.
   function timeLine(id, datasets, yTitle, yFmt, yType, y2) {
+    const fmt = yFmt || ((v) => v);
     const scales = {
       x: { type: 'linear', ticks: { maxTicksLimit: 8, callback: (v) => fmtClock(v) } },
       y: { type: yType || 'linear', beginAtZero: !yType, title: { display: !!yTitle, text: yTitle },
-        ticks: { callback: yFmt || ((v) => v) } },
+        ticks: yType === 'logarithmic' ? { autoSkip: false, callback: logLabel(fmt) } : { callback: fmt } },
     };
     if (y2) scales.y2 = { type: 'linear', position: 'right', beginAtZero: true, grid: { drawOnChartArea: false },
       title: { display: true, text: y2.title }, ticks: { callback: y2.fmt } };
