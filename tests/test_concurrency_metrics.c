@@ -86,7 +86,7 @@ static int fetch(unsigned port, const char *path) {
     return -1;
   }
   char req[256], buf[4096];
-  int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+  int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n\r\n", path, port);
   (void)!send(fd, req, (size_t)n, MSG_NOSIGNAL);
   ssize_t got = recv(fd, buf, sizeof buf - 1, 0);
   int status = got > 12 ? atoi(buf + 9) : 0;

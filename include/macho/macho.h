@@ -65,7 +65,8 @@ extern "C" {
   X(ECALLBACK, -7, "a caller-supplied callback reported an error")                   \
   X(EBUSY, -8, "resource busy")                                                      \
   X(EIO, -9, "input/output error")                                                   \
-  X(ENOTSUP, -10, "not supported by this build or configuration")
+  X(ENOTSUP, -10, "not supported by this build or configuration")                    \
+  X(EADDRINUSE, -11, "address already in use")
 
 typedef enum macho_status {
 #define MACHO__STATUS_ENUM(name, code, msg) MACHO_##name = (code),
@@ -413,9 +414,10 @@ MACHO_API uint64_t macho_distribution_quantile(const macho_distribution *d, doub
 
 /* ------------------------------------------------------------------------ */
 /* Live dashboard (src/dashboard/): an HTTP server on a background thread     */
-/* serving the page at /, a JSON snapshot at /api/stats and Prometheus text   */
-/* at /metrics (schemas: docs/STATS_SCHEMA.md). With management on, also     */
-/* POST /api/clear, GET /api/get?key=K and DELETE /api/key?key=K (bytes mode). */
+/* serving the page at /, a JSON snapshot at /api/stats, Prometheus text at   */
+/* /metrics and 15 minutes of per-second history at /api/history (schemas:    */
+/* docs/STATS_SCHEMA.md). With management on, also POST /api/clear,           */
+/* POST /api/get?key=K and DELETE /api/key?key=K (bytes mode).                */
 /* ------------------------------------------------------------------------ */
 typedef struct macho_dashboard macho_dashboard;
 
@@ -436,9 +438,11 @@ MACHO_API void macho_dashboard_options_init(macho_dashboard_options *opts);
  * cache/out, an unparsable listen address, a non-loopback HOST without a
  * token, a malformed token or management not 0/1; MACHO_EMODE for management
  * on an object-mode cache (its endpoints take byte keys, and a clear would
- * release objects on the server thread); MACHO_EIO when the address
- * cannot be bound; MACHO_ENOMEM. The server reads the cache through the
- * public, thread-safe API only (GET /api/get is a real get: it counts). */
+ * release objects on the server thread); MACHO_EADDRINUSE when another
+ * socket holds the address (bind failed with EADDRINUSE); MACHO_EIO for any
+ * other socket error (say, an address this machine does not have);
+ * MACHO_ENOMEM. The server reads the cache through the
+ * public, thread-safe API only (POST /api/get is a real get: it counts). */
 MACHO_API MACHO_NODISCARD int macho_dashboard_start(macho_cache *cache,
                                                     const macho_dashboard_options *opts,
                                                     macho_dashboard **out);

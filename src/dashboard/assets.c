@@ -34,7 +34,7 @@ EMBED(macho__www_app_js, MACHO_DASHBOARD_WWW "/app.js");
 EMBED(macho__www_style_css, MACHO_DASHBOARD_WWW "/style.css");
 EMBED(macho__www_chart_js, MACHO_CHARTJS);
 
-bool macho__asset_find(const char *path, macho__asset *out) {
+bool macho__asset_find(const char *path, size_t n, macho__asset *out) {
   const macho__asset assets[] = {
       {"/", "text/html; charset=utf-8", macho__www_index_html,
        (size_t)(macho__www_index_html_end - macho__www_index_html)},
@@ -45,9 +45,12 @@ bool macho__asset_find(const char *path, macho__asset *out) {
       {"/static/chart.js", "text/javascript; charset=utf-8", macho__www_chart_js,
        (size_t)(macho__www_chart_js_end - macho__www_chart_js)},
   };
-  if (strcmp(path, "/index.html") == 0) path = "/";
+  if (n == 11 && memcmp(path, "/index.html", 11) == 0) {
+    path = "/";
+    n = 1;
+  }
   for (size_t i = 0; i < sizeof assets / sizeof assets[0]; i++) {
-    if (strcmp(path, assets[i].path) == 0) {
+    if (strlen(assets[i].path) == n && memcmp(path, assets[i].path, n) == 0) {
       *out = assets[i];
       return true;
     }

@@ -14,13 +14,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-void macho__buf_init(macho__buf *b, macho__alloc *a) {
+void macho__buf_init(macho__buf *b, macho__dash_alloc a) {
   memset(b, 0, sizeof *b);
   b->a = a;
 }
 
 void macho__buf_free(macho__buf *b) {
-  macho__free(b->a, b->p, b->cap);
+  macho__dash_free(b->a, b->p, b->cap);
   b->p = NULL;
   b->len = b->cap = 0;
 }
@@ -30,7 +30,7 @@ static bool buf_reserve(macho__buf *b, size_t n) {
   if (b->len + n + 1 <= b->cap) return true;
   size_t cap = b->cap ? b->cap : 4096;
   while (cap < b->len + n + 1) cap *= 2;
-  char *p = macho__realloc(b->a, b->p, b->cap, cap);
+  char *p = b->p ? macho__dash_realloc(b->a, b->p, b->cap, cap) : macho__dash_malloc(b->a, cap);
   if (!p) {
     b->oom = true;
     return false;
@@ -87,11 +87,13 @@ void macho__buf_json_str(macho__buf *b, const char *s, size_t n) {
 
 #define U64(x) ((unsigned long long)(x))
 
-/* A finite double as JSON (JSON has no NaN or infinity). */
-static void json_num(macho__buf *b, double v) {
+/* JSON has no NaN or infinity. */
+void macho__buf_json_num(macho__buf *b, double v) {
   if (!isfinite(v)) macho__buf_puts(b, "null");
   else macho__buf_printf(b, "%.17g", v);
 }
+
+#define json_num macho__buf_json_num
 
 static void json_counters(macho__buf *b, const macho_counters *k) {
   macho__buf_printf(b,
@@ -127,7 +129,11 @@ int macho__stats_json(macho_cache *c, macho__buf *b) {
   macho_stats *s = NULL;
   int rc = macho_stats_get(c, -1, &s);
   if (rc != MACHO_OK) return rc;
-  const macho_config cfg = c->cfg; /* fixed at open */
+  macho_config cfg;
+  if (macho_config_get(c, &cfg) != MACHO_OK) { /* cannot fail for an open cache */
+    macho_stats_free(s);
+    return MACHO_EINVAL;
+  }
   macho__buf_printf(b, "{\"schema\":\"macho.stats\",\"version\":%u,\"macho_version\":\"%s\",\"now_ns\":%llu,",
                     (unsigned)s->version, macho_version_string(), U64(s->now_ns));
   macho__buf_printf(b,

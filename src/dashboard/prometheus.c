@@ -8,6 +8,11 @@
  * log-linear buckets is counted under the first bound at or above its
  * midpoint, which places it within 1% of where the exact value would go.
  * Latency histograms count timed samples (1 in latency_sample_every calls).
+ *
+ * Only counters, gauges and histograms: no derived ratios. A hit ratio is
+ * rate(macho_hits_total) / rate(macho_gets_total) over whatever window the
+ * reader wants (docs/grafana/macho.json does so); a ratio gauge since start
+ * could not be aggregated across shards or instances, nor windowed.
  */
 #include "dashboard.h"
 
@@ -77,17 +82,19 @@ static void histogram(macho__buf *b, const char *name, const char *labels, const
 
 int macho__stats_prometheus(macho_cache *c, macho__buf *b) {
   uint32_t n = macho_shard_count(c);
-  macho_counters *per = macho__malloc(b->a, (size_t)n * sizeof *per);
+  macho_counters *per = macho__dash_calloc(b->a, n ? n : 1, sizeof *per);
   if (!per) return MACHO_ENOMEM;
   for (uint32_t i = 0; i < n; i++)
     if (macho_counters_get(c, (int)i, &per[i]) != MACHO_OK) memset(&per[i], 0, sizeof per[i]);
   macho_stats *s = NULL;
   int rc = macho_stats_get(c, -1, &s);
+  macho_config cfg;
+  if (rc == MACHO_OK && macho_config_get(c, &cfg) != MACHO_OK) rc = MACHO_EINVAL;
   if (rc != MACHO_OK) {
-    macho__free(b->a, per, (size_t)n * sizeof *per);
+    macho_stats_free(s);
+    macho__dash_free(b->a, per, (size_t)(n ? n : 1) * sizeof *per);
     return rc;
   }
-  const macho_config cfg = c->cfg; /* fixed at open */
 
   macho__buf_puts(b, "# HELP macho_info Build and configuration of the cache (value 1).\n"
                      "# TYPE macho_info gauge\n");
@@ -103,10 +110,6 @@ int macho__stats_prometheus(macho_cache *c, macho__buf *b) {
       macho__buf_printf(b, "%s{shard=\"%u\"} %llu\n", d->name, (unsigned)i, U64(v));
     }
   }
-  macho__buf_puts(b, "# HELP macho_hit_ratio Hits per get since the last reset.\n"
-                     "# TYPE macho_hit_ratio gauge\n");
-  macho__buf_printf(b, "macho_hit_ratio %.6f\n",
-                    s->counters.gets ? (double)s->counters.hits / (double)s->counters.gets : 0.0);
   macho__buf_printf(b, "# HELP macho_latency_sample_every One call in this many is timed (0 = off).\n"
                        "# TYPE macho_latency_sample_every gauge\nmacho_latency_sample_every %u\n",
                     (unsigned)s->latency_sample_every);
@@ -131,6 +134,6 @@ int macho__stats_prometheus(macho_cache *c, macho__buf *b) {
               sizeof lifespan_le / sizeof lifespan_le[0]);
   }
   macho_stats_free(s);
-  macho__free(b->a, per, (size_t)n * sizeof *per);
+  macho__dash_free(b->a, per, (size_t)(n ? n : 1) * sizeof *per);
   return b->oom ? MACHO_ENOMEM : MACHO_OK;
 }

@@ -1,20 +1,28 @@
-// app.js -- the macho dashboard page: polls /api/stats once a second and
-// redraws tiles, tables and Chart.js charts in place (no reload). Rates are
-// differences between consecutive snapshots over the cache clock (now_ns).
-// The schema is docs/STATS_SCHEMA.md ("macho.stats", version 1).
+// app.js -- the macho dashboard page. Two sources, polled once a second:
+//   /api/history  per-second samples kept by the library for 15 minutes
+//                 (schema "macho.history" 1, docs/STATS_SCHEMA.md): the
+//                 charts over time, including what happened before the page
+//                 was opened; after the first load only ?since=<last seq>.
+//   /api/stats    the current snapshot ("macho.stats" 1): tiles, shards,
+//                 histograms, lifespans, configuration.
+// Lines are drawn straight between samples (no smoothing invents values); a
+// sample that covers more than two periods breaks the line instead of
+// bridging the gap. Pause freezes the view and stops polling; on resume the
+// page catches up from the library's history, so no second is lost.
 'use strict';
 (function () {
-  const POLL_MS = 1000, HISTORY = 120;
+  const POLL_MS = 1000, KEEP = 900, RANGES = [60, 300, 900];
   const token = new URLSearchParams(location.search).get('token');
   const headers = token ? { Authorization: 'Bearer ' + token } : {};
   const colors = { get: '#4fb3ff', put: '#f5a524', hits: '#3ecf8e', misses: '#f06868',
-    evictions: '#b48cff', evicted: '#b48cff', expired: '#f5a524', deleted: '#4fb3ff', cleared: '#8595a8' };
+    evictions: '#b48cff', evicted: '#b48cff', expired: '#f5a524', deleted: '#4fb3ff', cleared: '#8595a8',
+    memory: '#4fb3ff', payload: '#3ecf8e', entries: '#f5a524' };
   const $ = (id) => document.getElementById(id);
 
   // ---- formatting
   const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
   function fmtNs(ns) {
-    if (!isFinite(ns)) return '–';
+    if (ns === null || !isFinite(ns)) return '–';
     if (ns < 1e3) return ns.toFixed(0) + ' ns';
     if (ns < 1e6) return (ns / 1e3).toFixed(ns < 1e4 ? 2 : 1) + ' µs';
     if (ns < 1e9) return (ns / 1e6).toFixed(ns < 1e7 ? 2 : 1) + ' ms';
@@ -28,11 +36,17 @@
     while (b >= 1024 && i < u.length - 1) { b /= 1024; i++; }
     return (i ? b.toFixed(1) : b.toFixed(0)) + ' ' + u[i];
   }
-  function fmtRate(r) {
-    if (r >= 1e6) return +(r / 1e6).toFixed(2) + ' M';
-    if (r >= 1e3) return +(r / 1e3).toFixed(1) + ' k';
-    return r.toFixed(0);
+  // Compact counts (12.3 M) keep every tile on one line at 1280 px.
+  const fmtRate = (r) => fmtCount(r);
+  // Three significant digits (123 k, 12.3 M, 1.23 G): what a tile's small line can hold.
+  function fmtCount(n) {
+    const units = ['', ' k', ' M', ' G', ' T', ' P'];
+    let i = 0;
+    while (Math.abs(n) >= 999.5 && i < units.length - 1) { n /= 1000; i++; }
+    const digits = i === 0 ? Math.round(n).toString() : n.toPrecision(3);
+    return (digits.includes('.') ? digits.replace(/\.?0+$/, '') : digits) + units[i];
   }
+  const fmtClock = (ms) => new Date(ms).toLocaleTimeString('en-GB');
 
   // ---- charts
   Chart.defaults.color = '#8595a8';
@@ -41,16 +55,29 @@
   Chart.defaults.animation = false;
   Chart.defaults.maintainAspectRatio = false;
   const legend = { labels: { boxWidth: 12 } };
-  function line(id, datasets, yTitle, yFmt, yType) {
+  // On a log axis, label only 1 and 3 times a power of ten (1 µs, 3 µs, 10 µs).
+  const logLabel = (fmt) => (v) => {
+    const m = v / Math.pow(10, Math.floor(Math.log10(v) + 1e-9));
+    return Math.abs(m - 1) < 1e-6 || Math.abs(m - 3) < 1e-6 ? fmt(v) : '';
+  };
+  // A line chart over time: x is the sample's wall-clock time in ms.
+  function timeLine(id, datasets, yTitle, yFmt, yType, y2) {
+    const fmt = yFmt || ((v) => v);
+    const scales = {
+      x: { type: 'linear', ticks: { maxTicksLimit: 8, callback: (v) => fmtClock(v) } },
+      y: { type: yType || 'linear', beginAtZero: !yType, title: { display: !!yTitle, text: yTitle },
+        ticks: yType === 'logarithmic' ? { autoSkip: false, callback: logLabel(fmt) } : { callback: fmt } },
+    };
+    if (y2) scales.y2 = { type: 'linear', position: 'right', beginAtZero: true, grid: { drawOnChartArea: false },
+      title: { display: true, text: y2.title }, ticks: { callback: y2.fmt } };
     return new Chart($(id), {
       type: 'line',
-      data: { labels: [], datasets: datasets.map((d) => ({ label: d[0], borderColor: d[1],
-        backgroundColor: d[1], data: [], pointRadius: 0, borderWidth: 2, borderDash: d[2] || [],
-        tension: 0.2 })) },
-      options: { interaction: { mode: 'index', intersect: false }, plugins: { legend },
-        scales: { x: { ticks: { maxTicksLimit: 8 } },
-          y: { type: yType || 'linear', beginAtZero: !yType, title: { display: !!yTitle, text: yTitle },
-            ticks: { callback: yFmt || ((v) => v) } } } },
+      data: { datasets: datasets.map((d) => ({ label: d[0], borderColor: d[1], backgroundColor: d[1], data: [],
+        pointRadius: 0, borderWidth: 2, borderDash: d[2] || [], tension: 0, spanGaps: false,
+        yAxisID: d[3] || 'y' })) },
+      options: { parsing: false, normalized: true, interaction: { mode: 'nearest', axis: 'x', intersect: false },
+        plugins: { legend, tooltip: { callbacks: { title: (items) => (items.length ? fmtClock(items[0].parsed.x) : '') } } },
+        scales },
     });
   }
   function bars(id, datasets, yTitle, stacked, yType) {
@@ -64,12 +91,14 @@
     });
   }
   const charts = {
-    rate: line('c-rate', [['requests/s', colors.get], ['hits/s', colors.hits], ['misses/s', colors.misses],
+    rate: timeLine('c-rate', [['requests/s', colors.get], ['hits/s', colors.hits], ['misses/s', colors.misses],
       ['evictions/s', colors.evictions]], 'per second', fmtRate),
     shards: bars('c-shards', [['hits', colors.hits], ['misses', colors.misses], ['evictions', colors.evictions]],
       'count', true),
-    latencyTime: line('c-latency-time', [['get mean', colors.get], ['get max', colors.get, [4, 4]],
-      ['put mean', colors.put], ['put max', colors.put, [4, 4]]], 'latency (log scale)', fmtNs, 'logarithmic'),
+    latencyTime: timeLine('c-latency-time', [['get p99', colors.get], ['get mean', colors.get, [4, 4]],
+      ['put p99', colors.put], ['put mean', colors.put, [4, 4]]], 'latency (log scale)', fmtNs, 'logarithmic'),
+    memory: timeLine('c-memory', [['memory', colors.memory], ['payload', colors.payload],
+      ['entries', colors.entries, [4, 4], 'y2']], 'bytes', fmtBytes, null, { title: 'entries', fmt: fmtRate }),
     latencyHist: bars('c-latency-hist', [['get', colors.get], ['put', colors.put]], '% of timed calls'),
     lifespan: bars('c-lifespan', [['evicted', colors.evicted], ['expired', colors.expired],
       ['deleted', colors.deleted], ['cleared', colors.cleared]], 'entries (log scale)', false, 'logarithmic'),
@@ -113,44 +142,91 @@
     return s;
   }
 
-  // ---- one poll
-  let prev = null;
-  const hist = { labels: [], req: [], hits: [], misses: [], ev: [] };
-  function push(arr, v) { arr.push(v); if (arr.length > HISTORY) arr.shift(); }
+  // ---- history: samples by sequence number, the newest KEEP
+  const view = { samples: [], lastSeq: 0, interval: 1000, range: 300, paused: false };
 
-  function render(s) {
-    const t = s.total, cfg = s.config;
-    $('t-entries').textContent = fmtRate(t.entries) + ' / ' + fmtRate(t.capacity_entries);
-    $('t-fill').style.width = (t.capacity_entries ? (100 * t.entries) / t.capacity_entries : 0).toFixed(1) + '%';
+  function addSamples(list) {
+    for (const s of list) {
+      if (s.seq <= view.lastSeq) continue;
+      view.samples.push(s);
+      view.lastSeq = s.seq;
+    }
+    if (view.samples.length > KEEP) view.samples.splice(0, view.samples.length - KEEP);
+  }
+
+  // One series as {x, y} points; a sample spanning more than two periods (the
+  // dashboard thread was late, or the page missed it) starts a new segment.
+  function series(fn) {
+    const out = [];
+    for (const s of view.samples) {
+      if (s.dt_ms > 2 * view.interval && out.length) out.push({ x: s.t_ms - s.dt_ms, y: null });
+      const v = fn(s);
+      out.push({ x: s.t_ms, y: v === undefined ? null : v });
+    }
+    return out;
+  }
+
+  function drawHistory() {
+    const newest = view.samples.length ? view.samples[view.samples.length - 1].t_ms : Date.now();
+    const min = newest - view.range * 1000;
+    const perS = (n) => (s) => (s.dt_ms ? (1000 * n(s)) / s.dt_ms : null);
+    const rate = charts.rate;
+    [perS((s) => s.gets + s.puts), perS((s) => s.hits), perS((s) => s.misses), perS((s) => s.evictions)]
+      .forEach((fn, i) => { rate.data.datasets[i].data = series(fn); });
+    const mean = (c, sum) => (s) => (s[c] ? s[sum] / s[c] : null);
+    const lt = charts.latencyTime;
+    [(s) => s.get_p99_ns, mean('get_count', 'get_sum_ns'), (s) => s.put_p99_ns, mean('put_count', 'put_sum_ns')]
+      .forEach((fn, i) => { lt.data.datasets[i].data = series((s) => { const v = fn(s); return v || null; }); });
+    const mem = charts.memory;
+    mem.data.datasets[0].data = series((s) => s.memory_bytes);
+    mem.data.datasets[1].data = series((s) => s.payload_bytes);
+    mem.data.datasets[2].data = series((s) => s.entries);
+    for (const c of [rate, lt, mem]) {
+      c.options.scales.x.min = min;
+      c.options.scales.x.max = newest;
+      c.update('none');
+    }
+    const last = view.samples[view.samples.length - 1];
+    if (last && last.dt_ms) {
+      $('t-rps').textContent = fmtRate((1000 * (last.gets + last.puts)) / last.dt_ms);
+      $('t-eps').textContent = fmtRate((1000 * last.evictions) / last.dt_ms);
+    }
+    const kept = view.samples.length ? (newest - view.samples[0].t_ms) / 1000 + 1 : 0;
+    $('history-note').textContent = view.samples.length
+      ? 'history: ' + fmtInt(view.samples.length) + ' s kept by the library (up to 15 min), since ' +
+        fmtClock(view.samples[0].t_ms) + (kept > view.samples.length + 1 ? ', with gaps' : '')
+      : 'history: the first sample comes one second after the dashboard started';
+  }
+
+  // ---- the current snapshot
+  function renderStats(s) {
+    const t = s.total, cfg = s.config, objects = cfg.mode === 'objects';
+    const fill = t.capacity_entries ? (100 * t.entries) / t.capacity_entries : 0;
+    $('t-entries').textContent = fmtCount(t.entries);
+    $('t-capacity').textContent = 'of ' + fmtCount(t.capacity_entries) + ' · ' + fill.toFixed(1) + ' %';
+    $('t-fill').style.width = fill.toFixed(1) + '%';
     $('t-hitratio').textContent = (100 * t.hit_ratio).toFixed(2) + ' %';
-    $('hits').textContent = fmtInt(t.hits);
-    $('misses').textContent = fmtInt(t.misses);
-    $('t-requests').textContent = fmtInt(t.requests);
+    $('hits').textContent = fmtCount(t.hits);
+    $('misses').textContent = fmtCount(t.misses);
+    $('t-requests').textContent = fmtCount(t.requests);
     $('t-memory').textContent = fmtBytes(t.memory_bytes);
-    $('t-payload').textContent = fmtBytes(t.payload_bytes);
-    $('t-evictions').textContent = fmtInt(t.evictions);
-    $('t-expired').textContent = fmtInt(t.expirations);
+    // Object mode: the cache holds references; it can count its own index,
+    // entries, policy, filter and metrics, never the objects it points at.
+    $('t-memory-note').textContent = objects ? 'objects not counted' : 'payload ' + fmtBytes(t.payload_bytes);
+    $('t-memory-note').title = objects
+      ? 'Counted: index, entries, policy, filter and metrics of the cache. Not counted: the keys and values ' +
+        'themselves, which are the application\'s objects (the cache holds references to them).'
+      : 'Key and value bytes stored; memory also counts index, entries, policy, filter and metrics.';
+    $('memory-note').textContent = objects
+      ? 'Object mode: memory counts what the cache allocates (index, entries, policy, filter, metrics). ' +
+        'The keys and values are the application\'s objects, held by reference: their size is not known to ' +
+        'the cache and is not counted, and payload is 0.'
+      : 'Memory is everything the cache allocates; payload is the key and value bytes within it.';
+    $('t-evictions').textContent = fmtCount(t.evictions);
+    $('t-expired').textContent = fmtCount(t.expirations);
     $('t-p99').textContent = s.latency_ns.get.count ? fmtNs(s.latency_ns.get.p99) : '–';
     $('t-putp99').textContent = s.latency_ns.put.count ? fmtNs(s.latency_ns.put.p99) : '–';
     $('version').textContent = s.macho_version;
-
-    if (prev && s.now_ns > prev.now_ns) {
-      const dt = (s.now_ns - prev.now_ns) / 1e9, p = prev.total;
-      const rate = (a, b) => Math.max(0, (a - b) / dt);
-      const rps = rate(t.requests, p.requests), eps = rate(t.evictions, p.evictions);
-      $('t-rps').textContent = fmtRate(rps);
-      $('t-eps').textContent = fmtRate(eps);
-      push(hist.labels, new Date().toLocaleTimeString('en-GB'));
-      push(hist.req, rps);
-      push(hist.hits, rate(t.hits, p.hits));
-      push(hist.misses, rate(t.misses, p.misses));
-      push(hist.ev, eps);
-      const c = charts.rate;
-      c.data.labels = hist.labels.slice();
-      [hist.req, hist.hits, hist.misses, hist.ev].forEach((a, i) => { c.data.datasets[i].data = a.slice(); });
-      c.update('none');
-    }
-    prev = s;
 
     const sh = charts.shards;
     sh.data.labels = s.shards.map((x) => 'shard ' + x.shard);
@@ -158,15 +234,6 @@
     sh.data.datasets[1].data = s.shards.map((x) => x.misses);
     sh.data.datasets[2].data = s.shards.map((x) => x.evictions);
     sh.update('none');
-
-    const lt = charts.latencyTime;
-    lt.data.labels = s.window.map((w) => '-' + (Math.floor(s.now_ns / 1e9) - w.second) + 's');
-    const mean = (o) => (o.samples ? o.sum_ns / o.samples : null);
-    lt.data.datasets[0].data = s.window.map((w) => mean(w.get));
-    lt.data.datasets[1].data = s.window.map((w) => (w.get.samples ? w.get.max_ns : null));
-    lt.data.datasets[2].data = s.window.map((w) => mean(w.put));
-    lt.data.datasets[3].data = s.window.map((w) => (w.put.samples ? w.put.max_ns : null));
-    lt.update('none');
 
     const h = halfOctaves([s.latency_ns.get, s.latency_ns.put]), lh = charts.latencyHist;
     lh.data.labels = h.labels;
@@ -195,28 +262,69 @@
     }).join('');
 
     const kv = [['policy', cfg.policy], ['filter', cfg.filter === 'none' ? 'none' : cfg.filter + ' (fp ' + cfg.filter_fp_rate + ')'],
-      ['key mode', cfg.mode], ['shards', fmtInt(cfg.shards)], ['capacity', fmtInt(cfg.capacity_entries) + ' entries'],
+      ['key mode', objects ? 'objects (held by reference)' : 'bytes (copied in)'], ['shards', fmtInt(cfg.shards)],
+      ['capacity', fmtInt(cfg.capacity_entries) + ' entries'],
       ['byte budget', cfg.capacity_bytes ? fmtBytes(cfg.capacity_bytes) : 'none'],
       ['default TTL', cfg.ttl_seconds ? cfg.ttl_seconds + ' s' : 'never expires'],
       ['metrics', cfg.metrics ? 'on' : 'counters only'],
+      ['memory', fmtBytes(t.memory_bytes) + (objects ? ' (objects not counted)' : ', payload ' + fmtBytes(t.payload_bytes))],
       ['filter queries', t.filter_queries ? fmtInt(t.filter_queries) + ' (' + fmtInt(t.filter_negatives) + ' negative, ' +
         fmtInt(t.filter_false_positives) + ' false +)' : '–']];
     $('config').innerHTML = kv.map(([k, v]) => '<tr><td>' + k + '</td><td>' + String(v).replace(/</g, '&lt;') + '</td></tr>').join('');
   }
 
+  // ---- controls
+  function setRange(seconds) {
+    view.range = seconds;
+    for (const r of RANGES) $('range-' + r).setAttribute('aria-pressed', String(r === seconds));
+    drawHistory();
+  }
+  function setPaused(p) {
+    view.paused = p;
+    $('pause').textContent = p ? 'Resume' : 'Pause';
+    $('pause').setAttribute('aria-pressed', String(p));
+    if (p) {
+      $('dot').className = 'dot paused';
+      $('status').textContent = 'paused at ' + fmtClock(Date.now()) + ' · the library keeps recording';
+    } else {
+      poll();
+    }
+  }
+  for (const r of RANGES) $('range-' + r).addEventListener('click', () => setRange(r));
+  $('pause').addEventListener('click', () => setPaused(!view.paused));
+
+  async function getJSON(path) {
+    const r = await fetch(path, { headers, cache: 'no-store', credentials: 'same-origin' });
+    if (!r.ok) throw new Error('HTTP ' + r.status);
+    return r.json();
+  }
+
+  let timer = null, busy = false;
   async function poll() {
+    clearTimeout(timer);
+    if (view.paused || busy) return;
+    busy = true;
     try {
-      const r = await fetch('/api/stats', { headers, cache: 'no-store', credentials: 'same-origin' });
-      if (!r.ok) throw new Error('HTTP ' + r.status);
-      const s = await r.json();
-      render(s);
-      $('dot').className = 'dot ok';
-      $('status').textContent = 'live · ' + s.config.policy + ' · ' + new Date().toLocaleTimeString('en-GB');
+      const [s, h] = await Promise.all([getJSON('/api/stats'),
+        getJSON(view.lastSeq ? '/api/history?since=' + view.lastSeq : '/api/history')]);
+      if (!view.paused) {
+        view.interval = h.interval_ms || 1000;
+        addSamples(h.samples);
+        renderStats(s);
+        drawHistory();
+        $('dot').className = 'dot ok';
+        $('status').textContent = 'live · ' + s.config.policy + ' · ' + fmtClock(Date.now());
+      }
     } catch (e) {
       $('dot').className = 'dot err';
       $('status').textContent = 'disconnected (' + e.message + ')';
     }
-    setTimeout(poll, POLL_MS);
+    busy = false;
+    if (!view.paused) timer = setTimeout(poll, POLL_MS);
   }
+
+  // For the browser tests and for anyone poking at the page from the console.
+  window.machoPage = { view, renderStats, drawHistory, setRange, setPaused };
+  setRange(view.range);
   poll();
 })();
