@@ -99,7 +99,7 @@ uint32_t macho__sweep(macho__shard *sh, uint64_t now, uint32_t budget, macho__de
         sh->sweep_group = g;
         return reclaimed;
       }
-      macho__shard_remove(sh, s, macho__slot_hash(sh, t, s), MACHO_REMOVED_EXPIRED, now, false, dead);
+      macho__shard_remove(sh, s, macho__hash_for_removal(sh, t, s), MACHO_REMOVED_EXPIRED, now, false, dead);
       reclaimed++;
     }
   }

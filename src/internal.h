@@ -152,6 +152,7 @@ int macho__shard_init(macho__shard *sh, macho_cache *c, uint32_t index, uint32_t
 void macho__shard_destroy(macho__shard *sh);
 /* Replay the read buffers into the policy (lock held). */
 void macho__shard_drain(macho__shard *sh);
+void macho__shard_drain_stripe(macho__shard *sh, uint32_t i);
 /* The slot holding a key, or MACHO__NIL (lock held). Object mode may drop
  * and retake the lock around the equality callback: MACHO_ECALLBACK then. */
 int macho__shard_find(macho__shard *sh, const void *key, size_t klen, uint64_t hash,
@@ -175,6 +176,9 @@ typedef struct macho__cleared {
 int macho__shard_clear_slice(macho__shard *sh, macho__dead *dead);
 void macho__shard_clear_finish(macho__shard *sh, macho__cleared *out);
 void macho__shard_clear_release(macho__shard *sh, macho__cleared *old);
+/* The hash removing slot s needs (0 when nothing needs it: no filter and
+ * the entry did not overflow). */
+uint64_t macho__hash_for_removal(const macho__shard *sh, const macho__table *t, uint32_t s);
 /* Hash of the key in slot s (bytes mode recomputes it). */
 uint64_t macho__slot_hash(const macho__shard *sh, const macho__table *t, uint32_t s);
 /* Copy slot s's key out (bytes mode); returns its length. buf may be NULL to ask. */

@@ -48,8 +48,9 @@ static inline __attribute__((always_inline)) bool macho__slot_is(const macho__sh
 #define MACHO__RETRY (MACHO__NIL - 1u)
 
 /* Look for the key in group g. Returns its slot, MACHO__NIL when absent
- * from this group, or MACHO__RETRY when the group changed while read; with
- * seq_out, *ovf gets the group's overflow count as read in the same window. */
+ * from this group, or MACHO__RETRY when the group changed while read. With
+ * seq_out (lock-free), *seq_out is the group's sequence number as read
+ * before the group, and *ovf its overflow count read in the same window. */
 static inline __attribute__((always_inline)) uint32_t
 macho__probe_group(const macho__shard *sh, const macho__table *t, uint32_t g, uint8_t tag,
                    const void *key, size_t klen, uint64_t kw, uint32_t *seq_out, uint64_t *m_out,
@@ -59,6 +60,7 @@ macho__probe_group(const macho__shard *sh, const macho__table *t, uint32_t g, ui
   if (seq_out) {
     s0 = atomic_load_explicit(&gr->seq, memory_order_acquire);
     if (macho__unlikely(s0 & 1)) return MACHO__RETRY;
+    *seq_out = s0; /* on a hit, and on a miss: what this group was */
   }
   uint32_t bits = macho__group_match(gr, tag);
   while (bits) {
@@ -68,7 +70,6 @@ macho__probe_group(const macho__shard *sh, const macho__table *t, uint32_t g, ui
     uint64_t m = atomic_load_explicit(&sl->m, memory_order_relaxed);
     uint64_t k = atomic_load_explicit(&sl->k, memory_order_relaxed);
     if (macho__slot_is(sh, m, k, key, klen, kw)) {
-      if (seq_out) *seq_out = s0;
       if (m_out) *m_out = m;
       return s;
     }
@@ -91,15 +92,25 @@ static inline __attribute__((always_inline)) uint32_t
 macho__probe(const macho__shard *sh, const macho__table *t, uint64_t hash, const void *key,
              size_t klen, uint64_t kw, uint32_t *seq_out, uint64_t *m_out) {
   const uint8_t tag = macho__tag(hash);
-  uint32_t s = macho__probe_group(sh, t, macho__home_group(t, hash), tag, key, klen, kw, seq_out,
-                                  m_out, NULL);
+  const uint32_t g1 = macho__home_group(t, hash);
+  uint32_t s = macho__probe_group(sh, t, g1, tag, key, klen, kw, seq_out, m_out, NULL);
   if (macho__likely(s != MACHO__NIL)) return s;
+  const uint32_t s1 = seq_out ? *seq_out : 0; /* the first group's seq, read before it */
   uint32_t g = macho__second_group(t, hash);
   for (uint32_t n = 0; n < t->ngroups; n++) {
     uint8_t ovf = 0;
     s = macho__probe_group(sh, t, g, tag, key, klen, kw, seq_out, m_out, &ovf);
-    if (s != MACHO__NIL || !ovf) return s;
+    if (s != MACHO__NIL) return s;
+    if (!ovf) break;
     if (++g == t->ngroups) g = 0;
+  }
+  /* Absent from both groups. A cuckoo move from the second group to the
+   * first after we passed the first would hide the key from us: it writes
+   * the first group, so its seq tells. */
+  if (seq_out) {
+    atomic_thread_fence(memory_order_acquire);
+    if (macho__unlikely(atomic_load_explicit(&t->groups[g1].seq, memory_order_relaxed) != s1))
+      return MACHO__RETRY;
   }
   return MACHO__NIL;
 }

@@ -35,8 +35,8 @@ static void dead_flush(macho_cache *c, macho__dead *dead) {
 
 /* ---- telling the policy about a lock-free get ------------------------------------ */
 static void record_slow(macho__shard *sh, macho__trec *r, uint64_t rec, bool stored) {
-  (void)r;
   if (!macho__trylock(sh)) return; /* busy: the record is dropped (lossy by design) */
+  if (r->index < MACHO__STRIPES) macho__shard_drain_stripe(sh, r->index); /* ours, flag or not */
   macho__shard_drain(sh);
   if (!stored) sh->pol->on_access(sh->pol_state, sh, &rec, 1);
   macho__unlock(sh);
@@ -50,6 +50,9 @@ static inline void record(macho__shard *sh, macho__trec *r, uint64_t rec) {
     if (macho__likely(t - h < MACHO__STRIPE_LEN)) {
       atomic_store_explicit(&st->recs[t % MACHO__STRIPE_LEN], rec, memory_order_relaxed);
       atomic_store_explicit(&st->tail, t + 1, memory_order_release);
+      /* The first record since a drain flags the stripe for writers: one
+       * shared write per drain cycle, not per hit. */
+      if (t == h) atomic_fetch_or_explicit(&sh->pending, 1u << r->index, memory_order_release);
       if (macho__likely(t + 1 - h < MACHO__STRIPE_LEN / 2)) return;
       record_slow(sh, r, rec, true); /* half full: replay while it is cheap */
       return;

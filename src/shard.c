@@ -265,20 +265,30 @@ void macho__shard_destroy(macho__shard *sh) {
 }
 
 /* ---- read buffers ------------------------------------------------------------------------- */
+void macho__shard_drain_stripe(macho__shard *sh, uint32_t i) {
+  macho__stripe *st = &sh->stripes[i];
+  uint64_t batch[MACHO__STRIPE_LEN];
+  uint32_t h = atomic_load_explicit(&st->head, memory_order_relaxed);
+  uint32_t t = atomic_load_explicit(&st->tail, memory_order_acquire);
+  if (h == t) return;
+  uint32_t n = 0;
+  for (; h != t && n < MACHO__STRIPE_LEN; h++)
+    batch[n++] = atomic_load_explicit(&st->recs[h % MACHO__STRIPE_LEN], memory_order_relaxed);
+  atomic_store_explicit(&st->head, h, memory_order_release);
+  sh->pol->on_access(sh->pol_state, sh, batch, n);
+}
+
+/* Producers flag a stripe when they find it empty (read.c), so a writer
+ * usually looks only at stripes that may hold records. A flag can be lost
+ * to a race between a producer and this exchange; such a stripe is still
+ * drained by its producer when half full, and by every 16th drain here,
+ * which looks at all stripes. */
 void macho__shard_drain(macho__shard *sh) {
   if (!sh->stripes) return;
-  uint64_t batch[MACHO__STRIPE_LEN];
-  for (uint32_t i = 0; i < MACHO__STRIPES; i++) {
-    macho__stripe *st = &sh->stripes[i];
-    uint32_t h = atomic_load_explicit(&st->head, memory_order_relaxed);
-    uint32_t t = atomic_load_explicit(&st->tail, memory_order_acquire);
-    if (h == t) continue;
-    uint32_t n = 0;
-    for (; h != t && n < MACHO__STRIPE_LEN; h++)
-      batch[n++] = atomic_load_explicit(&st->recs[h % MACHO__STRIPE_LEN], memory_order_relaxed);
-    atomic_store_explicit(&st->head, h, memory_order_release);
-    sh->pol->on_access(sh->pol_state, sh, batch, n);
-  }
+  uint32_t pending = atomic_exchange_explicit(&sh->pending, 0u, memory_order_acquire);
+  if (++sh->drains % 16 == 0) pending = (1u << MACHO__STRIPES) - 1;
+  for (uint32_t i = 0; pending; i++, pending >>= 1)
+    if (pending & 1u) macho__shard_drain_stripe(sh, i);
 }
 
 /* ---- lookups under the lock -------------------------------------------------------------------- */
@@ -372,7 +382,7 @@ void macho__shard_remove(macho__shard *sh, uint32_t s, uint64_t hash, macho_remo
   if (sh->fil) sh->fil->remove(sh->filter, hash);
   uint32_t ep = atomic_load_explicit(&macho__group_of(t, s)->epoch, memory_order_relaxed);
   macho__metrics_on_remove(sh, macho__m_birth(sh, m, ep, s), reason, now);
-  macho__table_release(t, s, hash);
+  macho__table_release(t, s, hash, (m & MACHO__M_BEYOND) != 0);
   if (sh->cache->object_mode) {
     dead_push(dead, (void *)(uintptr_t)k);
     dead_push(dead, (void *)(uintptr_t)v);
@@ -389,10 +399,18 @@ void macho__shard_remove(macho__shard *sh, uint32_t s, uint64_t hash, macho_remo
   if (sh->fil) filter_maintain(sh);
 }
 
+/* The hash of the entry in slot s, only if removing it needs one (a
+ * filter, or an entry that overflowed); else 0. */
+uint64_t macho__hash_for_removal(const macho__shard *sh, const macho__table *t, uint32_t s) {
+  if (!sh->fil && !(atomic_load_explicit(&t->slots[s].m, memory_order_relaxed) & MACHO__M_BEYOND))
+    return 0;
+  return macho__slot_hash(sh, t, s);
+}
+
 static void evict_one(macho__shard *sh, uint64_t now, macho__dead *dead) {
   assert(sh->len > 0);
   uint32_t s = sh->pol->victim(sh->pol_state, sh);
-  macho__shard_remove(sh, s, macho__slot_hash(sh, table_of(sh), s), MACHO_REMOVED_EVICTED, now,
+  macho__shard_remove(sh, s, macho__hash_for_removal(sh, table_of(sh), s), MACHO_REMOVED_EVICTED, now,
                       true, dead);
 }
 
@@ -416,12 +434,18 @@ static int grow(macho__shard *sh) {
     }
     uint64_t h = macho__slot_hash(sh, old, s);
     uint32_t n = macho__table_claim(t, h);
+    uint64_t beyond = 0;
+    if (n == MACHO__NIL) { /* a new table is roomy: rare */
+      n = macho__table_claim_overflow(t, h);
+      beyond = MACHO__M_BEYOND;
+    }
     assert(n != MACHO__NIL);
     macho__slot *a = &old->slots[s], *b = &t->slots[n];
     /* Nobody reads t yet: no write sections needed. */
     atomic_store_explicit(&b->k, atomic_load_explicit(&a->k, memory_order_relaxed), memory_order_relaxed);
     atomic_store_explicit(&b->v, atomic_load_explicit(&a->v, memory_order_relaxed), memory_order_relaxed);
-    atomic_store_explicit(&b->m, atomic_load_explicit(&a->m, memory_order_relaxed), memory_order_relaxed);
+    uint64_t m = atomic_load_explicit(&a->m, memory_order_relaxed) & ~MACHO__M_BEYOND;
+    atomic_store_explicit(&b->m, m | beyond, memory_order_relaxed);
     macho__slot_set_tag(t, n, tag);
     if (t->hashes) t->hashes[n] = h;
     map[s] = n;
@@ -475,6 +499,62 @@ static void drop_own_births(macho__shard *sh) {
   sh->own_born_n = 0;
 }
 
+/* ---- making room: a one-step cuckoo move ---------------------------------------------------- */
+/* Both candidate groups of a new key are full: move one of their entries
+ * to its own other group, if that has room, and hand back the slot it
+ * left. Without this, churn at 92% load left one key in ten overflowing
+ * and misses walking eight groups (docs/DESIGN.md). The destination is
+ * written first, then the source cleared: a lock-free reader sees the
+ * entry in one place or the other, and a miss re-checks the first group's
+ * sequence number (probe.h) for the move from second to first. */
+static uint32_t make_room(macho__shard *sh, macho__table *t, uint64_t hash) {
+  const uint32_t cand[2] = {macho__home_group(t, hash), macho__second_group(t, hash)};
+  for (int i = 0; i < 2; i++) {
+    uint32_t src = cand[i];
+    uint32_t full = macho__group_full(&t->groups[src]);
+    while (full) {
+      uint32_t x = src * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(full);
+      full &= full - 1;
+      uint64_t hx = macho__slot_hash(sh, t, x);
+      uint32_t a = macho__home_group(t, hx), b = macho__second_group(t, hx);
+      if ((src != a && src != b) || a == b ||
+          (atomic_load_explicit(&t->slots[x].m, memory_order_relaxed) & MACHO__M_BEYOND))
+        continue; /* overflowed (its counts pin it), or nowhere to go */
+      uint32_t y = macho__table_room(t, src == a ? b : a);
+      if (y == MACHO__NIL) continue;
+      macho__slot *from = &t->slots[x], *to = &t->slots[y];
+      macho__group *gy = macho__group_of(t, y), *gx = macho__group_of(t, x);
+      macho__group_write_begin(gy);
+      atomic_store_explicit(&to->k, atomic_load_explicit(&from->k, memory_order_relaxed), memory_order_relaxed);
+      atomic_store_explicit(&to->v, atomic_load_explicit(&from->v, memory_order_relaxed), memory_order_relaxed);
+      atomic_store_explicit(&to->m, atomic_load_explicit(&from->m, memory_order_relaxed), memory_order_relaxed);
+      macho__slot_set_tag(t, y, macho__slot_tag(t, x));
+      macho__group_write_end(gy);
+      macho__group_write_begin(gx);
+      macho__slot_set_tag(t, x, 0);
+      macho__group_write_end(gx);
+      if (t->hashes) t->hashes[y] = t->hashes[x];
+      if (sh->own_born && y < sh->own_born_n && x < sh->own_born_n) sh->own_born[y] = sh->own_born[x];
+      sh->pol->move(sh->pol_state, sh, x, y);
+      sh->version++;
+      return x;
+    }
+  }
+  return MACHO__NIL;
+}
+
+/* A free slot for a new key; *beyond says it overflowed past its groups. */
+static uint32_t claim(macho__shard *sh, macho__table *t, uint64_t hash, bool *beyond) {
+  *beyond = false;
+  uint32_t s = macho__table_claim(t, hash);
+  if (s == MACHO__NIL) s = make_room(sh, t, hash);
+  if (s == MACHO__NIL) {
+    s = macho__table_claim_overflow(t, hash);
+    *beyond = true;
+  }
+  return s;
+}
+
 /* ---- put ---------------------------------------------------------------------------------------- */
 static uint64_t make_meta(uint32_t kform, uint32_t vform, uint64_t time, uint32_t pol) {
   return time | ((uint64_t)kform << MACHO__M_KFORM_SHIFT) | ((uint64_t)vform << MACHO__M_VFORM_SHIFT) |
@@ -494,7 +574,7 @@ static void enforce_budget_keeping(macho__shard *sh, uint32_t s, uint64_t hash, 
   while (sh->payload_bytes > sh->capacity_bytes) {
     uint32_t victim = sh->pol->victim(sh->pol_state, sh);
     if (victim != s)
-      macho__shard_remove(sh, victim, macho__slot_hash(sh, table_of(sh), victim),
+      macho__shard_remove(sh, victim, macho__hash_for_removal(sh, table_of(sh), victim),
                           MACHO_REMOVED_EVICTED, now, true, dead);
   }
   sh->pol->insert(sh->pol_state, sh, s, macho__hash63(hash));
@@ -589,7 +669,8 @@ int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void 
     c->obj_ops.retain(c->obj_ops.ctx, (void *)key);
     if (value) c->obj_ops.retain(c->obj_ops.ctx, (void *)value);
   }
-  s = macho__table_claim(t, hash);
+  bool beyond;
+  s = claim(sh, t, hash, &beyond);
   assert(s != MACHO__NIL);
   macho__slot *sl = &t->slots[s];
   uint32_t prev_pol = macho__slot_pol(sl); /* what the slot's last occupant left */
@@ -597,7 +678,8 @@ int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void 
   macho__group_write_begin(g);
   atomic_store_explicit(&sl->k, kw.w, memory_order_relaxed);
   atomic_store_explicit(&sl->v, vw.w, memory_order_relaxed);
-  atomic_store_explicit(&sl->m, make_meta(kw.form, vw.form, time, prev_pol), memory_order_relaxed);
+  atomic_store_explicit(&sl->m, make_meta(kw.form, vw.form, time, prev_pol) | (beyond ? MACHO__M_BEYOND : 0),
+                        memory_order_relaxed);
   macho__slot_set_tag(t, s, macho__tag(hash));
   macho__group_write_end(g);
   if (t->hashes) t->hashes[s] = hash;
@@ -630,7 +712,7 @@ int macho__shard_clear_slice(macho__shard *sh, macho__dead *dead) {
     while (full && budget) {
       uint32_t s = g * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(full);
       full &= full - 1;
-      macho__shard_remove(sh, s, macho__slot_hash(sh, t, s), MACHO_REMOVED_CLEARED, now, false, dead);
+      macho__shard_remove(sh, s, macho__hash_for_removal(sh, t, s), MACHO_REMOVED_CLEARED, now, false, dead);
       budget--;
     }
   }

@@ -42,47 +42,66 @@ void macho__table_free(macho__alloc *a, macho__table *t) {
   if (t) macho__free(a, t, t->bytes);
 }
 
-static uint32_t fill(const macho__table *t, uint32_t g) {
-  return (uint32_t)__builtin_popcount(macho__group_full(&t->groups[g]));
+/* Occupied slots of group g: a 16-bit popcount without the popcnt
+ * instruction (baseline x86-64 lacks it; libgcc's call showed in profiles). */
+static uint32_t popcount16(uint32_t x) {
+  x = x - ((x >> 1) & 0x5555u);
+  x = (x & 0x3333u) + ((x >> 2) & 0x3333u);
+  x = (x + (x >> 4)) & 0x0f0fu;
+  return (x + (x >> 8)) & 0x1fu;
+}
+static uint32_t fill(const macho__table *t, uint32_t g) { return popcount16(macho__group_full(&t->groups[g])); }
+
+static uint32_t first_empty(const macho__table *t, uint32_t g) {
+  uint32_t empty = ~macho__group_full(&t->groups[g]) & 0xffffu;
+  return g * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(empty);
 }
 
 uint32_t macho__table_claim(macho__table *t, uint64_t hash) {
-  uint32_t g1 = macho__home_group(t, hash), g2 = macho__second_group(t, hash);
-  uint32_t f1 = fill(t, g1);
-  uint32_t g = g1;
-  if (f1 >= MACHO__PREFER_FIRST) {
-    uint32_t f2 = fill(t, g2);
-    if (f2 < f1) g = g2, f1 = f2;
+  uint32_t g1 = macho__home_group(t, hash);
+  uint32_t full1 = macho__group_full(&t->groups[g1]);
+  /* The common case without counting: the first group's low slots free. */
+  if (!(full1 & (1u << (MACHO__PREFER_FIRST - 1)))) {
+    uint32_t f1 = popcount16(full1);
+    if (f1 < MACHO__PREFER_FIRST) return g1 * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(~full1 & 0xffffu);
   }
-  if (f1 < MACHO__GROUP_SLOTS) {
-    uint32_t empty = ~macho__group_full(&t->groups[g]) & 0xffffu;
-    return g * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(empty);
-  }
-  /* Both full: overflow linearly from the second group, counting the groups
-   * passed before the caller publishes the key, so a reader that finds the
-   * key's tag went through raised counts. */
-  g = g2;
+  uint32_t f1 = popcount16(full1), g = g1;
+  uint32_t g2 = macho__second_group(t, hash), f2 = fill(t, g2);
+  if (f2 < f1) g = g2, f1 = f2;
+  return f1 < MACHO__GROUP_SLOTS ? first_empty(t, g) : MACHO__NIL;
+}
+
+uint32_t macho__table_claim_overflow(macho__table *t, uint64_t hash) {
+  /* Both full and no entry could move aside: overflow linearly from the
+   * second group, counting the groups passed before the caller publishes
+   * the key, so a reader that finds the key's tag went through raised
+   * counts. */
+  uint32_t g2 = macho__second_group(t, hash), g = g2;
   for (uint32_t n = 0; n < t->ngroups; n++) {
-    uint32_t empty = ~macho__group_full(&t->groups[g]) & 0xffffu;
-    if (empty) {
+    if (fill(t, g) < MACHO__GROUP_SLOTS) {
       for (uint32_t p = g2; p != g; p = p + 1 == t->ngroups ? 0 : p + 1) {
         uint8_t o = atomic_load_explicit(&t->groups[p].ovf, memory_order_relaxed);
         if (o != 255) atomic_store_explicit(&t->groups[p].ovf, (uint8_t)(o + 1), memory_order_relaxed);
       }
-      return g * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(empty);
+      return first_empty(t, g);
     }
     if (++g == t->ngroups) g = 0;
   }
   return MACHO__NIL;
 }
 
-void macho__table_release(macho__table *t, uint32_t s, uint64_t hash) {
+uint32_t macho__table_room(const macho__table *t, uint32_t g) {
+  return fill(t, g) < MACHO__GROUP_SLOTS ? first_empty(t, g) : MACHO__NIL;
+}
+
+void macho__table_release(macho__table *t, uint32_t s, uint64_t hash, bool beyond) {
   macho__group *gs = macho__group_of(t, s);
+  assert(macho__slot_tag(t, s));
   macho__group_write_begin(gs);
   macho__slot_set_tag(t, s, 0);
   macho__group_write_end(gs);
+  if (!beyond) return;
   uint32_t end = s / MACHO__GROUP_SLOTS, g = macho__second_group(t, hash);
-  if (end == macho__home_group(t, hash) || end == g) return;
   while (g != end) { /* it overflowed from its second group */
     uint8_t o = atomic_load_explicit(&t->groups[g].ovf, memory_order_relaxed);
     assert(o > 0);

@@ -174,6 +174,7 @@ struct macho__shard {
   uint8_t access;               /* MACHO__ACCESS_* */
   uint8_t locked_reads;         /* 1 = gets take the lock (object mode, filters) */
   uint8_t record_misses;        /* lock-free misses go to the read buffer */
+  _Atomic uint32_t pending;     /* bit i: stripe i may hold records (set by its producer) */
 
   /* -- the lock, on its own line: writers and the readers' trylocks -- */
   _Alignas(64) _Atomic uint32_t lock;
@@ -191,6 +192,7 @@ struct macho__shard {
                                     (allocated on the first such put; NULL = unknown) */
   uint32_t own_born_n;
   uint32_t migrate_group;        /* next group to move to the current epoch */
+  uint32_t drains;               /* read-buffer drains so far (every 16th scans all stripes) */
   uint8_t epoch_cur;             /* index of the epoch new deadlines use */
   bool has_ttl;                  /* some entry ever had a deadline: sweeps are worth it */
   macho__arena arena;

@@ -66,6 +66,12 @@ static int fifo_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t 
   return MACHO_OK;
 }
 
+static void fifo_move(void *st, macho__shard *sh, uint32_t from, uint32_t to) {
+  (void)sh;
+  fifo_state *s = st;
+  macho__dlist_rename(s->lk, &s->list, from, to);
+}
+
 const macho__policy_ops macho__policy_fifo = {
     .name = "fifo",
     .state_size = sizeof(fifo_state),
@@ -78,4 +84,5 @@ const macho__policy_ops macho__policy_fifo = {
     .victim = fifo_victim,
     .clear = fifo_clear,
     .remap = fifo_remap,
+    .move = fifo_move,
 };

@@ -222,6 +222,18 @@ static int lfu_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t o
   return MACHO_OK;
 }
 
+static void lfu_move(void *st, macho__shard *sh, uint32_t from, uint32_t to) {
+  (void)sh;
+  lfu_state *s = st;
+  uint32_t b = s->bucket_of[from];
+  bucket *n = &s->pool[b];
+  macho__dlist l = {n->head, n->tail, 1};
+  macho__dlist_rename(s->lk, &l, from, to);
+  n->head = l.head;
+  n->tail = l.tail;
+  s->bucket_of[to] = b;
+}
+
 const macho__policy_ops macho__policy_lfu = {
     .name = "lfu",
     .state_size = sizeof(lfu_state),
@@ -234,6 +246,7 @@ const macho__policy_ops macho__policy_lfu = {
     .victim = lfu_victim,
     .clear = lfu_clear,
     .remap = lfu_remap,
+    .move = lfu_move,
 };
 
 const macho__policy_ops macho__policy_mfu = {
@@ -248,4 +261,5 @@ const macho__policy_ops macho__policy_mfu = {
     .victim = mfu_victim,
     .clear = lfu_clear,
     .remap = lfu_remap,
+    .move = lfu_move,
 };

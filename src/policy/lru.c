@@ -72,6 +72,12 @@ static int lru_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t o
 
 static size_t lru_memory(const void *st) { return (size_t)((const lru_state *)st)->nslots * sizeof(macho__link); }
 
+static void lru_move(void *st, macho__shard *sh, uint32_t from, uint32_t to) {
+  (void)sh;
+  lru_state *s = st;
+  macho__dlist_rename(s->lk, &s->list, from, to);
+}
+
 const macho__policy_ops macho__policy_lru = {
     .name = "lru",
     .state_size = sizeof(lru_state),
@@ -84,5 +90,6 @@ const macho__policy_ops macho__policy_lru = {
     .victim = lru_victim,
     .clear = lru_clear,
     .remap = lru_remap,
+    .move = lru_move,
     .memory = lru_memory,
 };

@@ -4,7 +4,7 @@
  *
  * Entries are named by slot index (uint32_t, stable while the entry lives;
  * a table rebuild renames every slot at once through remap()). A policy
- * keeps its per-entry state either in the slot's 21 policy bits
+ * keeps its per-entry state either in the slot's 20 policy bits
  * (macho__pol_bits/macho__pol_set) or in arrays of its own sized from the
  * slot count (links for lists, rings, counters), allocated through the
  * shard's allocator.
@@ -65,6 +65,9 @@ struct macho__policy_ops {
   uint32_t (*victim)(void *st, macho__shard *sh);
   /* Every entry is gone. */
   void (*clear)(void *st, macho__shard *sh);
+  /* The entry in slot `from` now lives in slot `to` (a cuckoo move that
+   * made room for an insert; its policy bits moved with it). */
+  void (*move)(void *st, macho__shard *sh, uint32_t from, uint32_t to);
   /* The table was rebuilt: map[old] = new slot, or MACHO__NIL for slots that
    * were free; new_nslots slots now. MACHO_ENOMEM leaves the state as it
    * was (the shard keeps the old table). */
@@ -86,6 +89,8 @@ static inline uint32_t macho__pol_bits(macho__shard *sh, uint32_t s) {
 static inline void macho__pol_set(macho__shard *sh, uint32_t s, uint32_t bits) {
   macho__slot_set_pol(macho__slot_at(macho__pol_table(sh), s), bits);
 }
+/* Slots in the table now (policies size their arrays from it). */
+static inline uint32_t macho__pol_nslots(macho__shard *sh) { return macho__pol_table(sh)->nslots; }
 /* Whether slot s holds an entry now. */
 static inline bool macho__pol_live(macho__shard *sh, uint32_t s) {
   macho__table *t = macho__pol_table(sh);
@@ -145,6 +150,16 @@ static inline uint32_t macho__dlist_pop_back(macho__link *lk, macho__dlist *l) {
   uint32_t id = l->tail;
   if (id != MACHO__NIL) macho__dlist_remove(lk, l, id);
   return id;
+}
+
+/* The entry `from` of list l is now named `to` (same place in the list). */
+static inline void macho__dlist_rename(macho__link *lk, macho__dlist *l, uint32_t from, uint32_t to) {
+  lk[to] = lk[from];
+  if (lk[to].prev != MACHO__NIL) lk[lk[to].prev].next = to;
+  else l->head = to;
+  if (lk[to].next != MACHO__NIL) lk[lk[to].next].prev = to;
+  else l->tail = to;
+  lk[from].prev = lk[from].next = MACHO__NIL;
 }
 
 static inline void macho__dlist_move_front(macho__link *lk, macho__dlist *l, uint32_t id) {

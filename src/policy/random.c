@@ -42,15 +42,15 @@ static void rnd_remove(void *st, macho__shard *sh, uint32_t id) {
 
 static uint32_t rnd_victim(void *st, macho__shard *sh) {
   (void)st;
-  macho__table *t = macho__pol_table(sh);
+  const uint32_t n = macho__pol_nslots(sh);
   uint32_t id = 0;
   for (int tries = 0; tries < 16; tries++) {
-    id = macho__fastrange32((uint32_t)(macho__pol_rand(sh) >> 32), t->nslots);
-    if (macho__slot_tag(t, id)) return id;
+    id = macho__fastrange32((uint32_t)(macho__pol_rand(sh) >> 32), n);
+    if (macho__pol_live(sh, id)) return id;
   }
   for (;;) {
-    if (++id == t->nslots) id = 0;
-    if (macho__slot_tag(t, id)) return id;
+    if (++id == n) id = 0;
+    if (macho__pol_live(sh, id)) return id;
   }
 }
 
@@ -61,6 +61,13 @@ static int rnd_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t o
   (void)old_n;
   (void)new_n;
   return MACHO_OK;
+}
+
+static void rnd_move(void *st, macho__shard *sh, uint32_t from, uint32_t to) {
+  (void)st;
+  (void)sh;
+  (void)from;
+  (void)to;
 }
 
 const macho__policy_ops macho__policy_random = {
@@ -75,4 +82,5 @@ const macho__policy_ops macho__policy_random = {
     .victim = rnd_victim,
     .clear = rnd_nop,
     .remap = rnd_remap,
+    .move = rnd_move,
 };

@@ -312,6 +312,12 @@ static size_t s3fifo_memory(const void *st) {
   return ghost_bytes(&((const s3fifo_state *)st)->g);
 }
 
+static void s3fifo_move(void *st, macho__shard *sh, uint32_t from, uint32_t to) {
+  s3fifo_state *s = st;
+  /* The policy bits (queue, count) moved with the slot: read them at `to`. */
+  macho__dlist_rename(s->lk, queue_of(sh, to) == Q_SMALL ? &s->small : &s->main, from, to);
+}
+
 const macho__policy_ops macho__policy_s3fifo = {
     .name = "s3fifo",
     .state_size = sizeof(s3fifo_state),
@@ -325,5 +331,6 @@ const macho__policy_ops macho__policy_s3fifo = {
     .victim = s3fifo_victim,
     .clear = s3fifo_clear,
     .remap = s3fifo_remap,
+    .move = s3fifo_move,
     .memory = s3fifo_memory,
 };

@@ -99,6 +99,13 @@ static int sieve_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t
   return MACHO_OK;
 }
 
+static void sieve_move(void *st, macho__shard *sh, uint32_t from, uint32_t to) {
+  (void)sh;
+  sieve_state *s = st;
+  macho__dlist_rename(s->lk, &s->queue, from, to);
+  if (s->hand == from) s->hand = to;
+}
+
 const macho__policy_ops macho__policy_sieve = {
     .name = "sieve",
     .state_size = sizeof(sieve_state),
@@ -112,4 +119,5 @@ const macho__policy_ops macho__policy_sieve = {
     .victim = sieve_victim,
     .clear = sieve_clear,
     .remap = sieve_remap,
+    .move = sieve_move,
 };

@@ -356,6 +356,11 @@ static int wtlfu_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t
 
 static size_t wtlfu_memory(const void *st) { return sketch_bytes(&((const wtlfu_state *)st)->sk); }
 
+static void wtlfu_move(void *st, macho__shard *sh, uint32_t from, uint32_t to) {
+  wtlfu_state *s = st;
+  macho__dlist_rename(s->lk, queue_of(s, q_of(sh, to)), from, to);
+}
+
 const macho__policy_ops macho__policy_wtinylfu = {
     .name = "wtinylfu",
     .state_size = sizeof(wtlfu_state),
@@ -369,5 +374,6 @@ const macho__policy_ops macho__policy_wtinylfu = {
     .victim = wtlfu_victim,
     .clear = wtlfu_clear,
     .remap = wtlfu_remap,
+    .move = wtlfu_move,
     .memory = wtlfu_memory,
 };
