@@ -222,14 +222,15 @@ static inline void copy_small(void *buf, uint64_t v, size_t n) {
 }
 
 /* ---- public --------------------------------------------------------------------------- */
-int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t buflen,
-              size_t *vlen) {
+/* Every get the fast path below does not finish: misses, keys or values
+ * longer than 8 bytes, the first group changed or collided, expired
+ * entries, the 1 in 32 with a latency sample or a sweep turn, locked reads. */
+static __attribute__((noinline)) int get_general(macho_cache *c, const void *key, size_t klen,
+                                                 void *buf, size_t buflen, size_t *vlen,
+                                                 uint32_t tick) {
   /* One test for every bad argument (bitwise, so one branch). */
   if (macho__unlikely(!c | (klen > UINT32_MAX) | (!key & (klen != 0)) | (!buf & (buflen != 0))))
     return MACHO_EINVAL;
-  /* One per-thread tick: every 32nd get is special, and takes turns between
-   * a latency sample and a sweep (every get is timed with metrics = 2). */
-  uint32_t tick = ++macho__tl.tick[MACHO__OP_GET];
   const bool tail = macho__unlikely((tick & 31) == 0 || c->cfg.metrics == 2 ||
                                     macho__lat_warming(c, MACHO__OP_GET));
   uint64_t t0 = 0;
@@ -311,6 +312,59 @@ int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t bu
     if (vlen) *vlen = n;
     return MACHO_ERANGE; /* counts nothing (macho.h) */
   }
+}
+
+
+/* The common get, kept small so the compiler keeps it in registers: a hit
+ * in the key's first group, key and value of at most 8 bytes, nothing
+ * special about the call. Anything else goes to get_general. */
+int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t buflen,
+              size_t *vlen) {
+  /* One per-thread tick: every 32nd get is special, and takes turns between
+   * a latency sample and a sweep (every get is timed with metrics = 2). */
+  uint32_t tick = ++macho__tl.tick[MACHO__OP_GET];
+  /* The fast path's own conditions imply valid arguments; get_general
+   * checks everything else. */
+  if (macho__unlikely(!c || !key || klen > 8 || !buf || (tick & 31) == 0 || c->cfg.metrics == 2 ||
+                      macho__lat_warming(c, MACHO__OP_GET)))
+    return get_general(c, key, klen, buf, buflen, vlen, tick);
+  const uint64_t hash = macho__hash_bytes(key, klen, c->cfg.seed);
+  macho__shard *sh = shard_for(c, hash);
+  macho__tl_entry *e = &macho__tl.cache[c->uid & 3];
+  if (macho__unlikely(sh->locked_reads || e->uid != c->uid))
+    return get_general(c, key, klen, buf, buflen, vlen, tick);
+  macho__trec *r = e->rec;
+  const uint64_t kw = macho__key_word(key, klen);
+  macho__read_enter(r);
+  const macho__table *t = atomic_load_explicit(&sh->table, memory_order_acquire);
+  const uint32_t g = macho__home_group(t, hash);
+  const macho__group *gr = &t->groups[g];
+  const uint32_t seq = atomic_load_explicit(&gr->seq, memory_order_acquire);
+  uint32_t bits = macho__group_match(gr, macho__tag(hash));
+  while (bits) {
+    uint32_t s = g * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(bits);
+    bits &= bits - 1;
+    const macho__slot *sl = &t->slots[s];
+    uint64_t m = atomic_load_explicit(&sl->m, memory_order_relaxed);
+    uint64_t k = atomic_load_explicit(&sl->k, memory_order_relaxed);
+    if (k != kw || macho__m_kform(m) != klen) continue;
+    uint64_t v = atomic_load_explicit(&sl->v, memory_order_relaxed);
+    uint32_t n = macho__m_vform(m);
+    if (macho__unlikely(n > MACHO__FORM_INLINE_MAX || n > buflen || (seq & 1) ||
+                        ((m & MACHO__M_DEADLINE) &&
+                         macho__m_expired(m, macho__group_epoch_ns(sh, gr), macho__now(c)))))
+      break; /* long value, ERANGE, a writer inside, or expired: the general path */
+    copy_small(buf, v, n);
+    atomic_thread_fence(memory_order_acquire);
+    if (macho__unlikely(atomic_load_explicit(&gr->seq, memory_order_relaxed) != seq)) break;
+    if (sh->access != MACHO__ACCESS_NONE) on_hit(sh, r, (macho__table *)t, s, m);
+    macho__read_exit(r);
+    if (vlen) *vlen = n;
+    macho__tcount_add(&r->c[sh->index].hits);
+    return MACHO_OK;
+  }
+  macho__read_exit(r);
+  return get_general(c, key, klen, buf, buflen, vlen, tick);
 }
 
 int macho_obj_get(macho_cache *c, const void *key, void **value) {
