@@ -85,7 +85,7 @@ uint64_t macho__clock_precise(void); /* CLOCK_MONOTONIC */
 static inline void macho__read_enter(macho__trec *r) {
   uint32_t s = atomic_load_explicit(&r->rseq, memory_order_relaxed);
   atomic_store_explicit(&r->rseq, s + 1, memory_order_relaxed);
-  if (macho__unlikely(macho__read_fence)) atomic_thread_fence(memory_order_seq_cst);
+  if (macho__unlikely(macho__read_fence)) macho__fence(memory_order_seq_cst);
   else atomic_signal_fence(memory_order_seq_cst); /* the writer's membarrier does the rest */
 }
 static inline void macho__read_exit(macho__trec *r) {

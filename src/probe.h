@@ -77,7 +77,7 @@ macho__probe_group(const macho__shard *sh, const macho__table *t, uint32_t g, ui
   if (ovf) *ovf = atomic_load_explicit(&gr->ovf, memory_order_relaxed);
   if (seq_out) {
     /* "Not in this group" is an answer too: it must come from one state. */
-    atomic_thread_fence(memory_order_acquire);
+    macho__fence(memory_order_acquire);
     if (macho__unlikely(atomic_load_explicit(&gr->seq, memory_order_relaxed) != s0))
       return MACHO__RETRY;
   }
@@ -108,7 +108,7 @@ macho__probe(const macho__shard *sh, const macho__table *t, uint64_t hash, const
    * first after we passed the first would hide the key from us: it writes
    * the first group, so its seq tells. */
   if (seq_out) {
-    atomic_thread_fence(memory_order_acquire);
+    macho__fence(memory_order_acquire);
     if (macho__unlikely(atomic_load_explicit(&t->groups[g1].seq, memory_order_relaxed) != s1))
       return MACHO__RETRY;
   }

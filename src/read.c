@@ -290,7 +290,7 @@ static __attribute__((noinline)) int get_general(macho_cache *c, const void *key
       macho__lat lat = {t0, t0 != 0};
       return get_locked(c, sh, key, klen, hash, buf, buflen, vlen, NULL, lat);
     }
-    atomic_thread_fence(memory_order_acquire);
+    macho__fence(memory_order_acquire);
     if (macho__unlikely(atomic_load_explicit(&g->seq, memory_order_relaxed) != seq)) continue;
     if (macho__likely(!expired && n <= buflen)) {
       /* Still inside the read section: the access bit lives in the table. */
@@ -355,7 +355,7 @@ int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t bu
                          macho__m_expired(m, macho__group_epoch_ns(sh, gr), macho__now(c)))))
       break; /* long value, ERANGE, a writer inside, or expired: the general path */
     copy_small(buf, v, n);
-    atomic_thread_fence(memory_order_acquire);
+    macho__fence(memory_order_acquire);
     if (macho__unlikely(atomic_load_explicit(&gr->seq, memory_order_relaxed) != seq)) break;
     if (sh->access != MACHO__ACCESS_NONE) on_hit(sh, r, (macho__table *)t, s, m);
     macho__read_exit(r);
@@ -396,7 +396,7 @@ int macho__contains(macho_cache *c, const void *key, size_t klen, uint64_t hash)
         const macho__group *g = macho__group_of(t, s);
         bool expired = (m & MACHO__M_DEADLINE) &&
                        macho__m_expired(m, macho__group_epoch_ns(sh, g), macho__now(c));
-        atomic_thread_fence(memory_order_acquire);
+        macho__fence(memory_order_acquire);
         if (atomic_load_explicit(&g->seq, memory_order_relaxed) != seq) continue;
         rc = expired ? MACHO_ENOTFOUND : MACHO_OK;
       }

@@ -157,7 +157,7 @@ static inline void macho__group_write_begin(macho__group *g) {
   atomic_store_explicit(&g->seq, s + 1, memory_order_relaxed);
   /* Order the odd seq before the writes that follow it (Linux's
    * write_seqcount_begin: smp_wmb after the increment). */
-  atomic_thread_fence(memory_order_release);
+  macho__fence(memory_order_release);
 }
 static inline void macho__group_write_end(macho__group *g) {
   uint32_t s = atomic_load_explicit(&g->seq, memory_order_relaxed);

@@ -231,7 +231,7 @@ void macho__synchronize(macho_cache *c) {
   if (membarrier_ok) syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
   else
 #endif
-    atomic_thread_fence(memory_order_seq_cst);
+    macho__fence(memory_order_seq_cst);
   for (macho__trec *r = atomic_load_explicit(&c->recs, memory_order_acquire); r; r = r->next) {
     uint32_t s = atomic_load_explicit(&r->rseq, memory_order_acquire);
     if (!(s & 1)) continue;
