@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #define STR2(x) #x
 #define STR(x) STR2(x)
@@ -127,14 +128,31 @@ int macho_config_check(const macho_config *cfg, const char **why) {
 /* ---- allocation ------------------------------------------------------------ */
 /* Every allocation goes through here, and `held` counts what is allocated
  * and not yet freed: memory_bytes is that count, so the figure the cache
- * reports is what its allocator holds, by construction. */
+ * reports is what its allocator holds, by construction.
+ *
+ * Without hooks, blocks of MMAP_MIN and more (tables, arena chunks, policy
+ * arrays) are mapped and unmapped directly, so that memory freed by growth
+ * goes back to the system: glibc raises its own mmap threshold after the
+ * first such free and would keep the old tables on its heap, and the RSS
+ * would then exceed what the cache holds. Such blocks also come zeroed. */
+#define MMAP_MIN (256u * 1024u)
+
+static size_t page_round(size_t n) { return (n + 4095) & ~(size_t)4095; }
+
+static void *big_alloc(size_t size) {
+  void *p = mmap(NULL, page_round(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
 void *macho__malloc_untracked(const macho__alloc *a, size_t size) {
-  return a->hooks.malloc ? a->hooks.malloc(a->hooks.ctx, size) : malloc(size);
+  if (a->hooks.malloc) return a->hooks.malloc(a->hooks.ctx, size);
+  return size >= MMAP_MIN ? big_alloc(size) : malloc(size);
 }
 
 void macho__free_untracked(const macho__alloc *a, void *p, size_t size) {
   if (!p) return;
   if (a->hooks.free) a->hooks.free(a->hooks.ctx, p, size);
+  else if (size >= MMAP_MIN) munmap(p, page_round(size));
   else free(p);
 }
 
@@ -147,13 +165,24 @@ void *macho__malloc(macho__alloc *a, size_t size) {
 void *macho__calloc(macho__alloc *a, size_t n, size_t size) {
   if (size && n > SIZE_MAX / size) return NULL;
   void *p = macho__malloc(a, n * size);
-  if (p) memset(p, 0, n * size);
+  /* Mapped blocks are zero already; touching them would only cost RSS. */
+  if (p && (a->hooks.malloc || n * size < MMAP_MIN)) memset(p, 0, n * size);
   return p;
 }
 
 void *macho__realloc(macho__alloc *a, void *p, size_t old_size, size_t new_size) {
-  void *q = a->hooks.realloc ? a->hooks.realloc(a->hooks.ctx, p, old_size, new_size)
-                             : realloc(p, new_size);
+  void *q;
+  if (a->hooks.realloc) {
+    q = a->hooks.realloc(a->hooks.ctx, p, old_size, new_size);
+  } else if (!p || (old_size < MMAP_MIN && new_size < MMAP_MIN)) {
+    q = realloc(p, new_size);
+  } else { /* a mapped block on either side: move it by hand */
+    q = macho__malloc_untracked(a, new_size);
+    if (q && p) {
+      memcpy(q, p, old_size < new_size ? old_size : new_size);
+      macho__free_untracked(a, p, old_size);
+    }
+  }
   if (q) {
     atomic_fetch_add_explicit(&a->held, new_size, memory_order_relaxed);
     atomic_fetch_sub_explicit(&a->held, p ? old_size : 0, memory_order_relaxed);

@@ -23,7 +23,7 @@
 #include <math.h>
 #include <sched.h>
 
-#define FINAL_LOAD 0.92
+#define FINAL_LOAD 0.94
 #define GROW_LOAD_NUM 7u /* an intermediate table grows at 7/8 full */
 #define GROW_LOAD_DEN 8u
 #define INITIAL_GROUPS 64u

@@ -1,36 +1,57 @@
 /*
- * fifo.c -- first in, first out: insertion order in one intrusive list, the
- * oldest entry is the victim. A hit changes nothing, so a lock-free get
- * writes nothing at all for this policy.
+ * fifo.c -- first in, first out: the oldest entry is the victim.
+ *
+ * Insertion order is a ring of slot numbers (ring.h: 3 bytes per entry,
+ * against 8 for list links), each entry's position kept in its 20 policy
+ * bits so that a delete or a cuckoo move finds it at once. A hit changes
+ * nothing, so a lock-free get writes nothing at all for this policy.
  */
-#include "policy.h"
+#include "ring.h"
+
+#define POS_BITS MACHO__M_POL_BITS
 
 typedef struct fifo_state {
-  macho__dlist list;
-  macho__link *lk;
-  uint32_t nslots;
+  macho__ring q;
 } fifo_state;
 
+static uint32_t pos_of(uint64_t c) { return (uint32_t)(c & ((1u << POS_BITS) - 1)); }
+
 static int fifo_init(void *st, macho__shard *sh, uint32_t capacity, uint32_t nslots) {
-  (void)capacity;
-  fifo_state *s = st;
-  macho__dlist_init(&s->list);
-  s->lk = macho__links_new(sh, nslots);
-  s->nslots = nslots;
-  return s->lk ? MACHO_OK : MACHO_ENOMEM;
+  return macho__ring_init(&((fifo_state *)st)->q, sh, capacity, nslots);
 }
 
-static void fifo_destroy(void *st, macho__shard *sh) {
-  fifo_state *s = st;
-  macho__links_free(sh, s->lk, s->nslots);
-  s->lk = NULL;
+static void fifo_destroy(void *st, macho__shard *sh) { macho__ring_free(&((fifo_state *)st)->q, sh); }
+
+static uint64_t where(fifo_state *s, macho__shard *sh, uint32_t id) {
+  uint64_t c = macho__ring_find(&s->q, id, macho__pol_bits(sh, id), POS_BITS, s->q.tail, s->q.head);
+  assert(c < s->q.head);
+  return c;
+}
+
+/* The ring is full of live entries and holes: squeeze the holes out,
+ * renumbering the survivors. */
+static void compact(fifo_state *s, macho__shard *sh) {
+  macho__ring *q = &s->q;
+  uint64_t w = q->tail;
+  for (uint64_t c = q->tail; c < q->head; c++) {
+    uint32_t e = macho__ring_get(q, c);
+    if (e == MACHO__RING_HOLE) continue;
+    if (c != w) {
+      macho__ring_set(q, w, e);
+      macho__pol_set(sh, e, pos_of(w));
+    }
+    w++;
+  }
+  q->head = w;
 }
 
 static void fifo_insert(void *st, macho__shard *sh, uint32_t id, uint64_t hash) {
-  (void)sh;
   (void)hash;
   fifo_state *s = st;
-  macho__dlist_push_front(s->lk, &s->list, id);
+  if (macho__ring_len(&s->q) == s->q.cap) compact(s, sh);
+  macho__ring_set(&s->q, s->q.head, id);
+  macho__pol_set(sh, id, pos_of(s->q.head));
+  s->q.head++;
 }
 
 static void fifo_access(void *st, macho__shard *sh, const uint64_t *recs, uint32_t n) {
@@ -41,35 +62,36 @@ static void fifo_access(void *st, macho__shard *sh, const uint64_t *recs, uint32
 }
 
 static void fifo_remove(void *st, macho__shard *sh, uint32_t id) {
-  (void)sh;
   fifo_state *s = st;
-  macho__dlist_remove(s->lk, &s->list, id);
+  macho__ring_set(&s->q, where(s, sh, id), MACHO__RING_HOLE);
 }
 
 static uint32_t fifo_victim(void *st, macho__shard *sh) {
   (void)sh;
   fifo_state *s = st;
-  return macho__dlist_pop_back(s->lk, &s->list);
+  uint32_t id;
+  while ((id = macho__ring_get(&s->q, s->q.tail)) == MACHO__RING_HOLE) s->q.tail++;
+  s->q.tail++;
+  return id;
 }
 
 static void fifo_clear(void *st, macho__shard *sh) {
   (void)sh;
-  macho__dlist_init(&((fifo_state *)st)->list);
-}
-
-static int fifo_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t old_n, uint32_t new_n) {
   fifo_state *s = st;
-  macho__link *lk = macho__links_remap(sh, s->lk, &s->list, 1, map, old_n, new_n);
-  if (!lk) return MACHO_ENOMEM;
-  s->lk = lk;
-  s->nslots = new_n;
-  return MACHO_OK;
+  s->q.tail = s->q.head = 0;
 }
 
 static void fifo_move(void *st, macho__shard *sh, uint32_t from, uint32_t to) {
-  (void)sh;
   fifo_state *s = st;
-  macho__dlist_rename(s->lk, &s->list, from, to);
+  /* The policy bits moved with the entry: read them at `to`. */
+  uint64_t c = macho__ring_find(&s->q, from, macho__pol_bits(sh, to), POS_BITS, s->q.tail, s->q.head);
+  assert(c < s->q.head);
+  macho__ring_set(&s->q, c, to);
+}
+
+static int fifo_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t old_n, uint32_t new_n) {
+  (void)old_n;
+  return macho__ring_remap(&((fifo_state *)st)->q, sh, map, new_n);
 }
 
 const macho__policy_ops macho__policy_fifo = {

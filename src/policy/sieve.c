@@ -13,40 +13,76 @@
  * their place, so old popular entries sink to the tail side of the hand and
  * new entries are sifted quickly ("quick demotion").
  *
- * Policy bit 0 = visited. The hand is a slot or NIL (= start at the tail).
+ * The queue is a ring of slot numbers (ring.h, 3 bytes per entry) in
+ * insertion order. An eviction leaves a hole at the hand; survivors the hand
+ * passes slide down over the holes behind it (a write cursor trails the
+ * hand), so when the hand reaches the head the examined part is dense again
+ * and order is kept. The same CAS that clears a survivor's visited bit
+ * records its new position. Policy bits: 0 = visited, 1..19 = position.
  */
-#include "policy.h"
+#include "ring.h"
 
 #define VISITED 1u
+#define POS_BITS (MACHO__M_POL_BITS - 1u)
 
 typedef struct sieve_state {
-  macho__dlist queue; /* head = newest */
-  uint32_t hand;      /* next entry to examine, NIL = the tail */
-  macho__link *lk;
-  uint32_t nslots;
+  macho__ring q;
+  uint64_t hand; /* next position to examine */
+  uint64_t wr;   /* survivors the hand passed this round are in [tail, wr); [wr, hand) is free */
 } sieve_state;
 
+static uint32_t bits_for(uint64_t c, bool visited) {
+  return (uint32_t)((c & ((1u << POS_BITS) - 1)) << 1) | (visited ? VISITED : 0u);
+}
+static uint32_t pos_bits(macho__shard *sh, uint32_t id) { return macho__pol_bits(sh, id) >> 1; }
+
 static int sieve_init(void *st, macho__shard *sh, uint32_t capacity, uint32_t nslots) {
-  (void)capacity;
   sieve_state *s = st;
-  macho__dlist_init(&s->queue);
-  s->hand = MACHO__NIL;
-  s->lk = macho__links_new(sh, nslots);
-  s->nslots = nslots;
-  return s->lk ? MACHO_OK : MACHO_ENOMEM;
+  s->hand = s->wr = 0;
+  return macho__ring_init(&s->q, sh, capacity, nslots);
 }
 
-static void sieve_destroy(void *st, macho__shard *sh) {
-  sieve_state *s = st;
-  macho__links_free(sh, s->lk, s->nslots);
-  s->lk = NULL;
+static void sieve_destroy(void *st, macho__shard *sh) { macho__ring_free(&((sieve_state *)st)->q, sh); }
+
+/* Where a live entry is: the examined part or the unexamined part. */
+static uint64_t where(sieve_state *s, uint32_t id, uint32_t pos) {
+  uint64_t c = macho__ring_find(&s->q, id, pos, POS_BITS, s->q.tail, s->wr);
+  if (c >= s->wr) c = macho__ring_find(&s->q, id, pos, POS_BITS, s->hand, s->q.head);
+  assert(c < s->q.head);
+  return c;
+}
+
+/* Slide a run of the ring down to `w`, skipping holes, renumbering what
+ * moves; returns the next free position. */
+static uint64_t slide(sieve_state *s, macho__shard *sh, uint64_t from, uint64_t to, uint64_t w) {
+  for (uint64_t c = from; c < to; c++) {
+    uint32_t e = macho__ring_get(&s->q, c);
+    if (e == MACHO__RING_HOLE) continue;
+    if (c != w) {
+      macho__ring_set(&s->q, w, e);
+      macho__pol_set(sh, e, bits_for(w, macho__pol_bits(sh, e) & VISITED));
+    }
+    w++;
+  }
+  return w;
+}
+
+/* Full (entries, holes and the gap behind the hand fill the ring): make the
+ * examined and the unexamined parts dense again; the gap closes. */
+static void compact(sieve_state *s, macho__shard *sh) {
+  uint64_t w = slide(s, sh, s->q.tail, s->wr, s->q.tail);
+  uint64_t head = slide(s, sh, s->hand, s->q.head, w);
+  s->wr = s->hand = w;
+  s->q.head = head;
 }
 
 static void sieve_insert(void *st, macho__shard *sh, uint32_t id, uint64_t hash) {
   (void)hash;
   sieve_state *s = st;
-  macho__pol_set(sh, id, 0);
-  macho__dlist_push_front(s->lk, &s->queue, id);
+  if (macho__ring_len(&s->q) == s->q.cap) compact(s, sh);
+  macho__ring_set(&s->q, s->q.head, id);
+  macho__pol_set(sh, id, bits_for(s->q.head, false));
+  s->q.head++;
 }
 
 /* Locked gets (object mode, filters) deliver hits here. */
@@ -54,56 +90,65 @@ static void sieve_access(void *st, macho__shard *sh, const uint64_t *recs, uint3
   (void)st;
   for (uint32_t i = 0; i < n; i++) {
     uint32_t id = (uint32_t)recs[i];
-    if (!(recs[i] & MACHO__REC_MISS) && macho__pol_live(sh, id)) macho__pol_set(sh, id, VISITED);
+    if (!(recs[i] & MACHO__REC_MISS) && macho__pol_live(sh, id))
+      macho__pol_set(sh, id, macho__pol_bits(sh, id) | VISITED);
   }
 }
 
 static void sieve_remove(void *st, macho__shard *sh, uint32_t id) {
-  (void)sh;
   sieve_state *s = st;
-  /* The hand must never point at a freed slot: step it towards the head. */
-  if (s->hand == id) s->hand = s->lk[id].prev;
-  macho__dlist_remove(s->lk, &s->queue, id);
+  macho__ring_set(&s->q, where(s, id, pos_bits(sh, id)), MACHO__RING_HOLE);
 }
 
 static uint32_t sieve_victim(void *st, macho__shard *sh) {
   sieve_state *s = st;
-  assert(s->queue.len > 0);
-  uint32_t id = s->hand != MACHO__NIL ? s->hand : s->queue.tail;
-  /* At most one full lap: after it every bit is clear. */
+  macho__ring *q = &s->q;
   for (;;) {
-    if (!(macho__pol_bits(sh, id) & VISITED)) break;
-    macho__pol_set(sh, id, 0);
-    id = s->lk[id].prev != MACHO__NIL ? s->lk[id].prev : s->queue.tail;
+    if (s->hand == q->head) { /* past the head: the survivors are the queue; wrap to the tail */
+      q->head = s->wr;
+      s->hand = s->wr = q->tail;
+      continue;
+    }
+    uint32_t e = macho__ring_get(q, s->hand);
+    if (e == MACHO__RING_HOLE) {
+      s->hand++;
+      continue;
+    }
+    if (macho__pol_bits(sh, e) & VISITED) { /* a survivor: clear the bit, slide it down */
+      if (s->wr != s->hand) macho__ring_set(q, s->wr, e);
+      macho__pol_set(sh, e, bits_for(s->wr, false));
+      s->wr++;
+      s->hand++;
+      continue;
+    }
+    s->hand++; /* its place joins the gap */
+    /* Past the head, the hand wraps at once (the list version's NIL): an
+     * entry inserted next is examined after the tail, not before it. */
+    if (s->hand == q->head) {
+      q->head = s->wr;
+      s->hand = s->wr = q->tail;
+    }
+    return e;
   }
-  s->hand = s->lk[id].prev;
-  macho__dlist_remove(s->lk, &s->queue, id);
-  return id;
 }
 
 static void sieve_clear(void *st, macho__shard *sh) {
   (void)sh;
   sieve_state *s = st;
-  macho__dlist_init(&s->queue);
-  s->hand = MACHO__NIL;
-}
-
-static int sieve_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t old_n, uint32_t new_n) {
-  sieve_state *s = st;
-  uint32_t hand = s->hand;
-  macho__link *lk = macho__links_remap(sh, s->lk, &s->queue, 1, map, old_n, new_n);
-  if (!lk) return MACHO_ENOMEM;
-  s->lk = lk;
-  s->nslots = new_n;
-  s->hand = (map && hand != MACHO__NIL) ? map[hand] : MACHO__NIL;
-  return MACHO_OK;
+  s->q.tail = s->q.head = s->hand = s->wr = 0;
 }
 
 static void sieve_move(void *st, macho__shard *sh, uint32_t from, uint32_t to) {
-  (void)sh;
   sieve_state *s = st;
-  macho__dlist_rename(s->lk, &s->queue, from, to);
-  if (s->hand == from) s->hand = to;
+  macho__ring_set(&s->q, where(s, from, pos_bits(sh, to)), to); /* bits moved with it */
+}
+
+static int sieve_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t old_n, uint32_t new_n) {
+  (void)old_n;
+  sieve_state *s = st;
+  int rc = macho__ring_remap(&s->q, sh, map, new_n);
+  if (rc == MACHO_OK && !map) s->hand = s->wr = 0;
+  return rc;
 }
 
 const macho__policy_ops macho__policy_sieve = {
