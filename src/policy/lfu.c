@@ -18,10 +18,13 @@
  * Frequencies start at 1 on insert, saturate at UINT32_MAX and are forgotten
  * on eviction (no history, no aging), as in libCacheSim's LFU.
  *
- * Bucket nodes come from a pool preallocated at init: at most one bucket per
- * live entry exists, so `capacity` nodes suffice (20 bytes per entry of
- * capacity) and no operation allocates. Per slot: links (8 bytes) and the
- * entry's bucket node (4 bytes). Hits arrive through the read buffer.
+ * Per slot: links (8 bytes) in its bucket's list; its bucket node is kept in
+ * the slot's 20 policy bits. Bucket nodes come from a pool that starts at
+ * 64 and doubles on demand (one node per distinct frequency present, so it
+ * stays small); if it cannot grow, or a frequency would need node 2^20, the
+ * entry keeps its frequency and only its recency changes, which is exact
+ * until then and never fails an operation. Hits arrive through the read
+ * buffer.
  * LFU and MFU share everything but victim(), hence one file.
  */
 #include "policy.h"
@@ -38,30 +41,42 @@ typedef struct lfu_state {
   uint32_t free_node; /* free nodes chained through `next` */
   uint32_t lowest, highest;
   macho__link *lk;    /* per slot: neighbours in its bucket */
-  uint32_t *bucket_of;/* per slot: its bucket node */
   uint32_t nslots;
+  macho__shard *sh;
 } lfu_state;
 
+#define INITIAL_POOL 64u
+#define MAX_POOL (1u << MACHO__M_POL_BITS) /* node numbers fit the policy bits */
+
+static uint32_t bucket_of(macho__shard *sh, uint32_t id) { return macho__pol_bits(sh, id); }
+
+/* Chain nodes [from, pool_cap) onto the free list. */
+static void chain(lfu_state *s, uint32_t from) {
+  for (uint32_t i = s->pool_cap; i-- > from;) {
+    s->pool[i].next = s->free_node;
+    s->free_node = i;
+  }
+}
+
 static void reset(lfu_state *s) {
-  for (uint32_t i = 0; i < s->pool_cap; i++) s->pool[i].next = i + 1 < s->pool_cap ? i + 1 : MACHO__NIL;
-  s->free_node = s->pool_cap ? 0 : MACHO__NIL;
+  s->free_node = MACHO__NIL;
+  chain(s, 0);
   s->lowest = s->highest = MACHO__NIL;
 }
 
 static int lfu_init(void *st, macho__shard *sh, uint32_t capacity, uint32_t nslots) {
+  (void)capacity;
   lfu_state *s = st;
-  s->pool_cap = capacity;
+  s->sh = sh;
+  s->pool_cap = INITIAL_POOL;
   s->nslots = nslots;
-  s->pool = macho__malloc(&sh->cache->alloc, (size_t)capacity * sizeof(bucket));
+  s->pool = macho__malloc(&sh->cache->alloc, (size_t)s->pool_cap * sizeof(bucket));
   s->lk = macho__links_new(sh, nslots);
-  s->bucket_of = macho__malloc(&sh->cache->alloc, (size_t)nslots * sizeof(uint32_t));
-  if (!s->pool || !s->lk || !s->bucket_of) {
-    macho__free(&sh->cache->alloc, s->pool, (size_t)capacity * sizeof(bucket));
+  if (!s->pool || !s->lk) {
+    macho__free(&sh->cache->alloc, s->pool, (size_t)s->pool_cap * sizeof(bucket));
     macho__links_free(sh, s->lk, nslots);
-    macho__free(&sh->cache->alloc, s->bucket_of, (size_t)nslots * sizeof(uint32_t));
     s->pool = NULL;
     s->lk = NULL;
-    s->bucket_of = NULL;
     return MACHO_ENOMEM;
   }
   reset(s);
@@ -72,13 +87,27 @@ static void lfu_destroy(void *st, macho__shard *sh) {
   lfu_state *s = st;
   macho__free(&sh->cache->alloc, s->pool, (size_t)s->pool_cap * sizeof(bucket));
   macho__links_free(sh, s->lk, s->nslots);
-  macho__free(&sh->cache->alloc, s->bucket_of, (size_t)s->nslots * sizeof(uint32_t));
   s->pool = NULL;
   s->lk = NULL;
-  s->bucket_of = NULL;
 }
 
-/* A new empty bucket of frequency `freq` linked right after `after` (NIL = first). */
+/* A free node, doubling the pool when it is empty; NIL when it cannot. */
+static bool have_node(lfu_state *s) {
+  if (s->free_node != MACHO__NIL) return true;
+  if (s->pool_cap >= MAX_POOL) return false;
+  uint32_t cap = s->pool_cap * 2 > MAX_POOL ? MAX_POOL : s->pool_cap * 2;
+  bucket *p = macho__realloc(&s->sh->cache->alloc, s->pool, (size_t)s->pool_cap * sizeof(bucket),
+                             (size_t)cap * sizeof(bucket));
+  if (!p) return false;
+  s->pool = p;
+  uint32_t old = s->pool_cap;
+  s->pool_cap = cap;
+  chain(s, old);
+  return true;
+}
+
+/* A new empty bucket of frequency `freq` linked right after `after` (NIL =
+ * first). The caller made sure a node is free (have_node). */
 static uint32_t bucket_new(lfu_state *s, uint32_t freq, uint32_t after) {
   uint32_t b = s->free_node;
   assert(b != MACHO__NIL);
@@ -114,7 +143,7 @@ static void entry_push(lfu_state *s, bucket *n, uint32_t id) {
 }
 
 static void entry_unlink(lfu_state *s, uint32_t id) {
-  uint32_t b = s->bucket_of[id];
+  uint32_t b = bucket_of(s->sh, id);
   bucket *n = &s->pool[b];
   macho__dlist l = {n->head, n->tail, 1};
   macho__dlist_remove(s->lk, &l, id);
@@ -124,17 +153,21 @@ static void entry_unlink(lfu_state *s, uint32_t id) {
 }
 
 static void lfu_insert(void *st, macho__shard *sh, uint32_t id, uint64_t hash) {
-  (void)sh;
   (void)hash;
   lfu_state *s = st;
   uint32_t b = s->lowest;
-  if (b == MACHO__NIL || s->pool[b].freq != 1) b = bucket_new(s, 1, MACHO__NIL);
-  s->bucket_of[id] = b;
+  if (b == MACHO__NIL || s->pool[b].freq != 1) {
+    /* No node for frequency 1: join the lowest bucket (there is one: the
+     * pool only runs dry while entries are cached). */
+    if (have_node(s) || b == MACHO__NIL) b = bucket_new(s, 1, MACHO__NIL);
+  }
+  macho__pol_set(sh, id, b);
   entry_push(s, &s->pool[b], id);
 }
 
 static void hit(lfu_state *s, uint32_t id) {
-  uint32_t b = s->bucket_of[id];
+  macho__shard *sh = s->sh;
+  uint32_t b = bucket_of(sh, id);
   bucket *n = &s->pool[b];
   if (n->freq == UINT32_MAX) { /* saturated: only recency changes */
     macho__dlist l = {n->head, n->tail, 1};
@@ -149,9 +182,19 @@ static void hit(lfu_state *s, uint32_t id) {
     return;
   }
   uint32_t nb = n->next;
-  if (nb == MACHO__NIL || s->pool[nb].freq != f) nb = bucket_new(s, f, b);
+  if (nb == MACHO__NIL || s->pool[nb].freq != f) {
+    if (!have_node(s)) { /* no node for it: keep the frequency, refresh the recency */
+      macho__dlist l = {n->head, n->tail, 1};
+      macho__dlist_move_front(s->lk, &l, id);
+      n->head = l.head;
+      n->tail = l.tail;
+      return;
+    }
+    nb = bucket_new(s, f, b);
+    n = &s->pool[b]; /* the pool may have moved */
+  }
   entry_unlink(s, id);
-  s->bucket_of[id] = nb;
+  macho__pol_set(sh, id, nb);
   entry_push(s, &s->pool[nb], id);
 }
 
@@ -189,25 +232,18 @@ static void lfu_clear(void *st, macho__shard *sh) {
   reset(st);
 }
 
-/* New slot names: rebuild each bucket's entry list through map. */
+/* New slot names: rebuild each bucket's entry list through map (the
+ * bucket numbers moved with the policy bits). */
 static int lfu_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t old_n, uint32_t new_n) {
   lfu_state *s = st;
   macho__link *lk = macho__links_new(sh, new_n);
-  uint32_t *bo = macho__malloc(&sh->cache->alloc, (size_t)new_n * sizeof(uint32_t));
-  if (!lk || !bo) {
-    macho__links_free(sh, lk, new_n);
-    macho__free(&sh->cache->alloc, bo, (size_t)new_n * sizeof(uint32_t));
-    return MACHO_ENOMEM;
-  }
+  if (!lk) return MACHO_ENOMEM;
   if (map) {
     for (uint32_t b = s->lowest; b != MACHO__NIL; b = s->pool[b].next) {
       bucket *n = &s->pool[b];
       macho__dlist l;
       macho__dlist_init(&l);
-      for (uint32_t id = n->tail; id != MACHO__NIL; id = s->lk[id].prev) {
-        macho__dlist_push_front(lk, &l, map[id]);
-        bo[map[id]] = b;
-      }
+      for (uint32_t id = n->tail; id != MACHO__NIL; id = s->lk[id].prev) macho__dlist_push_front(lk, &l, map[id]);
       n->head = l.head;
       n->tail = l.tail;
     }
@@ -215,23 +251,18 @@ static int lfu_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t o
     reset(s);
   }
   macho__links_free(sh, s->lk, old_n);
-  macho__free(&sh->cache->alloc, s->bucket_of, (size_t)old_n * sizeof(uint32_t));
   s->lk = lk;
-  s->bucket_of = bo;
   s->nslots = new_n;
   return MACHO_OK;
 }
 
 static void lfu_move(void *st, macho__shard *sh, uint32_t from, uint32_t to) {
-  (void)sh;
   lfu_state *s = st;
-  uint32_t b = s->bucket_of[from];
-  bucket *n = &s->pool[b];
+  bucket *n = &s->pool[bucket_of(sh, to)]; /* the bits moved with the entry */
   macho__dlist l = {n->head, n->tail, 1};
   macho__dlist_rename(s->lk, &l, from, to);
   n->head = l.head;
   n->tail = l.tail;
-  s->bucket_of[to] = b;
 }
 
 const macho__policy_ops macho__policy_lfu = {
