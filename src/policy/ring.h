@@ -42,8 +42,12 @@ static inline void macho__ring_set(macho__ring *r, uint64_t c, uint32_t v) {
   memcpy(p, &v, r->width); /* little-endian: the low 3 bytes; a HOLE stays all ones */
 }
 
-/* Room for `entries` (the shard's capacity) slots numbered below nslots. */
+/* Room for `entries` (the shard's capacity, plus 1/16) slots numbered below
+ * nslots; or room for exactly `cap`. */
 int macho__ring_init(macho__ring *r, macho__shard *sh, uint32_t entries, uint32_t nslots);
+int macho__ring_init_cap(macho__ring *r, macho__shard *sh, uint32_t cap, uint32_t entries);
+/* A new array of `cap` (>= the span in use) under the same counters. */
+int macho__ring_resize(macho__ring *r, macho__shard *sh, uint32_t cap);
 void macho__ring_free(macho__ring *r, macho__shard *sh);
 static inline uint64_t macho__ring_len(const macho__ring *r) { return r->head - r->tail; }
 
@@ -57,8 +61,8 @@ static inline uint64_t macho__ring_find(const macho__ring *r, uint32_t s, uint32
   return r->head;
 }
 
-/* A copy sized for new_nslots with every element renamed through map (NULL
- * = emptied). MACHO_ENOMEM leaves r as it was. */
+/* Every element renamed through map (NULL = emptied), in place: the width
+ * follows the capacity, so this never allocates and never fails. */
 int macho__ring_remap(macho__ring *r, macho__shard *sh, const uint32_t *map, uint32_t new_nslots);
 
 #endif /* MACHO_RING_H */

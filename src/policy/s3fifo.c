@@ -25,196 +25,279 @@
  * 10..19), hence its 100% miss ratio there; a cache must store what it is
  * given, so S is at least one entry here.
  *
- * Policy bits: 0..1 = hit count (saturating at 3, which is all either
+ * Memory (about 11 bytes per entry of capacity beyond the table, against 40
+ * with lists and a node pool): S and M are rings of 3-byte slot numbers
+ * (ring.h) that grow and shrink with their queues, positions kept in the
+ * policy bits: 0..1 = hit count (saturating at 3, which is all either
  * queue's rule looks at: S promotes at 2, M keeps min(count, 3) - 1), bit 2
- * = queue. Hits and misses both arrive through the read buffer, in order
- * (a miss consults the ghost, a hit cancels a pending ghost hit).
- * The ghost is a FIFO list over a preallocated node pool plus an open
- * addressing table from hash to node (backward-shift deletion), all sized at
- * init: no operation allocates. About 40 bytes per entry of capacity.
+ * = queue, 3..19 = position. Hits and misses both arrive through the read
+ * buffer, in order (a miss consults the ghost, a hit cancels a pending
+ * ghost hit). The ghost (below) is a FIFO with removal in about 9 bytes per
+ * entry of ghost.
  */
-#include "policy.h"
+#include "ring.h"
 
 enum { Q_SMALL = 0, Q_MAIN = 1 };
 #define MOVE_TO_MAIN_THRESHOLD 2u
 #define MAX_COUNT 3u
-
-typedef struct ghost_node {
-  uint64_t hash;
-  uint32_t prev, next; /* prev = newer, next = older */
-} ghost_node;
-
-/* Index slots carry the hash's high half, so a probe and a backward shift
- * read only the table; a node is touched only on a full match. */
-typedef struct ghost_slot {
-  uint32_t tag;  /* hash >> 32; its low bits are the home slot */
-  uint32_t node; /* NIL = empty */
-} ghost_slot;
-
-typedef struct ghost {
-  ghost_node *nodes;
-  ghost_slot *table;
-  uint32_t cap, mask;
-  uint32_t head, tail, len, free_node;
-} ghost;
-
 #define COUNT_MASK 3u
 #define QUEUE_BIT 4u
+#define POS_SHIFT 3u
+#define POS_BITS (MACHO__M_POL_BITS - POS_SHIFT)
+#define MIN_RING 64u
 
-typedef struct s3fifo_state {
-  macho__dlist small, main;
-  macho__link *lk;
-  uint32_t nslots;
-  uint32_t small_cap, main_cap;
-  bool ghost_hit;      /* the last get miss found ghost_hash in the ghost */
-  uint64_t ghost_hash;
-  ghost g;
-} s3fifo_state;
+/* ---- ghost ---------------------------------------------------------------------- */
+/* A FIFO of the last G hashes evicted from S, with removal (a key found in
+ * the ghost leaves it), as libCacheSim's list is, in about 9 bytes per entry
+ * instead of 32. Hashes get consecutive insertion numbers; a bitmap over
+ * those numbers says which are still in the FIFO, so forgetting the oldest
+ * is advancing `cutoff` to the next set bit, and a removal clears a bit.
+ * Membership goes through a table of 8-byte entries (a 40-bit fingerprint,
+ * the 24-bit insertion number) in buckets of 8, each fingerprint with two
+ * buckets, the second derived from the first and the fingerprint (a
+ * partial-key cuckoo table: an entry can move to its other bucket without
+ * its hash), at up to 90% load. Exact but for fingerprint collisions (one
+ * false hit in 10^11 lookups). Small caches are chaotic: with 16-bit
+ * fingerprints one false ghost hit moved a 56-entry cache's miss ratio by
+ * 1.3 points on lirs_multi2. */
+#define GHOST_WAYS 8u
+#define GHOST_SEQ_MASK 0xffffffu
+#define GHOST_MAX (1u << 21)      /* the bitmap window (4 G) must stay below 2^24 */
 
-/* ---- ghost ---------------------------------------------------------------- */
-static size_t ghost_table_slots(uint32_t cap) {
-  size_t n = 4;
-  while (n < 2u * (size_t)cap) n <<= 1;
-  return n;
+typedef struct ghost {
+  uint64_t *e;        /* nb buckets of GHOST_WAYS entries: fp << 24 | insertion number; 0 = free */
+  uint64_t *bits;     /* window bits: insertion n is in the FIFO iff bit n % window */
+  uint32_t nb;
+  uint32_t cap;       /* G */
+  uint32_t window;    /* a power of two >= 4 G */
+  uint32_t seq;       /* the next insertion number, modulo 2^24 */
+  uint32_t cutoff;    /* numbers before it are forgotten */
+  uint32_t len;       /* hashes in the FIFO */
+} ghost;
+
+static size_t ghost_table_bytes(const ghost *g) { return (size_t)g->nb * GHOST_WAYS * sizeof(uint64_t); }
+static size_t ghost_bits_bytes(const ghost *g) { return (size_t)g->window / 8; }
+/* The fingerprint comes from a remix, so it owes nothing to the bits that
+ * chose the bucket. Never 0. */
+static uint64_t fp_of(uint64_t hash) { return ((hash * 0x9E3779B97F4A7C15ull) >> 24) | 1u; }
+static uint64_t fp_in(uint64_t x) { return x >> 24; }
+static uint32_t seq_of(uint64_t x) { return (uint32_t)(x & GHOST_SEQ_MASK); }
+static bool bit(const ghost *g, uint32_t n) { return (g->bits[(n & (g->window - 1)) / 64] >> (n % 64)) & 1u; }
+static void set_bit(ghost *g, uint32_t n, bool on) {
+  uint64_t *w = &g->bits[(n & (g->window - 1)) / 64];
+  uint64_t m = 1ull << (n % 64);
+  *w = on ? *w | m : *w & ~m;
+}
+static uint32_t dist(uint32_t a, uint32_t b) { return (b - a) & GHOST_SEQ_MASK; } /* b - a */
+static bool in_fifo(const ghost *g, uint64_t x) {
+  return x && dist(g->cutoff, seq_of(x)) < dist(g->cutoff, g->seq) && bit(g, seq_of(x));
+}
+static uint32_t bucket1(const ghost *g, uint64_t hash) { return macho__fastrange32((uint32_t)hash, g->nb); }
+/* The other bucket of fingerprint f in bucket b: (F - b) mod nb, its own inverse. */
+static uint32_t other(const ghost *g, uint32_t b, uint64_t f) {
+  uint32_t F = (uint32_t)(f % g->nb);
+  return (F + g->nb - b) % g->nb;
 }
 
 static void ghost_reset(ghost *g) {
-  if (!g->cap) return;
-  for (uint32_t i = 0; i <= g->mask; i++) g->table[i].node = MACHO__NIL;
-  for (uint32_t i = 0; i < g->cap; i++) g->nodes[i].next = i + 1 < g->cap ? i + 1 : MACHO__NIL;
-  g->free_node = 0;
-  g->head = g->tail = MACHO__NIL;
-  g->len = 0;
+  if (g->e) memset(g->e, 0, ghost_table_bytes(g));
+  if (g->bits) memset(g->bits, 0, ghost_bits_bytes(g));
+  g->seq = g->cutoff = g->len = 0;
 }
 
-/* Table slot holding `hash`, or the empty slot where the probe ended. The
- * high half picks the home slot: the shard's index uses the low half. */
-static uint32_t ghost_probe(const ghost *g, uint64_t hash) {
-  uint32_t tag = (uint32_t)(hash >> 32);
-  uint32_t i = tag & g->mask;
-  while (g->table[i].node != MACHO__NIL &&
-         (g->table[i].tag != tag || g->nodes[g->table[i].node].hash != hash))
-    i = (i + 1) & g->mask;
-  return i;
-}
-
-static void ghost_table_delete(ghost *g, uint32_t i) {
-  /* Backward-shift deletion keeps every probe chain unbroken without tombstones. */
-  uint32_t j = i;
-  for (;;) {
-    j = (j + 1) & g->mask;
-    if (g->table[j].node == MACHO__NIL) break;
-    uint32_t home = g->table[j].tag & g->mask;
-    /* Move j back to i unless its home lies cyclically in (i, j]. */
-    bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-    if (!stays) {
-      g->table[i] = g->table[j];
-      i = j;
+/* Where the hash's entry is, or SIZE_MAX. */
+static size_t ghost_find(const ghost *g, uint64_t hash) {
+  const uint64_t f = fp_of(hash);
+  const uint32_t b1 = bucket1(g, hash), b[2] = {b1, other(g, b1, f)};
+  for (int k = 0; k < 2; k++)
+    for (uint32_t i = 0; i < GHOST_WAYS; i++) {
+      uint64_t x = g->e[(size_t)b[k] * GHOST_WAYS + i];
+      if (fp_in(x) == f && in_fifo(g, x)) return (size_t)b[k] * GHOST_WAYS + i;
     }
-  }
-  g->table[i].node = MACHO__NIL;
+  return SIZE_MAX;
 }
 
-static void ghost_unlink(ghost *g, uint32_t n) {
-  ghost_node *x = &g->nodes[n];
-  if (x->prev != MACHO__NIL) g->nodes[x->prev].next = x->next;
-  else g->head = x->next;
-  if (x->next != MACHO__NIL) g->nodes[x->next].prev = x->prev;
-  else g->tail = x->prev;
-  x->next = g->free_node;
-  g->free_node = n;
+static void forget_oldest(ghost *g) {
+  while (!bit(g, g->cutoff)) g->cutoff = (g->cutoff + 1) & GHOST_SEQ_MASK;
+  set_bit(g, g->cutoff, false);
+  g->cutoff = (g->cutoff + 1) & GHOST_SEQ_MASK;
   g->len--;
 }
 
 /* Remove `hash` if present; true when it was. */
 static bool ghost_take(ghost *g, uint64_t hash) {
   if (!g->cap) return false;
-  uint32_t i = ghost_probe(g, hash);
-  uint32_t n = g->table[i].node;
-  if (n == MACHO__NIL) return false;
-  ghost_table_delete(g, i);
-  ghost_unlink(g, n);
+  size_t i = ghost_find(g, hash);
+  if (i == SIZE_MAX) return false;
+  set_bit(g, seq_of(g->e[i]), false);
+  g->e[i] = 0;
+  g->len--;
   return true;
 }
 
+/* A free (or forgotten) place in bucket b, or SIZE_MAX. */
+static size_t room_in(const ghost *g, uint32_t b) {
+  for (uint32_t i = 0; i < GHOST_WAYS; i++)
+    if (!in_fifo(g, g->e[(size_t)b * GHOST_WAYS + i])) return (size_t)b * GHOST_WAYS + i;
+  return SIZE_MAX;
+}
+
 static void ghost_add(ghost *g, uint64_t hash) {
-  if (!g->cap) return;
-  if (g->table[ghost_probe(g, hash)].node != MACHO__NIL) return; /* already remembered */
-  if (g->len == g->cap) {
-    uint32_t old = g->tail;
-    ghost_table_delete(g, ghost_probe(g, g->nodes[old].hash));
-    ghost_unlink(g, old);
+  if (!g->cap || ghost_find(g, hash) != SIZE_MAX) return; /* already remembered */
+  if (g->len == g->cap) forget_oldest(g);
+  /* Removals leave gaps in the numbering: when the oldest is a whole window
+   * behind, forget it to reuse its bit (the list would have kept it). */
+  while (g->len && dist(g->cutoff, g->seq) >= g->window - 1) forget_oldest(g);
+  const uint64_t f = fp_of(hash);
+  const uint32_t b[2] = {bucket1(g, hash), other(g, bucket1(g, hash), f)};
+  size_t at = room_in(g, b[0]);
+  if (at == SIZE_MAX) at = room_in(g, b[1]);
+  for (int k = 0; k < 2 && at == SIZE_MAX; k++) /* both full: move one aside (one cuckoo step) */
+    for (uint32_t i = 0; i < GHOST_WAYS && at == SIZE_MAX; i++) {
+      size_t from = (size_t)b[k] * GHOST_WAYS + i;
+      size_t to = room_in(g, other(g, b[k], fp_in(g->e[from])));
+      if (to == SIZE_MAX) continue;
+      g->e[to] = g->e[from];
+      at = from;
+    }
+  if (at == SIZE_MAX) { /* nowhere: the oldest of the 16 goes early (very rare at 90% load) */
+    uint32_t oldest = 0;
+    for (int k = 0; k < 2; k++)
+      for (uint32_t i = 0; i < GHOST_WAYS; i++) {
+        size_t j = (size_t)b[k] * GHOST_WAYS + i;
+        uint32_t age = dist(seq_of(g->e[j]), g->seq);
+        if (age >= oldest) oldest = age, at = j;
+      }
+    set_bit(g, seq_of(g->e[at]), false);
+    g->len--;
   }
-  uint32_t n = g->free_node;
-  ghost_node *x = &g->nodes[n];
-  g->free_node = x->next;
-  x->hash = hash;
-  x->prev = MACHO__NIL;
-  x->next = g->head;
-  if (g->head != MACHO__NIL) g->nodes[g->head].prev = n;
-  else g->tail = n;
-  g->head = n;
+  g->e[at] = (f << 24) | g->seq;
+  set_bit(g, g->seq, true);
+  g->seq = (g->seq + 1) & GHOST_SEQ_MASK;
   g->len++;
-  g->table[ghost_probe(g, hash)] = (ghost_slot){(uint32_t)(hash >> 32), n};
 }
 
-static size_t ghost_bytes(const ghost *g) {
-  if (!g->cap) return 0;
-  return (size_t)g->cap * sizeof(ghost_node) + ((size_t)g->mask + 1) * sizeof(ghost_slot);
-}
+/* ---- queues: rings that grow and shrink -------------------------------------------- */
+typedef struct fq {
+  macho__ring r;
+  uint32_t len; /* live entries */
+} fq;
 
-/* ---- policy ----------------------------------------------------------------- */
-static int s3fifo_init(void *st, macho__shard *sh, uint32_t capacity, uint32_t nslots) {
-  s3fifo_state *s = st;
-  macho__dlist_init(&s->small);
-  macho__dlist_init(&s->main);
-  s->nslots = nslots;
-  s->lk = macho__links_new(sh, nslots);
-  if (!s->lk) return MACHO_ENOMEM;
-  s->small_cap = (uint32_t)(capacity * 0.10);
-  if (s->small_cap == 0) s->small_cap = 1;
-  s->main_cap = capacity > s->small_cap ? capacity - s->small_cap : 0;
-  ghost *g = &s->g;
-  g->cap = (uint32_t)(capacity * 0.90);
-  if (!g->cap) return MACHO_OK;
-  size_t slots = ghost_table_slots(g->cap);
-  g->mask = (uint32_t)(slots - 1);
-  g->nodes = macho__malloc(&sh->cache->alloc, (size_t)g->cap * sizeof(ghost_node));
-  g->table = macho__malloc(&sh->cache->alloc, slots * sizeof(ghost_slot));
-  if (!g->nodes || !g->table) {
-    macho__free(&sh->cache->alloc, g->nodes, (size_t)g->cap * sizeof(ghost_node));
-    macho__free(&sh->cache->alloc, g->table, slots * sizeof(ghost_slot));
-    macho__links_free(sh, s->lk, nslots);
-    g->nodes = NULL;
-    g->table = NULL;
-    s->lk = NULL;
-    return MACHO_ENOMEM;
-  }
-  ghost_reset(g);
-  return MACHO_OK;
-}
-
-static void s3fifo_destroy(void *st, macho__shard *sh) {
-  s3fifo_state *s = st;
-  macho__links_free(sh, s->lk, s->nslots);
-  s->lk = NULL;
-  ghost *g = &s->g;
-  if (!g->cap) return;
-  macho__free(&sh->cache->alloc, g->nodes, (size_t)g->cap * sizeof(ghost_node));
-  macho__free(&sh->cache->alloc, g->table, ((size_t)g->mask + 1) * sizeof(ghost_slot));
-  g->nodes = NULL;
-  g->table = NULL;
-}
-
-static void push(macho__shard *sh, s3fifo_state *s, uint32_t id, uint32_t queue, uint32_t count) {
-  macho__pol_set(sh, id, (queue == Q_MAIN ? QUEUE_BIT : 0u) | count);
-  macho__dlist_push_front(s->lk, queue == Q_SMALL ? &s->small : &s->main, id);
-}
+typedef struct s3fifo_state {
+  fq small, main;
+  uint32_t small_cap, main_cap;
+  bool ghost_hit;      /* the last get miss found ghost_hash in the ghost */
+  uint64_t ghost_hash;
+  ghost g;
+} s3fifo_state;
 
 static uint32_t queue_of(macho__shard *sh, uint32_t id) {
   return (macho__pol_bits(sh, id) & QUEUE_BIT) ? Q_MAIN : Q_SMALL;
 }
 static uint32_t count_of(macho__shard *sh, uint32_t id) { return macho__pol_bits(sh, id) & COUNT_MASK; }
+static uint32_t pos_of(macho__shard *sh, uint32_t id) { return macho__pol_bits(sh, id) >> POS_SHIFT; }
+static uint32_t bits_for(uint32_t queue, uint32_t count, uint64_t c) {
+  return (queue == Q_MAIN ? QUEUE_BIT : 0u) | count | (uint32_t)((c & ((1u << POS_BITS) - 1)) << POS_SHIFT);
+}
+static fq *q_of(s3fifo_state *s, uint32_t queue) { return queue == Q_SMALL ? &s->small : &s->main; }
+
+/* Room at the head: squeeze holes out when they are a quarter or more, else
+ * double. A ring that cannot grow is compacted (it holds at most capacity
+ * live entries and has room for them). */
+static void make_room(fq *q, macho__shard *sh, uint32_t queue) {
+  macho__ring *r = &q->r;
+  if (macho__ring_len(r) < r->cap) return;
+  if (q->len > r->cap / 4 * 3 && macho__ring_resize(r, sh, r->cap * 2) == MACHO_OK) return;
+  uint64_t w = r->tail;
+  for (uint64_t c = r->tail; c < r->head; c++) {
+    uint32_t e = macho__ring_get(r, c);
+    if (e == MACHO__RING_HOLE) continue;
+    if (c != w) {
+      macho__ring_set(r, w, e);
+      macho__pol_set(sh, e, bits_for(queue, count_of(sh, e), w));
+    }
+    w++;
+  }
+  r->head = w;
+  if (macho__ring_len(r) == r->cap) (void)macho__ring_resize(r, sh, r->cap * 2); /* full of live ones */
+}
+
+static void maybe_shrink(fq *q, macho__shard *sh) {
+  macho__ring *r = &q->r;
+  if (r->cap > MIN_RING && macho__ring_len(r) < r->cap / 4) (void)macho__ring_resize(r, sh, r->cap / 2);
+}
+
+static void push(macho__shard *sh, s3fifo_state *s, uint32_t id, uint32_t queue, uint32_t count) {
+  fq *q = q_of(s, queue);
+  make_room(q, sh, queue);
+  macho__ring_set(&q->r, q->r.head, id);
+  macho__pol_set(sh, id, bits_for(queue, count, q->r.head));
+  q->r.head++;
+  q->len++;
+}
+
+static uint32_t pop(macho__shard *sh, fq *q) {
+  if (!q->len) return MACHO__NIL;
+  uint32_t id;
+  while ((id = macho__ring_get(&q->r, q->r.tail)) == MACHO__RING_HOLE) q->r.tail++;
+  q->r.tail++;
+  q->len--;
+  maybe_shrink(q, sh);
+  return id;
+}
+
+static uint64_t where(fq *q, uint32_t id, uint32_t pos) {
+  uint64_t c = macho__ring_find(&q->r, id, pos, POS_BITS, q->r.tail, q->r.head);
+  assert(c < q->r.head);
+  return c;
+}
+
+/* ---- policy ----------------------------------------------------------------- */
+static int s3fifo_init(void *st, macho__shard *sh, uint32_t capacity, uint32_t nslots) {
+  s3fifo_state *s = st;
+  s->small_cap = (uint32_t)(capacity * 0.10);
+  if (s->small_cap == 0) s->small_cap = 1;
+  s->main_cap = capacity > s->small_cap ? capacity - s->small_cap : 0;
+  (void)nslots;
+  if (macho__ring_init_cap(&s->small.r, sh, MIN_RING, capacity) != MACHO_OK) return MACHO_ENOMEM;
+  if (macho__ring_init_cap(&s->main.r, sh, MIN_RING, capacity) != MACHO_OK) goto fail_small;
+  ghost *g = &s->g;
+  g->cap = (uint32_t)(capacity * 0.90);
+  if (g->cap > GHOST_MAX) g->cap = GHOST_MAX;
+  if (g->cap) {
+    /* 90% load over buckets of 8 with two choices and a cuckoo step. Small
+     * ghosts get room to spare (a handful of buckets fills unevenly). */
+    double load = g->cap <= 4096 ? 0.5 : 0.9;
+    g->nb = (uint32_t)((g->cap / load + GHOST_WAYS - 1) / GHOST_WAYS);
+    if (g->nb < 4) g->nb = 4;
+    g->window = 8192; /* numbers a removal skipped must not push the oldest out */
+    while (g->window < 4u * g->cap) g->window *= 2;
+    g->e = macho__calloc(&sh->cache->alloc, 1, ghost_table_bytes(g));
+    g->bits = macho__calloc(&sh->cache->alloc, 1, ghost_bits_bytes(g));
+    if (!g->e || !g->bits) goto fail_ghost;
+  }
+  return MACHO_OK;
+fail_ghost:
+  if (g->e) macho__free(&sh->cache->alloc, g->e, ghost_table_bytes(g));
+  if (g->bits) macho__free(&sh->cache->alloc, g->bits, ghost_bits_bytes(g));
+  g->e = NULL;
+  g->bits = NULL;
+  macho__ring_free(&s->main.r, sh);
+  macho__ring_free(&s->main.r, sh);
+fail_small:
+  macho__ring_free(&s->small.r, sh);
+  return MACHO_ENOMEM;
+}
+
+static void s3fifo_destroy(void *st, macho__shard *sh) {
+  s3fifo_state *s = st;
+  macho__ring_free(&s->small.r, sh);
+  macho__ring_free(&s->main.r, sh);
+  if (s->g.e) macho__free(&sh->cache->alloc, s->g.e, ghost_table_bytes(&s->g));
+  if (s->g.bits) macho__free(&sh->cache->alloc, s->g.bits, ghost_bits_bytes(&s->g));
+  s->g.e = NULL;
+  s->g.bits = NULL;
+}
 
 static void s3fifo_insert(void *st, macho__shard *sh, uint32_t id, uint64_t hash) {
   s3fifo_state *s = st;
@@ -249,14 +332,16 @@ static void s3fifo_access(void *st, macho__shard *sh, const uint64_t *recs, uint
 
 static void s3fifo_remove(void *st, macho__shard *sh, uint32_t id) {
   s3fifo_state *s = st;
-  macho__dlist_remove(s->lk, queue_of(sh, id) == Q_SMALL ? &s->small : &s->main, id);
+  fq *q = q_of(s, queue_of(sh, id));
+  macho__ring_set(&q->r, where(q, id, pos_of(sh, id)), MACHO__RING_HOLE);
+  q->len--;
 }
 
 /* Evict from S: entries hit often enough move to M; the first one that was not
  * is the victim, and its hash goes to the ghost. NIL when S drained into M. */
 static uint32_t evict_small(s3fifo_state *s, macho__shard *sh) {
   uint32_t id;
-  while ((id = macho__dlist_pop_back(s->lk, &s->small)) != MACHO__NIL) {
+  while ((id = pop(sh, &s->small)) != MACHO__NIL) {
     if (count_of(sh, id) >= MOVE_TO_MAIN_THRESHOLD) {
       push(sh, s, id, Q_MAIN, 0);
     } else {
@@ -270,7 +355,7 @@ static uint32_t evict_small(s3fifo_state *s, macho__shard *sh) {
 /* Evict from M: a CLOCK with a 2-bit counter. */
 static uint32_t evict_main(s3fifo_state *s, macho__shard *sh) {
   uint32_t id;
-  while ((id = macho__dlist_pop_back(s->lk, &s->main)) != MACHO__NIL) {
+  while ((id = pop(sh, &s->main)) != MACHO__NIL) {
     uint32_t count = count_of(sh, id);
     if (count == 0) return id;
     push(sh, s, id, Q_MAIN, (count < MAX_COUNT ? count : MAX_COUNT) - 1);
@@ -290,41 +375,42 @@ static uint32_t s3fifo_victim(void *st, macho__shard *sh) {
 static void s3fifo_clear(void *st, macho__shard *sh) {
   (void)sh;
   s3fifo_state *s = st;
-  macho__dlist_init(&s->small);
-  macho__dlist_init(&s->main);
+  s->small.r.tail = s->small.r.head = s->main.r.tail = s->main.r.head = 0;
+  s->small.len = s->main.len = 0;
   s->ghost_hit = false;
   ghost_reset(&s->g);
 }
 
 static int s3fifo_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t old_n, uint32_t new_n) {
+  (void)old_n;
   s3fifo_state *s = st;
-  macho__dlist lists[2] = {s->small, s->main};
-  macho__link *lk = macho__links_remap(sh, s->lk, lists, 2, map, old_n, new_n);
-  if (!lk) return MACHO_ENOMEM;
-  s->small = lists[0];
-  s->main = lists[1];
-  s->lk = lk;
-  s->nslots = new_n;
+  /* Ring widths follow the capacity, not the table: renaming never
+   * allocates, so it cannot fail half way. */
+  (void)macho__ring_remap(&s->small.r, sh, map, new_n);
+  (void)macho__ring_remap(&s->main.r, sh, map, new_n);
+  if (!map) s->small.len = s->main.len = 0;
   return MACHO_OK;
-}
-
-static size_t s3fifo_memory(const void *st) {
-  return ghost_bytes(&((const s3fifo_state *)st)->g);
 }
 
 static void s3fifo_move(void *st, macho__shard *sh, uint32_t from, uint32_t to) {
   s3fifo_state *s = st;
-  /* The policy bits (queue, count) moved with the slot: read them at `to`. */
-  macho__dlist_rename(s->lk, queue_of(sh, to) == Q_SMALL ? &s->small : &s->main, from, to);
+  /* The policy bits (queue, count, position) moved with the slot: read them at `to`. */
+  fq *q = q_of(s, queue_of(sh, to));
+  macho__ring_set(&q->r, where(q, from, pos_of(sh, to)), to);
+}
+
+static size_t s3fifo_memory(const void *st) {
+  const s3fifo_state *s = st;
+  return s->g.e ? ghost_table_bytes(&s->g) + ghost_bits_bytes(&s->g) : 0;
 }
 
 const macho__policy_ops macho__policy_s3fifo = {
     .name = "s3fifo",
     .state_size = sizeof(s3fifo_state),
-    .init = s3fifo_init,
-    .destroy = s3fifo_destroy,
     .access = MACHO__ACCESS_BUFFER,
     .record_misses = true,
+    .init = s3fifo_init,
+    .destroy = s3fifo_destroy,
     .insert = s3fifo_insert,
     .on_access = s3fifo_access,
     .remove = s3fifo_remove,
