@@ -283,6 +283,10 @@ int trace_open(trace **out, const char *path, const trace_format *fmt, char *err
   if (m >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) t->codec = CODEC_GZIP;
   else if (m >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd)
     t->codec = CODEC_ZSTD;
+  /* A zstd skippable frame (magic 0x184D2A50..5F, little-endian), as pzstd
+   * writes before each frame: libzstd skips it while decompressing. */
+  else if (m >= 4 && (magic[0] & 0xf0) == 0x50 && magic[1] == 0x2a && magic[2] == 0x4d && magic[3] == 0x18)
+    t->codec = CODEC_ZSTD;
   if (t->codec != CODEC_PLAIN) {
     t->in = malloc(IN_CAP);
     if (!t->in) goto oom;
