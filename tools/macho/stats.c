@@ -31,23 +31,36 @@ typedef struct response {
   size_t body_len;
 } response;
 
+/* http://HOST[:PORT][/...][?token=T]; HOST is a name, an IPv4 address or
+ * [IPv6]. Every length is checked before it is used: an unclosed '[' or an
+ * empty host is a parse error, never a negative copy length (issue 10 defect 7). */
 static bool parse_url(const char *url, const char *token, target *t) {
   memset(t, 0, sizeof *t);
   if (strncmp(url, "http://", 7) != 0) {
     fprintf(stderr, "macho: URL must start with http:// (got '%s')\n", url);
     return false;
   }
-  const char *h = url + 7, *end = h + strcspn(h, "/?");
-  const char *colon = NULL;
-  if (*h == '[') colon = memchr(h, ']', (size_t)(end - h)) ? strchr(h, ']') + 1 : NULL;
-  else colon = memchr(h, ':', (size_t)(end - h));
-  size_t hl = colon && *colon == ':' ? (size_t)(colon - h) : (size_t)(end - h);
+  const char *h = url + 7, *end = h + strcspn(h, "/?#");
+  const char *host = h, *host_end, *rest;
+  if (*h == '[') {
+    const char *close = memchr(h, ']', (size_t)(end - h));
+    if (!close) goto bad; /* unclosed IPv6 literal */
+    host = h + 1;
+    host_end = close;
+    rest = close + 1;
+    if (rest != end && *rest != ':') goto bad; /* junk after ']' */
+  } else {
+    const char *colon = memchr(h, ':', (size_t)(end - h));
+    host_end = colon ? colon : end;
+    rest = host_end;
+  }
+  size_t hl = (size_t)(host_end - host);
   if (hl == 0 || hl >= sizeof t->host) goto bad;
-  memcpy(t->host, *h == '[' ? h + 1 : h, *h == '[' ? hl - 2 : hl);
-  if (colon && *colon == ':') {
-    size_t pl = (size_t)(end - colon - 1);
-    if (pl == 0 || pl >= sizeof t->port) goto bad;
-    memcpy(t->port, colon + 1, pl);
+  memcpy(t->host, host, hl);
+  if (rest < end) { /* ":PORT" */
+    size_t pl = (size_t)(end - rest - 1);
+    if (pl == 0 || pl >= sizeof t->port || strspn(rest + 1, "0123456789") < pl) goto bad;
+    memcpy(t->port, rest + 1, pl);
   } else {
     strcpy(t->port, "80");
   }
@@ -56,7 +69,7 @@ static bool parse_url(const char *url, const char *token, target *t) {
   else if (q) snprintf(t->token, sizeof t->token, "%.*s", (int)strcspn(q + 6, "&#"), q + 6);
   return true;
 bad:
-  fprintf(stderr, "macho: cannot parse URL '%s'\n", url);
+  fprintf(stderr, "macho: cannot parse URL '%s' (expected http://HOST:PORT/)\n", url);
   return false;
 }
 
