@@ -347,6 +347,44 @@ static void plot_writes_a_miss_ratio_curve_svg(void **state) {
   unlink(svg);
 }
 
+/* Issue 10 defect 4: names went into the gnuplot script, so a newline in the
+ * trace's or the plot's file name ran gnuplot commands (`system ...`). */
+static void plot_names_with_newlines_and_quotes_run_no_gnuplot_commands(void **state) {
+  (void)state;
+  if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+    printf("gnuplot absent: skipping the plot injection test\n");
+    skip();
+  }
+  char dir[128], marker[3][160], trace[512], svg[512], cmd[2048], args[2048];
+  snprintf(dir, sizeof dir, "/tmp/macho_test_plot_%d", (int)getpid());
+  assert_int_equal(mkdir(dir, 0700), 0);
+  /* Markers in the working directory (a file name cannot hold a '/'). */
+  for (int i = 0; i < 3; i++) snprintf(marker[i], sizeof marker[i], "macho_pwned_%d_%d", (int)getpid(), i);
+  /* The trace's name carries a command after a newline, and a backquote
+   * substitution; the plot's name too. */
+  snprintf(trace, sizeof trace, "%s/x\nsystem \"touch %s\"\nit`touch %s`s.gz", dir, marker[0], marker[1]);
+  snprintf(svg, sizeof svg, "%s/out\nsystem \"touch %s\"\n#.svg", dir, marker[2]);
+  snprintf(cmd, sizeof cmd, "cp '%s' '%s'", DATA("lirs_cpp.trace.gz"), trace);
+  assert_int_equal(system(cmd), 0);
+  snprintf(args, sizeof args, "'%s' --format lirs --policy lru,belady --size 5,10%% --plot '%s'", trace, svg);
+  run_result r = run_sim(args);
+  struct stat sb;
+  for (int i = 0; i < 3; i++)
+    if (stat(marker[i], &sb) == 0) {
+      unlink(marker[i]);
+      fail_msg("a name ran a gnuplot command: %s exists", marker[i]);
+    }
+  if (r.status != 0) fail_msg("exit %d: %s", r.status, r.err);
+  char *s = slurp(svg);
+  assert_non_null(strstr(s, "<svg")); /* written where asked, under its odd name */
+  assert_non_null(strstr(s, "belady"));
+  free(s);
+  free_result(&r);
+  unlink(svg);
+  unlink(trace);
+  assert_int_equal(rmdir(dir), 0);
+}
+
 static void plot_without_gnuplot_says_how_to_get_it(void **state) {
   (void)state;
   char cmd[1024], err[128];
@@ -371,6 +409,7 @@ int main(void) {
       cmocka_unit_test(a_truncated_trace_fails_with_exit_1_naming_file_and_offset),
       cmocka_unit_test(bad_usage_fails_with_exit_2_and_says_why),
       cmocka_unit_test(plot_writes_a_miss_ratio_curve_svg),
+      cmocka_unit_test(plot_names_with_newlines_and_quotes_run_no_gnuplot_commands),
       cmocka_unit_test(plot_without_gnuplot_says_how_to_get_it),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

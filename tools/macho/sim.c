@@ -117,8 +117,8 @@ static int parse_args(int argc, char **argv, sim_opts *o) {
   }
   if (o->plot) {
     const char *dot = strrchr(o->plot, '.');
-    if (!dot || (strcmp(dot, ".svg") != 0 && strcmp(dot, ".png") != 0) || strchr(o->plot, '\'')) {
-      fprintf(stderr, "macho sim: --plot expects a file name ending in .svg or .png (no quotes), got '%s'\n",
+    if (!dot || (strcmp(dot, ".svg") != 0 && strcmp(dot, ".png") != 0)) {
+      fprintf(stderr, "macho sim: --plot expects a file name ending in .svg or .png, got '%s'\n",
               o->plot);
       return CLI_USAGE;
     }
@@ -480,60 +480,132 @@ static int cmp_size(const void *a, const void *b) {
   return (x->size > y->size) - (x->size < y->size);
 }
 
-/* A miss-ratio curve, one line per policy, drawn by gnuplot as a child
- * process fed a script on its stdin (data inline, so no temporary files). */
+/* A miss-ratio curve, one line per policy, drawn by gnuplot.
+ *
+ * The gnuplot script is a constant string: no byte of a user-supplied name is
+ * ever part of it. Names reach gnuplot as strings it does not parse -- the
+ * output file and the trace's name as ARG1..ARGn of `gnuplot -c SCRIPT ...`
+ * (run with execvp, no shell), the policy names as the column headers of the
+ * data file (read with `columnheader`). Building the script from names let a
+ * newline in a file name run gnuplot commands such as `system` (issue 10
+ * defect 4); escaping would have to know every gnuplot quoting rule, this
+ * needs none. Script and data live in a private mkdtemp directory. */
+static const char plot_script[] =
+    "out = ARG1; data = ARG2; trace = ARG3; ncols = int(ARG5); bcol = int(ARG6)\n"
+    "if (ARG4 eq 'svg') {\n"
+    "  set terminal svg dynamic background rgb 'white' size 900,560 font 'sans,12' noenhanced\n"
+    "} else {\n"
+    "  set terminal pngcairo size 900,560 font 'sans,12' noenhanced\n"
+    "}\n"
+    "set output out\n"
+    "set title 'Miss ratio curve: '.trace\n"
+    "set xlabel ARG7\n"
+    "set ylabel 'miss ratio'\n"
+    "set grid\n"
+    "set key outside right top\n"
+    "set logscale x\n"
+    "set yrange [0:*]\n"
+    "set datafile separator \"\\t\"\n"
+    /* Ten distinguishable colours (gnuplot's default cycle repeats after 8). */
+    "colours = '#1f77b4 #ff7f0e #2ca02c #d62728 #9467bd #8c564b #e377c2 #7f7f7f #bcbd22 #17becf'\n"
+    "plot for [i=2:ncols] data using 1:i with linespoints lw 2 dt 1 + (i == bcol) \\\n"
+    "     lc rgb (i == bcol ? 'black' : word(colours, (i - 2) % 10 + 1)) title columnheader(i)\n";
+
+static bool write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  if (!f) return false;
+  bool ok = fputs(text, f) >= 0;
+  return fclose(f) == 0 && ok;
+}
+
 static int plot(const sim_opts *o, const sim *sims, int nsims) {
   if (!on_path("gnuplot")) {
     fprintf(stderr, "macho sim: --plot needs gnuplot, which is not on PATH "
                     "(Debian: apt-get install gnuplot-nox)\n");
     return CLI_FAIL;
   }
-  FILE *g = popen("gnuplot", "w");
-  if (!g) {
-    fprintf(stderr, "macho sim: cannot run gnuplot: %s\n", strerror(errno));
-    return CLI_FAIL;
-  }
-  bool svg = strcmp(strrchr(o->plot, '.'), ".svg") == 0;
-  const char *base = strrchr(o->path, '/');
-  base = base ? base + 1 : o->path;
-  fprintf(g, "set terminal %s size 900,560 font 'sans,12' noenhanced\n",
-          svg ? "svg dynamic background rgb 'white'" : "pngcairo");
-  /* Ten distinguishable colours (gnuplot's default cycle repeats after 8). */
-  static const char *const colours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                                        "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
-  for (int i = 0; i < 10; i++) fprintf(g, "set linetype %d lc rgb '%s'\n", i + 1, colours[i]);
-  fprintf(g, "set output '%s'\n", o->plot);
-  fprintf(g, "set title 'Miss ratio curve: %s'\nset xlabel 'cache size (entries)'\n"
-             "set ylabel 'miss ratio'\nset grid\nset key outside right top\nset logscale x\n"
-             "set yrange [0:*]\n", strchr(base, '\'') ? "trace" : base);
+  /* Columns: size, then one per distinct policy in the order given. */
   const char *names[MAX_SIMS];
-  int nnames = 0;
+  int nnames = 0, bcol = 0;
   for (int k = 0; k < nsims; k++) {
     bool dup = false;
     for (int j = 0; j < nnames; j++) dup |= strcmp(names[j], sims[k].policy) == 0;
-    if (!dup) names[nnames++] = sims[k].policy;
+    if (!dup) {
+      if (strcmp(sims[k].policy, "belady") == 0) bcol = nnames + 2;
+      names[nnames++] = sims[k].policy;
+    }
   }
-  const sim *order[MAX_SIMS];
-  for (int j = 0; j < nnames; j++) {
-    int m = 0;
-    for (int k = 0; k < nsims; k++)
-      if (strcmp(sims[k].policy, names[j]) == 0) order[m++] = &sims[k];
-    qsort(order, (size_t)m, sizeof order[0], cmp_size);
-    fprintf(g, "$d%d << EOD\n", j);
-    for (int k = 0; k < m; k++) fprintf(g, "%llu %.6f\n", (unsigned long long)order[k]->size, ratio(order[k]));
-    fprintf(g, "EOD\n");
-  }
-  fprintf(g, "plot ");
-  for (int j = 0; j < nnames; j++)
-    fprintf(g, "%s$d%d with linespoints lw 2 %s title '%s'%s", j ? "     " : "", j,
-            strcmp(names[j], "belady") == 0 ? "dt 2 lc rgb 'black'" : "", names[j],
-            j + 1 < nnames ? ", \\\n" : "\n");
-  int status = pclose(g);
-  if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    fprintf(stderr, "macho sim: gnuplot failed to write %s\n", o->plot);
+  const char *tmp = getenv("TMPDIR");
+  char dir[4096], script[4200], data[4200];
+  snprintf(dir, sizeof dir, "%s/macho-plot-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (!mkdtemp(dir)) {
+    fprintf(stderr, "macho sim: --plot: cannot create a temporary directory: %s\n", strerror(errno));
     return CLI_FAIL;
   }
-  return CLI_OK;
+  snprintf(script, sizeof script, "%s/mrc.gp", dir);
+  snprintf(data, sizeof data, "%s/mrc.tsv", dir);
+  int rc = CLI_FAIL;
+  FILE *d = fopen(data, "w");
+  if (!d || !write_text(script, plot_script)) {
+    fprintf(stderr, "macho sim: --plot: cannot write in %s: %s\n", dir, strerror(errno));
+    if (d) fclose(d);
+    goto out;
+  }
+  fprintf(d, "size");
+  for (int j = 0; j < nnames; j++) fprintf(d, "\t%s", names[j]);
+  fprintf(d, "\n");
+  /* The rows: sims are (policy, size) in policy-major order, every policy
+   * at every size; sort the sizes of the first policy. */
+  const sim *order[MAX_SIMS];
+  int m = 0;
+  for (int k = 0; k < nsims; k++)
+    if (strcmp(sims[k].policy, names[0]) == 0) order[m++] = &sims[k];
+  qsort(order, (size_t)m, sizeof order[0], cmp_size);
+  for (int r = 0; r < m; r++) {
+    fprintf(d, "%llu", (unsigned long long)order[r]->size);
+    for (int j = 0; j < nnames; j++) {
+      const sim *hit = NULL;
+      for (int k = 0; k < nsims && !hit; k++)
+        if (strcmp(sims[k].policy, names[j]) == 0 && sims[k].size == order[r]->size) hit = &sims[k];
+      if (hit) fprintf(d, "\t%.6f", ratio(hit));
+      else fprintf(d, "\tNaN");
+    }
+    fprintf(d, "\n");
+  }
+  if (fclose(d) != 0) {
+    fprintf(stderr, "macho sim: --plot: cannot write %s: %s\n", data, strerror(errno));
+    goto out;
+  }
+  const char *base = strrchr(o->path, '/');
+  base = base ? base + 1 : o->path;
+  char ncols[16], bcols[16];
+  snprintf(ncols, sizeof ncols, "%d", nnames + 1);
+  snprintf(bcols, sizeof bcols, "%d", bcol);
+  bool svg = strcmp(strrchr(o->plot, '.'), ".svg") == 0;
+  char *argv[] = {"gnuplot", "-c", script, (char *)o->plot, data, (char *)base,
+                  svg ? "svg" : "png", ncols, bcols, "cache size (entries)", NULL};
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) {
+    fprintf(stderr, "macho sim: cannot run gnuplot: %s\n", strerror(errno));
+    goto out;
+  }
+  if (pid == 0) {
+    execvp("gnuplot", argv);
+    _exit(127);
+  }
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    fprintf(stderr, "macho sim: gnuplot failed to write %s\n", o->plot);
+  else
+    rc = CLI_OK;
+out:
+  unlink(script);
+  unlink(data);
+  rmdir(dir);
+  return rc;
 }
 
 /* ---- the command ------------------------------------------------------------------- */
