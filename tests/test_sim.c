@@ -317,7 +317,7 @@ static void bad_usage_fails_with_exit_2_and_says_why(void **state) {
       {"x --format txt --policy lru --size -5%", "--size expects a number"},
       {"x --format txt --size 1", "--policy is required"},
       {"x --format txt --policy lru --size 1 --plot out.pdf", "--plot expects a file name ending in .svg or .png"},
-      {"--format txt --policy lru --size 1", "a TRACE is required"},
+      {"--format txt --policy lru --size 1", "TRACE is required"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     run_result r = run_sim(cases[i].args);
