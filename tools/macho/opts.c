@@ -286,6 +286,7 @@ static void option_help(const cli_spec *s, const cli_option *o, char *buf, size_
   const char *d = default_of(s, o, def, sizeof def);
   if (o->flags & CLI_REQUIRED) snprintf(buf, n, "%s (required)", o->help);
   else if (d) snprintf(buf, n, "%s (default: %s)", o->help, d);
+  else if (o->kind == CLI_FLAG && strcmp(o->name, "help")) snprintf(buf, n, "%s (default: off)", o->help);
   else snprintf(buf, n, "%s", o->help);
 }
 
@@ -444,20 +445,20 @@ static void completion_values(FILE *f, const cli_option *o) {
   if (o->kind == CLI_CHOICE) {
     fprintf(f, "COMPREPLY=($(compgen -W \"");
     for (const char *p = o->choices; *p; p++) fputc(*p == '|' ? ' ' : *p, f);
-    fprintf(f, "\" -- \"$cur\"));;\n");
+    fprintf(f, "\" -- \"$cur\"))");
   } else if (c && !strcmp(c, "file")) {
-    fprintf(f, "COMPREPLY=($(compgen -f -- \"$cur\"));;\n");
+    fprintf(f, "COMPREPLY=($(compgen -f -- \"$cur\"))");
   } else if (c && !strcmp(c, "formats")) {
     fprintf(f, "COMPREPLY=($(compgen -W \"");
     words_formats(f);
-    fprintf(f, "\" -- \"$cur\"));;\n");
+    fprintf(f, "\" -- \"$cur\"))");
   } else if (c && (!strcmp(c, "policies") || !strcmp(c, "policy"))) {
     bool list = !strcmp(c, "policies");
     fprintf(f, "_macho_list \"");
     words_policies(f, list);
-    fprintf(f, "\" %d;;\n", list);
+    fprintf(f, "\" %d", list);
   } else {
-    fprintf(f, "COMPREPLY=();;\n"); /* a number or free text: nothing to offer */
+    fprintf(f, "COMPREPLY=()"); /* a number or free text: nothing to offer */
   }
 }
 
@@ -472,10 +473,9 @@ void cli_print_bash_completion(FILE *f) {
         "}\n"
         "_macho() {\n"
         "  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
-        "  # bash splits --opt=value at '=': then the option is two words back\n"
-        "  if [[ $cur == = ]]; then cur=\"\"; elif [[ $prev == = && $COMP_CWORD -ge 3 ]]; then\n"
-        "    prev=${COMP_WORDS[COMP_CWORD-2]}; fi\n"
-        "  if [[ ${COMP_WORDS[COMP_CWORD]} == = ]]; then prev=${COMP_WORDS[COMP_CWORD-1]}; fi\n"
+        "  # bash splits --opt=value at '=': \"--opt\" \"=\" [\"value\"]\n"
+        "  if [[ $cur == = ]]; then cur=\"\"\n"
+        "  elif [[ $prev == = && $COMP_CWORD -ge 3 ]]; then prev=${COMP_WORDS[COMP_CWORD-2]}; fi\n"
         "  if [[ $COMP_CWORD -eq 1 ]]; then\n"
         "    COMPREPLY=($(compgen -W \"", f);
   for (size_t i = 0; cli_command_at(i); i++) fprintf(f, "%s ", cli_command_name(cli_command_at(i)));
@@ -496,15 +496,17 @@ void cli_print_bash_completion(FILE *f) {
       if (o->short_name) fprintf(f, "|-%c", o->short_name);
       fputs(") ", f);
       completion_values(f, o);
-      fputs("        return;;\n", f);
+      fputs("; return;;\n", f);
     }
     fputs("    esac\n    if [[ $cur == -* ]]; then\n      COMPREPLY=($(compgen -W \"", f);
     for (size_t k = 0; k < count_options(s); k++) {
       const cli_option *o = &s->options[k];
       fprintf(f, "--%s%s ", o->name, o->kind == CLI_FLAG ? "" : "=");
     }
-    fputs("--help\" -- \"$cur\"))\n      compopt -o nospace 2>/dev/null; [[ ${COMPREPLY[*]} == *= ]] || "
-          "compopt +o nospace 2>/dev/null\n      return\n    fi\n", f);
+    fputs("--help\" -- \"$cur\"))\n"
+          "      # an option that takes a value: no space after its '='\n"
+          "      [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]] && compopt -o nospace 2>/dev/null\n"
+          "      return 0\n    fi\n", f);
     if (!strcmp(s->name, "help")) {
       fputs("    COMPREPLY=($(compgen -W \"", f);
       for (size_t j = 0; cli_command_at(j); j++) fprintf(f, "%s ", cli_command_name(cli_command_at(j)));

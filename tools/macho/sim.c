@@ -95,14 +95,19 @@ typedef struct sim {
 
 /* ---- arguments ---------------------------------------------------------------- */
 
-/* Split a comma list in place; returns the count or -1 when there are too many. */
+/* Split a comma list in place; returns the count, -1 when there are too many
+ * items, -2 when one is empty ("5,,6", a trailing comma). */
 static int split(char *s, char **items, int max) {
   int n = 0;
-  for (char *save = NULL, *tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+  for (char *p = s;; p++) {
+    char *comma = strchr(p, ',');
+    if (comma) *comma = '\0';
+    if (!*p) return -2;
     if (n == max) return -1;
-    items[n++] = tok;
+    items[n++] = p;
+    if (!comma) return n;
+    p = comma;
   }
-  return n;
 }
 
 /* A byte count: digits and an optional unit (K/M/G/T or KiB... = powers of
@@ -128,8 +133,8 @@ static int parse_sizes(sim_opts *o, char *err, size_t errlen) {
   if (strlen(o->sizes) >= sizeof copy) return cli_usage_error(err, errlen, "--size list is too long");
   strcpy(copy, o->sizes);
   int k = split(copy, items, MAX_SIZES);
-  if (k < 0) return cli_usage_error(err, errlen, "--size takes at most %d sizes", MAX_SIZES);
-  if (k == 0) return cli_usage_error(err, errlen, "--size expects a comma list of sizes (N or N%%), got '%s'", o->sizes);
+  if (k == -1) return cli_usage_error(err, errlen, "--size takes at most %d sizes", MAX_SIZES);
+  if (k <= 0) return cli_usage_error(err, errlen, "--size expects a comma list of sizes (N or N%%), got '%s'", o->sizes);
   for (int i = 0; i < k; i++) {
     size_t len = strlen(items[i]);
     size_spec *s = &o->sizev[i];
