@@ -358,6 +358,8 @@ static void progress_clear(progress *pg) {
 
 typedef struct prepass {
   uint64_t requests, distinct, wss_bytes, bytes_requested, max_size;
+  /* bytes mode: weights are max(size, 8); g = their gcd, min_weight the least */
+  uint64_t gcd, min_weight;
   uint32_t *next; /* next-use index per request (NEXT_NONE = never), or NULL */
   size_t next_cap;
 } prepass;
@@ -406,6 +408,14 @@ static int run_prepass(input *in, bool want_next, prepass *pp, progress *pg) {
       if (added) pp->wss_bytes += batch[i].size; /* libCacheSim's working set: first sizes */
       pp->bytes_requested += batch[i].size;
       if (batch[i].size > pp->max_size) pp->max_size = batch[i].size;
+      uint64_t w = batch[i].size > 8 ? batch[i].size : 8, a = pp->gcd, b = w;
+      while (b) { /* Euclid */
+        uint64_t rem = a % b;
+        a = b;
+        b = rem;
+      }
+      pp->gcd = a;
+      if (!pp->min_weight || w < pp->min_weight) pp->min_weight = w;
       if (want_next) {
         if (!added) pp->next[*v] = (uint32_t)idx;
         pp->next[idx] = NEXT_NONE;
@@ -450,6 +460,35 @@ static uint64_t frozen_clock(void *ctx) {
   return 0;
 }
 
+/* Byte budgets without the bytes: every weight w (an object's size, at least
+ * 8, the key) is a multiple of g, the gcd of all weights in the trace, so
+ * the cache can hold each object as m*w/g bytes and the budget C as
+ * floor(m*C/g): for sums of multiples of g, "used + w <= C" holds exactly
+ * when "m*(used + w)/g <= floor(m*C/g)" does (the left side is a whole
+ * number), so every admission and eviction is the one of the unscaled cache.
+ * m = ceil(8g/min weight) keeps every scaled entry at least 8 bytes (its
+ * key). Block traces (sizes in 512-byte sectors, g = 512) need 64x less
+ * memory than their byte budget; with g = 1 nothing is scaled. */
+typedef struct scale {
+  uint64_t m, g;
+} scale;
+
+static scale scale_of(const prepass *pp) {
+  scale sc = {1, 1};
+  if (pp->gcd && pp->min_weight) {
+    sc.g = pp->gcd;
+    sc.m = (8 * sc.g + pp->min_weight - 1) / pp->min_weight;
+    if (sc.m < 1) sc.m = 1;
+  }
+  return sc;
+}
+
+/* The stored size of an object of `size` bytes. */
+static inline uint64_t scaled_weight(scale sc, uint32_t size) {
+  uint64_t w = size > 8 ? size : 8;
+  return w / sc.g * sc.m;
+}
+
 static int open_sim(sim *s, const sim_opts *o, const prepass *pp) {
   if (s->is_belady) return belady_open(&s->opt, s->size) == 0 ? MACHO_OK : MACHO_ENOMEM;
   macho_config cfg;
@@ -462,9 +501,12 @@ static int open_sim(sim *s, const sim_opts *o, const prepass *pp) {
   if (o->bytes) {
     /* The byte budget decides; entries never outnumber the distinct keys,
      * nor the budget's 8-byte minimum weights. */
-    uint64_t entries = s->size / 8 < pp->distinct ? s->size / 8 : pp->distinct;
+    scale sc = scale_of(pp);
+    uint64_t budget = (uint64_t)((unsigned __int128)s->size * sc.m / sc.g);
+    if (budget < 1) budget = 1; /* holds nothing, as a budget below every object */
+    uint64_t entries = budget / 8 < pp->distinct ? budget / 8 : pp->distinct;
     cfg.capacity_entries = entries ? entries : 1;
-    cfg.capacity_bytes = s->size;
+    cfg.capacity_bytes = budget;
   } else {
     cfg.capacity_entries = s->size;
   }
@@ -479,6 +521,7 @@ typedef struct scratch {
   char *get_buf;
   size_t get_cap;
   const char *value;
+  scale sc;
 } scratch;
 
 /* Cache-aside through the real cache: get, and put on a miss. In bytes mode
@@ -496,7 +539,7 @@ static void run_cache(sim *s, const trace_req *r, size_t n, bool bytes, const sc
     }
     missed += r[i].size;
     if (rc == MACHO_ENOTFOUND) {
-      size_t put = bytes ? (r[i].size > 8 ? r[i].size - 8 : 0) : 1;
+      size_t put = bytes ? scaled_weight(sc->sc, r[i].size) - 8 : 1;
       rc = macho_put(s->cache, &r[i].key, sizeof r[i].key, sc->value, put);
       if (rc == MACHO_ETOOBIG && bytes) rc = MACHO_OK;
     }
@@ -541,13 +584,14 @@ typedef struct pool {
   pthread_mutex_t gate; /* held while threads are created: the barriers' size is known after */
   const char *value;
   size_t get_cap;
+  scale sc;
 } pool;
 
 static void *worker_main(void *arg) {
   pool *p = arg;
   pthread_mutex_lock(&p->gate);
   pthread_mutex_unlock(&p->gate);
-  scratch sc = {malloc(p->get_cap), p->get_cap, p->value};
+  scratch sc = {malloc(p->get_cap), p->get_cap, p->value, p->sc};
   for (;;) {
     pthread_barrier_wait(&p->start);
     if (p->quit) break;
@@ -603,7 +647,8 @@ static int main_pass(const sim_opts *o, input *in, sim *sims, int nsims, const p
   trace_map seen = {0};
   bool count = !pp->requests; /* no pre-pass: count distinct keys here */
   trace_req *bufs[2] = {malloc(BATCH * sizeof(trace_req)), malloc(BATCH * sizeof(trace_req))};
-  size_t get_cap = o->bytes ? (pp->max_size > 8 ? pp->max_size : 8) : 8;
+  scale scl = scale_of(pp);
+  size_t get_cap = o->bytes ? scaled_weight(scl, (uint32_t)pp->max_size) : 8;
   char *value = calloc(get_cap, 1);
   if (!bufs[0] || !bufs[1] || !value || (count && trace_map_init(&seen, 1 << 16) < 0)) {
     rc = oom("main pass");
@@ -612,7 +657,7 @@ static int main_pass(const sim_opts *o, input *in, sim *sims, int nsims, const p
   memset(res, 0, sizeof *res);
   int jobs = (int)(o->jobs < (uint64_t)nsims ? o->jobs : (uint64_t)nsims);
   if (jobs > MAX_JOBS) jobs = MAX_JOBS;
-  pool p = {.sims = sims, .nsims = nsims, .bytes = o->bytes, .value = value, .get_cap = get_cap};
+  pool p = {.sims = sims, .nsims = nsims, .bytes = o->bytes, .value = value, .get_cap = get_cap, .sc = scl};
   pthread_t threads[MAX_JOBS];
   int started = 0;
   if (jobs > 1) {
@@ -627,7 +672,7 @@ static int main_pass(const sim_opts *o, input *in, sim *sims, int nsims, const p
     pthread_mutex_unlock(&p.gate);
   }
   trace_map *seenp = count ? &seen : NULL;
-  scratch sc = {NULL, get_cap, value};
+  scratch sc = {NULL, get_cap, value, scl};
   if (!started) {
     sc.get_buf = malloc(get_cap);
     if (!sc.get_buf) {
