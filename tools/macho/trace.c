@@ -81,7 +81,7 @@ struct trace {
   size_t chunk;
 
   unsigned char *buf; /* decompressed bytes [pos, len) not yet consumed */
-  size_t pos, len;
+  size_t cap, pos, len;
   uint64_t buf_off;   /* stream offset of buf[0] */
   bool eof;           /* the stream has no more bytes beyond buf[len) */
 
@@ -264,7 +264,7 @@ long trace_fill(trace *t, size_t n) {
     t->pos = 0;
   }
   while (t->len < n && !t->eof) {
-    long got = produce(t, t->buf + t->len, BUF_CAP - t->len);
+    long got = produce(t, t->buf + t->len, t->cap - t->len);
     if (got < 0) return -1;
     if (got == 0) t->eof = true;
     t->len += (size_t)got;
@@ -434,7 +434,8 @@ int trace_open_stream(trace **out, FILE *f, bool owns, const char *name, const t
   t->owns = owns;
   t->fmt = fmt;
   t->path = strdup(name);
-  t->buf = malloc(BUF_CAP);
+  t->cap = opts && opts->buffer >= 2 * TRACE_MAX_RECORD ? opts->buffer : BUF_CAP;
+  t->buf = malloc(t->cap);
   t->in = malloc(IN_CAP + IN_SLACK);
   t->chunk = opts && opts->chunk && opts->chunk < IN_CAP ? opts->chunk : IN_CAP;
   t->tee = opts ? opts->tee : NULL;

@@ -63,6 +63,9 @@ typedef struct trace_options {
   /* Raw (compressed) bytes read from the file at a time, 1..65536; 0 = 65536.
    * Tests and the fuzzer use tiny reads to cross every buffer boundary. */
   size_t chunk;
+  /* Bytes of the decompressed buffer, at least 2 x TRACE_MAX_RECORD; 0 = 1 MiB.
+   * The fuzzer uses the least (allocating 1 MiB per open is most of its time). */
+  size_t buffer;
   /* When set, every raw byte read is also written here: `macho sim` spools a
    * pipe it must read twice. A write error fails the trace. */
   FILE *tee;
