@@ -13,7 +13,8 @@ list(APPEND MACHO_CLI_LIBS PkgConfig::ZLIB PkgConfig::ZSTD PkgConfig::LZMA)
 pkg_check_modules(MHD REQUIRED libmicrohttpd)
 target_include_directories(macho_objects PRIVATE ${MHD_INCLUDE_DIRS})
 list(APPEND MACHO_LINK_LIBS ${MHD_LINK_LIBRARIES})
-set(MACHO_PC_PRIVATE "${MACHO_PC_PRIVATE} -lmicrohttpd")
+# pkg-config: a static link pulls libmicrohttpd and what it needs from its own .pc.
+set(MACHO_PC_REQUIRES_PRIVATE "${MACHO_PC_REQUIRES_PRIVATE} libmicrohttpd")
 find_file(MACHO_CHARTJS chart.min.js PATHS /usr/share/javascript/chart.js NO_DEFAULT_PATH REQUIRED)
 file(GLOB MACHO_DASHBOARD_WWW_FILES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/dashboard/www/*)
 set_source_files_properties(${PROJECT_SOURCE_DIR}/src/dashboard/assets.c PROPERTIES
