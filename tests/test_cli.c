@@ -891,6 +891,54 @@ static void every_row_of_the_hostile_cli_input_table_behaves_as_documented(void 
   free(doc);
 }
 
+/* ---- the README's examples ----------------------------------------------------------------- */
+
+/* Every `macho sim` line of the README's shell blocks runs from the source
+ * tree as it is (a plain clone: the traces it names are in tests/data/),
+ * with the built CLI first on PATH and --plot files sent to /tmp. */
+static void the_readme_sim_examples_run_from_a_plain_clone(void **state) {
+  (void)state;
+  size_t len;
+  char *readme = slurp_file(MACHO_TEST_DATA "/../../README.md", &len);
+  char bindir[512];
+  snprintf(bindir, sizeof bindir, "%s", MACHO_CLI);
+  *strrchr(bindir, '/') = '\0';
+  int ran = 0;
+  for (char *p = strstr(readme, "\n```sh\n"); p; p = strstr(p + 1, "\n```sh\n")) {
+    char *end = strstr(p + 7, "\n```");
+    if (!end) break;
+    for (char *line = p + 7; line < end;) {
+      char *nl = strchr(line, '\n');
+      char cmd[2048];
+      size_t n = 0;
+      /* join continuation lines */
+      for (;;) {
+        size_t l = (size_t)(nl - line);
+        bool cont = l && line[l - 1] == '\\';
+        if (n + l + 2 >= sizeof cmd) break;
+        memcpy(cmd + n, line, cont ? l - 1 : l);
+        n += cont ? l - 1 : l;
+        line = nl + 1;
+        if (!cont || line >= end) break;
+        nl = strchr(line, '\n');
+      }
+      cmd[n] = '\0';
+      if (!strstr(cmd, "macho sim ")) continue;
+      char *hash = strstr(cmd, "  #");
+      if (hash) *hash = '\0';
+      char shell[4096], *plot = strstr(cmd, "--plot ");
+      if (plot) memcpy(plot, "--time ", 7), memset(plot + 7, ' ', strcspn(plot + 7, " ")); /* no files in the tree */
+      snprintf(shell, sizeof shell, "cd '%s/../..' && export PATH='%s':$PATH && %s >/dev/null", MACHO_TEST_DATA, bindir, cmd);
+      int st = system(shell);
+      if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("README example failed (%d): %s", st, cmd);
+      ran++;
+    }
+  }
+  printf("README: %d `macho sim` examples ran\n", ran);
+  assert_true(ran >= 3);
+  free(readme);
+}
+
 /* ---- the JSON reader ----------------------------------------------------------------------- */
 
 static void json_reader_parses_the_rfc_and_refuses_everything_else(void **state) {
@@ -953,6 +1001,7 @@ int main(void) {
       cmocka_unit_test(sim_names_the_format_a_wrong_format_looks_like),
       cmocka_unit_test(bash_completion_completes_commands_options_and_values),
       cmocka_unit_test(every_row_of_the_hostile_cli_input_table_behaves_as_documented),
+      cmocka_unit_test(the_readme_sim_examples_run_from_a_plain_clone),
       cmocka_unit_test(json_reader_parses_the_rfc_and_refuses_everything_else),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
