@@ -613,10 +613,21 @@ static void sim_reads_standard_input_and_fifos_like_the_file(void **state) {
 
 static void sim_jobs_give_the_results_of_one_thread(void **state) {
   (void)state;
-  static const struct { const char *file, *fmt, *unit, *pols; } cases[] = {
+  /* 140,000 requests: more than two batches of 65,536, so the workers
+   * simulate one batch while the next is read */
+  char big[128];
+  snprintf(big, sizeof big, "/tmp/macho_test_cli_%d_140k.txt", (int)getpid());
+  size_t len;
+  char *cp = slurp_file(DATA("cloudPhysicsIO_20k.txt"), &len);
+  FILE *f = fopen(big, "w");
+  for (int i = 0; i < 7; i++) fwrite(cp, 1, len, f);
+  fclose(f);
+  free(cp);
+  const struct { const char *file, *fmt, *unit, *pols; } cases[] = {
       {DATA("cloudPhysicsIO_20k.oracleGeneral.bin.zst"), "oracleGeneral", "entries", "all"},
       {DATA("lirs_ps.trace.gz"), "lirs", "entries", "all"},
       {DATA("cloudPhysicsIO_20k.vscsi.gz"), "vscsi", "bytes", "all"},
+      {big, "txt", "entries", "all"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     run_result one = {0};
@@ -639,6 +650,7 @@ static void sim_jobs_give_the_results_of_one_thread(void **state) {
     }
     free_result(&one);
   }
+  unlink(big);
 }
 
 /* Run the CLI with stderr on a pseudo-terminal (and stdout on /dev/null);
