@@ -655,7 +655,7 @@ static void sim_jobs_give_the_results_of_one_thread(void **state) {
 
 /* Run the CLI with stderr on a pseudo-terminal (and stdout on /dev/null);
  * return what the terminal received. */
-static char *run_on_pty(const char *const *argv, const char *delay) {
+static char *run_on_pty_status(const char *const *argv, const char *delay, int *status) {
   int master;
   pid_t pid = forkpty(&master, NULL, NULL, NULL);
   assert_true(pid >= 0);
@@ -678,8 +678,15 @@ static char *run_on_pty(const char *const *argv, const char *delay) {
   close(master);
   int st;
   waitpid(pid, &st, 0);
-  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   return buf;
+}
+
+static char *run_on_pty(const char *const *argv, const char *delay) {
+  int status;
+  char *out = run_on_pty_status(argv, delay, &status);
+  if (status != 0) fail_msg("exit %d on a pty: %s", status, out);
+  return out;
 }
 
 static void sim_shows_progress_on_a_terminal_only_and_never_with_quiet(void **state) {
@@ -709,6 +716,16 @@ static void sim_shows_progress_on_a_terminal_only_and_never_with_quiet(void **st
   assert_int_equal(r.status, 0);
   assert_string_equal(r.err, "");
   free_result(&r);
+}
+
+static void sim_does_not_wait_for_a_trace_typed_on_a_terminal(void **state) {
+  (void)state;
+  const char *a[] = {"macho", "sim", "-", "-f", "txt", "-p", "lru", "-s", "5", NULL};
+  int status;
+  char *tty = run_on_pty_status(a, NULL, &status); /* stdin is the terminal */
+  assert_int_equal(status, 2);
+  assert_true(contains(tty, "standard input, which is a terminal"));
+  free(tty);
 }
 
 static void sim_rejects_empty_traces_and_sizes_above_the_whole_trace(void **state) {
@@ -1012,6 +1029,7 @@ int main(void) {
       cmocka_unit_test(sim_reads_standard_input_and_fifos_like_the_file),
       cmocka_unit_test(sim_jobs_give_the_results_of_one_thread),
       cmocka_unit_test(sim_shows_progress_on_a_terminal_only_and_never_with_quiet),
+      cmocka_unit_test(sim_does_not_wait_for_a_trace_typed_on_a_terminal),
       cmocka_unit_test(sim_rejects_empty_traces_and_sizes_above_the_whole_trace),
       cmocka_unit_test(sim_names_the_format_a_wrong_format_looks_like),
       cmocka_unit_test(bash_completion_completes_commands_options_and_values),

@@ -926,6 +926,10 @@ out:
 
 static int sim_run(void *p) {
   const sim_opts *o = p;
+  if (!strcmp(o->path, "-") && isatty(STDIN_FILENO)) { /* as gzip -d does: never wait on a keyboard */
+    fprintf(stderr, "macho sim: TRACE is -, standard input, which is a terminal: pipe or redirect a trace into it\n");
+    return CLI_USAGE;
+  }
   bool any_percent = false, any_belady = false;
   for (int i = 0; i < o->nsizes; i++) any_percent |= o->sizev[i].percent;
   for (int i = 0; i < o->npols; i++) any_belady |= o->pols[i].is_belady;
