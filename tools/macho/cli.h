@@ -98,6 +98,9 @@ typedef struct cli_command {
   const cli_spec *spec;              /* declarative commands */
 } cli_command;
 
+/* A table line for a raw command: CLI_RAW("bench", cmd_bench, "one line", "usage: ...\n"). */
+#define CLI_RAW(name_, run_, summary_, usage_) {.name = (name_), .run = (run_), .summary = (summary_), .usage = (usage_)}
+
 /* The commands, one file each, listed in main.c's table. A raw command
  * declares `int cmd_NAME(int argc, char **argv);` here instead. */
 extern const cli_spec cli_spec_demo, cli_spec_sim, cli_spec_stats, cli_spec_clear, cli_spec_get,

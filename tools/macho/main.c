@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One line per command: {.spec = &cli_spec_NAME} for a command with an
+ * option table (cli.h), or CLI_RAW("name", cmd_name, "summary", "usage") for
+ * one that parses its own argv. The order is the order of `macho help`. */
 static const cli_command commands[] = {
     {.spec = &cli_spec_demo},
     {.spec = &cli_spec_sim},
