@@ -20,6 +20,12 @@
 #include "cli.h"
 #include "json.h"
 
+/* fuzz/CMakeLists.txt gives targets named fuzz_cli* every tools/macho/*.c,
+ * compiled with MACHO_CLI_NO_MAIN (main.c's table without its main()). */
+#ifndef MACHO_CLI_NO_MAIN
+#error "fuzz_cli needs the fuzz_cli* rule of fuzz/CMakeLists.txt: tools/macho/*.c with -DMACHO_CLI_NO_MAIN"
+#endif
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
