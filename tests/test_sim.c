@@ -5,9 +5,12 @@
  * LRU, FIFO and Belady are deterministic, so they must reproduce the
  * reference table of ../shared/traces/README.md (libCacheSim, cross-checked
  * by an independent simulator) to 0.1 percentage point, and the miss counts
- * of naive reference models written here. The same requests in five formats
- * must give identical rows for every policy. Errors: a truncated trace exits
- * with status 1 naming the file and offset; bad usage exits with status 2.
+ * of naive reference models written here; with --size-unit bytes, LRU and
+ * FIFO must miss exactly as a model of libCacheSim's byte-budget rules. The
+ * same requests in five formats must give identical rows for every policy.
+ * Errors: a truncated trace exits with status 1 naming the file and offset;
+ * bad usage exits with status 2. --plot never runs a name as a gnuplot
+ * command.
  */
 #include "support.h"
 

@@ -2,14 +2,17 @@
  * test_trace.c -- the trace readers (tools/macho/trace*.c) and Belady
  * (tools/macho/belady.c), compiled into this test.
  *
- * The same 20,000 CloudPhysics requests are stored in all five formats
+ * The same 20,000 CloudPhysics requests are stored in five formats
  * (tests/data/README.md), each with a different codec: every reader must
- * return the identical sequence. Binary formats are fed every prefix of a
- * small file, plain and compressed: a reader must return exactly the whole
- * records in the prefix and then either end cleanly (prefix on a record
- * boundary) or fail with a message naming the file and an offset; never a
- * crash (this suite runs under ASan). Belady is checked against a brute-force
- * optimum on random traces.
+ * return the identical sequence, with the same object sizes where formats
+ * carry them. Binary formats are fed every prefix of a small file, plain,
+ * gzip, zstd and xz (from memory streams): a reader must return exactly the
+ * whole records in the prefix and then either end cleanly (prefix on a
+ * record boundary) or fail with a message naming the file and an offset;
+ * never a crash (this suite runs under ASan). Pipes read like files at every
+ * raw read size from 1 byte up; other compressors are named, not parsed; a
+ * trace given with the wrong format gets an error naming the likely one.
+ * Belady is checked against a brute-force optimum on random traces.
  */
 #include "support.h"
 
