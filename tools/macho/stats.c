@@ -498,7 +498,7 @@ static void watch_row(const client_opts *o, const sample *a, const sample *b, do
   double hit = dh + dm ? (double)dh / (double)(dh + dm) : NAN;
   double gp99 = interval_quantile(a, b, 0, 0.99), pp99 = interval_quantile(a, b, 1, 0.99);
   if (o->json) {
-    printf("{\"now_ns\":%.0f,\"interval_s\":%.6f,\"entries\":%llu,\"hits_per_s\":%.3f,\"misses_per_s\":%.3f,"
+    printf("{\"schema\":\"macho.stats.watch\",\"version\":1,\"now_ns\":%.0f,\"interval_s\":%.6f,\"entries\":%llu,\"hits_per_s\":%.3f,\"misses_per_s\":%.3f,"
            "\"evictions_per_s\":%.3f,\"expirations_per_s\":%.3f,\"hit_ratio\":",
            b->now_ns, dt, (unsigned long long)b->entries, (double)dh / dt, (double)dm / dt, (double)de / dt,
            (double)diff(b->expirations, a->expirations) / dt);
@@ -619,7 +619,7 @@ static int simple(const char *cmd, const client_opts *o, const char *method, con
     rc = CLI_FAIL;
   } else if (r.status / 100 != 2) {
     rc = fail_status(cmd, &r);
-  } else if (!strcmp(method, "GET")) {
+  } else if (!strcmp(path, "/api/get")) {
     fwrite(r.body, 1, r.body_len, stdout);
   } else {
     printf("macho %s: ok\n", cmd);
@@ -629,7 +629,9 @@ static int simple(const char *cmd, const client_opts *o, const char *method, con
 }
 
 static int clear_run(void *p) { return simple("clear", p, "POST", "/api/clear"); }
-static int get_run(void *p) { return simple("get", p, "GET", "/api/get"); }
+/* POST: a get counts and moves the key in the policy, so the dashboard takes
+ * it as a POST (no crawler or prefetcher fires one; docs/RELIABILITY.md). */
+static int get_run(void *p) { return simple("get", p, "POST", "/api/get"); }
 static int del_run(void *p) { return simple("del", p, "DELETE", "/api/key"); }
 
 #define TOKEN_OPTION                                                                                  \
@@ -707,9 +709,9 @@ const cli_spec cli_spec_get = {
     .args = "URL KEY",
     .min_args = 2,
     .max_args = 2,
-    .description = "GET /api/get?key=KEY: writes the value's bytes to standard output as they are (a get: "
-                   "it counts as a hit or a miss). Exit status 1 when the key is absent. Use -- before a KEY "
-                   "that starts with '-'.\n\n" URL_HELP,
+    .description = "POST /api/get?key=KEY: writes the value's bytes to standard output as they are (a get: "
+                   "it counts as a hit or a miss and informs the policy). Exit status 1 when the key is absent. "
+                   "Use -- before a KEY that starts with '-'.\n\n" URL_HELP,
     .examples = "macho get 127.0.0.1:8080 k42\nmacho get 127.0.0.1:8080 -- -odd-key",
     .options = simple_options,
     .opts_size = sizeof(client_opts),
