@@ -4,7 +4,8 @@
  * Adding a subcommand is one new file (tools/macho/NAME.c, defining a
  * cli_spec, or a raw `int cmd_NAME(int argc, char **argv)`) and one line in
  * the table below; help, the man page and the bash completion follow from it.
- * Compiled with MACHO_CLI_NO_MAIN (the CLI fuzzer), it has no main().
+ * Compiled with MACHO_CLI_NO_MAIN it has no main() (the CLI fuzzer's build
+ * renames it instead).
  */
 #include "cli.h"
 
