@@ -4,7 +4,8 @@
 set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev valgrind
-  libxxhash-dev libcmocka-dev libmicrohttpd-dev libjs-chart.js zlib1g-dev libzstd-dev gnuplot-nox
+  libxxhash-dev libcmocka-dev libmicrohttpd-dev libjs-chart.js zlib1g-dev libzstd-dev liblzma-dev gnuplot-nox
+  libunistring-dev  # gnutls.pc's Libs.private: `pkg-config --static --libs macho` links it
   python3 python3-dev python3-pytest python3-hypothesis python3-setuptools python3-wheel python3-pip
   python3-cachetools python3-selenium chromium chromium-driver curl
 )

@@ -5,11 +5,16 @@
  * LRU, FIFO and Belady are deterministic, so they must reproduce the
  * reference table of ../shared/traces/README.md (libCacheSim, cross-checked
  * by an independent simulator) to 0.1 percentage point, and the miss counts
- * of naive reference models written here. The same requests in five formats
- * must give identical rows for every policy. Errors: a truncated trace exits
- * with status 1 naming the file and offset; bad usage exits with status 2.
+ * of naive reference models written here; with --size-unit bytes, LRU and
+ * FIFO must miss exactly as a model of libCacheSim's byte-budget rules. The
+ * same requests in five formats must give identical rows for every policy.
+ * Errors: a truncated trace exits with status 1 naming the file and offset;
+ * bad usage exits with status 2. --plot never runs a name as a gnuplot
+ * command.
  */
 #include "support.h"
+
+#include "trace.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +195,114 @@ static void lru_and_fifo_miss_exactly_as_naive_models_do(void **state) {
   free(keys);
 }
 
+/* ---- byte-sized caches (--size-unit bytes) ------------------------------------------------ */
+
+/* libCacheSim's cache_get_base with a byte budget, for LRU (lru=1) and FIFO:
+ * a hit keeps the object's admitted size; a miss admits the object unless
+ * it is larger than the cache, evicting until it fits. Weights are the sizes,
+ * at least 8 (macho's key is the 8-byte id). O(n * cached), by linear search. */
+static void naive_bytes(const trace_req *r, size_t n, uint64_t cap, int lru, uint64_t *misses, uint64_t *bytes_missed) {
+  uint64_t *k = malloc(n * sizeof *k), *w = malloc(n * sizeof *w), used = 0;
+  size_t len = 0;
+  *misses = *bytes_missed = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t j;
+    for (j = 0; j < len && k[j] != r[i].key; j++) {
+    }
+    if (j < len) {
+      if (lru) { /* move to the MRU end, keeping its admitted weight */
+        uint64_t kk = k[j], ww = w[j];
+        memmove(k + j, k + j + 1, (len - j - 1) * sizeof *k);
+        memmove(w + j, w + j + 1, (len - j - 1) * sizeof *w);
+        k[len - 1] = kk, w[len - 1] = ww;
+      }
+      continue;
+    }
+    (*misses)++;
+    *bytes_missed += r[i].size;
+    uint64_t weight = r[i].size > 8 ? r[i].size : 8;
+    if (weight > cap) continue; /* never admitted */
+    size_t drop = 0;
+    while (used + weight > cap) used -= w[drop++];
+    memmove(k, k + drop, (len - drop) * sizeof *k);
+    memmove(w, w + drop, (len - drop) * sizeof *w);
+    len -= drop;
+    k[len] = r[i].key, w[len++] = weight;
+    used += weight;
+  }
+  free(k);
+  free(w);
+}
+
+static size_t read_requests(const char *path, const char *fmt, trace_req **out) {
+  trace *t;
+  char err[600];
+  if (trace_open(&t, path, trace_format_find(fmt), err, sizeof err) < 0) fail_msg("%s", err);
+  size_t cap = 1 << 15, n = 0;
+  trace_req *r = malloc(cap * sizeof *r);
+  for (size_t got; (got = trace_read(t, r + n, cap - n)) > 0;) {
+    n += got;
+    if (n == cap) r = realloc(r, (cap *= 2) * sizeof *r);
+  }
+  assert_false(trace_failed(t));
+  trace_close(t);
+  *out = r;
+  return n;
+}
+
+static void check_bytes_against_models(const char *path, const char *fmt, const char *sizes) {
+  trace_req *r;
+  size_t n = read_requests(path, fmt, &r);
+  char args[1024];
+  snprintf(args, sizeof args, "'%s' --format %s --policy lru,fifo --size %s --size-unit bytes --json", path, fmt, sizes);
+  run_result res = run_sim(args);
+  if (res.status != 0) fail_msg("%s: exit %d: %s", path, res.status, res.err);
+  assert_true(res.nrows >= 4);
+  for (int i = 0; i < res.nrows; i++) {
+    const row *w = &res.rows[i];
+    uint64_t misses, missed;
+    naive_bytes(r, n, w->size, strcmp(w->policy, "lru") == 0, &misses, &missed);
+    if (w->misses != misses) fail_msg("%s %s@%llu bytes: %llu misses, the model %llu", fmt, w->policy,
+                                      (unsigned long long)w->size, (unsigned long long)w->misses, (unsigned long long)misses);
+    char want[64];
+    snprintf(want, sizeof want, "\"bytes_missed\":%llu,", (unsigned long long)missed);
+    if (!strstr(res.out, want)) fail_msg("%s: no row with %s in %s", fmt, want, res.out);
+  }
+  free_result(&res);
+  free(r);
+}
+
+static void byte_sized_lru_and_fifo_admit_and_evict_as_libcachesim_does(void **state) {
+  (void)state;
+  /* CloudPhysics: sizes are 512-byte multiples (the cache then stores them
+   * scaled down 64x, exactly); csv sizes change between requests of a key. */
+  bool sanitized = getenv("MACHO_SANITIZED") != NULL; /* the models are slow there: fewer sizes */
+  check_bytes_against_models(DATA("cloudPhysicsIO_20k.oracleGeneral.bin.zst"), "oracleGeneral",
+                             sanitized ? "0.1%,1%" : "0.1%,1%,10%,1MiB");
+  check_bytes_against_models(DATA("cloudPhysicsIO_20k.csv.zst"), "csv", sanitized ? "0.5%,100000" : "0.5%,5%,100000");
+  if (!sanitized) check_bytes_against_models(DATA("cloudPhysicsIO_20k.vscsi.gz"), "vscsi", "2%,20%");
+  /* Synthetic: sizes with gcd 1 and below 8, objects larger than the cache. */
+  uint64_t seed = test_seed();
+  char path[128];
+  snprintf(path, sizeof path, "/tmp/macho_test_sim_bytes_%d.bin", (int)getpid());
+  FILE *f = fopen(path, "wb");
+  enum { N = 6000 };
+  for (int i = 0; i < N; i++) {
+    unsigned char rec[24] = {0};
+    uint64_t key = test_rand(&seed) % 700;
+    uint32_t size = (uint32_t)(key % 13 == 0 ? 3 : 1 + (key * 7919) % 5000); /* a size per object */
+    if (key == 5) size = 200000;                                            /* larger than every cache */
+    int64_t next = -1;
+    memcpy(rec + 4, &key, 8);
+    memcpy(rec + 12, &size, 4);
+    memcpy(rec + 16, &next, 8);
+    fwrite(rec, 1, 24, f);
+  }
+  fclose(f);
+  check_bytes_against_models(path, "oracleGeneral", "1000,20000,150000,5%,50%");
+  unlink(path);
+}
+
 /* ---- the reference table ---------------------------------------------------------------- */
 
 typedef struct ref {
@@ -212,15 +325,15 @@ static const ref cloud_refs[] = {
     {"cloudPhysicsIO", 9794, 0.7249, 0.7128, 0.5449},
 };
 
-static void check_refs(const run_result *r, const ref *refs, size_t n, const char *trace) {
+static void check_refs(const run_result *r, const ref *refs, size_t n, const char *trace_name) {
   for (size_t i = 0; i < n; i++) {
-    if (strcmp(refs[i].trace, trace) != 0) continue;
+    if (strcmp(refs[i].trace, trace_name) != 0) continue;
     const double tol = 0.001; /* 0.1 percentage point */
     const row *lru = find_row(r, "lru", refs[i].size), *fifo = find_row(r, "fifo", refs[i].size),
               *opt = find_row(r, "belady", refs[i].size);
     if (fabs(lru->miss_ratio - refs[i].lru) > tol || fabs(fifo->miss_ratio - refs[i].fifo) > tol ||
         fabs(opt->miss_ratio - refs[i].belady) > tol)
-      fail_msg("%s@%llu: lru %.4f (ref %.4f), fifo %.4f (ref %.4f), belady %.4f (ref %.4f)", trace,
+      fail_msg("%s@%llu: lru %.4f (ref %.4f), fifo %.4f (ref %.4f), belady %.4f (ref %.4f)", trace_name,
                (unsigned long long)refs[i].size, lru->miss_ratio, refs[i].lru, fifo->miss_ratio,
                refs[i].fifo, opt->miss_ratio, refs[i].belady);
   }
@@ -317,7 +430,7 @@ static void bad_usage_fails_with_exit_2_and_says_why(void **state) {
       {"x --format txt --policy lru --size -5%", "--size expects a number"},
       {"x --format txt --size 1", "--policy is required"},
       {"x --format txt --policy lru --size 1 --plot out.pdf", "--plot expects a file name ending in .svg or .png"},
-      {"--format txt --policy lru --size 1", "a TRACE is required"},
+      {"--format txt --policy lru --size 1", "TRACE is required"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     run_result r = run_sim(cases[i].args);
@@ -347,6 +460,44 @@ static void plot_writes_a_miss_ratio_curve_svg(void **state) {
   unlink(svg);
 }
 
+/* Issue 10 defect 4: names went into the gnuplot script, so a newline in the
+ * trace's or the plot's file name ran gnuplot commands (`system ...`). */
+static void plot_names_with_newlines_and_quotes_run_no_gnuplot_commands(void **state) {
+  (void)state;
+  if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+    printf("gnuplot absent: skipping the plot injection test\n");
+    skip();
+  }
+  char dir[128], marker[3][160], tracefile[512], svg[512], cmd[2048], args[2048];
+  snprintf(dir, sizeof dir, "/tmp/macho_test_plot_%d", (int)getpid());
+  assert_int_equal(mkdir(dir, 0700), 0);
+  /* Markers in the working directory (a file name cannot hold a '/'). */
+  for (int i = 0; i < 3; i++) snprintf(marker[i], sizeof marker[i], "macho_pwned_%d_%d", (int)getpid(), i);
+  /* The trace's name carries a command after a newline, and a backquote
+   * substitution; the plot's name too. */
+  snprintf(tracefile, sizeof tracefile, "%s/x\nsystem \"touch %s\"\nit`touch %s`s.gz", dir, marker[0], marker[1]);
+  snprintf(svg, sizeof svg, "%s/out\nsystem \"touch %s\"\n#.svg", dir, marker[2]);
+  snprintf(cmd, sizeof cmd, "cp '%s' '%s'", DATA("lirs_cpp.trace.gz"), tracefile);
+  assert_int_equal(system(cmd), 0);
+  snprintf(args, sizeof args, "'%s' --format lirs --policy lru,belady --size 5,10%% --plot '%s'", tracefile, svg);
+  run_result r = run_sim(args);
+  struct stat sb;
+  for (int i = 0; i < 3; i++)
+    if (stat(marker[i], &sb) == 0) {
+      unlink(marker[i]);
+      fail_msg("a name ran a gnuplot command: %s exists", marker[i]);
+    }
+  if (r.status != 0) fail_msg("exit %d: %s", r.status, r.err);
+  char *s = slurp(svg);
+  assert_non_null(strstr(s, "<svg")); /* written where asked, under its odd name */
+  assert_non_null(strstr(s, "belady"));
+  free(s);
+  free_result(&r);
+  unlink(svg);
+  unlink(tracefile);
+  assert_int_equal(rmdir(dir), 0);
+}
+
 static void plot_without_gnuplot_says_how_to_get_it(void **state) {
   (void)state;
   char cmd[1024], err[128];
@@ -367,10 +518,12 @@ int main(void) {
       cmocka_unit_test(every_format_gives_identical_miss_ratios_for_every_policy),
       cmocka_unit_test(lru_and_fifo_miss_exactly_as_naive_models_do),
       cmocka_unit_test(lru_fifo_and_belady_match_the_reference_on_small_lirs_traces),
+      cmocka_unit_test(byte_sized_lru_and_fifo_admit_and_evict_as_libcachesim_does),
       cmocka_unit_test(the_full_cloudphysics_trace_matches_the_reference_in_every_format),
       cmocka_unit_test(a_truncated_trace_fails_with_exit_1_naming_file_and_offset),
       cmocka_unit_test(bad_usage_fails_with_exit_2_and_says_why),
       cmocka_unit_test(plot_writes_a_miss_ratio_curve_svg),
+      cmocka_unit_test(plot_names_with_newlines_and_quotes_run_no_gnuplot_commands),
       cmocka_unit_test(plot_without_gnuplot_says_how_to_get_it),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

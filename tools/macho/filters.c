@@ -30,6 +30,7 @@
 #include <time.h>
 
 typedef struct filt_opts {
+  cli_base base;
   double fp, churn;
   uint64_t n, seed;
   bool json;
@@ -158,32 +159,8 @@ static const char *structure(macho_filter f) {
   }
 }
 
-static bool parse(int argc, char **argv, filt_opts *o) {
-  *o = (filt_opts){.fp = 0.01, .churn = 0, .n = 100000, .seed = 20261129, .json = false};
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--json") == 0) {
-      o->json = true;
-      continue;
-    }
-    bool ok;
-    if (strcmp(a, "--fp") == 0) ok = cli_parse_double(a, v, 1e-9, 0.999999, &o->fp) && o->fp > 0;
-    else if (strcmp(a, "--n") == 0) ok = cli_parse_u64(a, v, 1, 1ULL << 31, &o->n);
-    else if (strcmp(a, "--churn") == 0) ok = cli_parse_double(a, v, 0, 1e4, &o->churn);
-    else if (strcmp(a, "--seed") == 0) ok = cli_parse_u64(a, v, 0, UINT64_MAX, &o->seed);
-    else {
-      fprintf(stderr, "macho filters: unknown option '%s' (try 'macho help filters')\n", a);
-      return false;
-    }
-    if (!ok) return false;
-    i++;
-  }
-  return true;
-}
-
-int cmd_filters(int argc, char **argv) {
-  filt_opts o;
-  if (!parse(argc, argv, &o)) return CLI_USAGE;
+static int filters_run(void *p) {
+  const filt_opts o = *(const filt_opts *)p;
   /* Enough fresh keys that sampling noise is about 2% of p. */
   double q = 2500.0 / o.fp;
   uint64_t queries = (uint64_t)(q < 100000 ? 100000 : q > 4e6 ? 4e6 : q);
@@ -244,3 +221,35 @@ int cmd_filters(int argc, char **argv) {
   }
   return CLI_OK;
 }
+
+static const cli_option filters_options[] = {
+    {CLI_OPT("fp", 0, CLI_DOUBLE, filt_opts, fp, "P",
+             "target false-positive rate of every filter"), .min = 1e-9, .max = 0.999999},
+    {CLI_OPT("n", 'n', CLI_U64, filt_opts, n, "N",
+             "cache capacity: entries inserted before measuring"), .min = 1, .max = 2147483648.0},
+    {CLI_OPT("churn", 0, CLI_DOUBLE, filt_opts, churn, "X",
+             "then put X*N new keys (each evicting one) and measure again; 0 = no churn"), .max = 1e4},
+    {CLI_OPT("seed", 0, CLI_U64, filt_opts, seed, "S",
+             "the caches' hash seed"), .max = 18446744073709551615.0},
+    {CLI_OPT("json", 0, CLI_FLAG, filt_opts, json, NULL,
+             "one JSON object per filter instead of a table")},
+    {0},
+};
+static const filt_opts filters_defaults = {.fp = 0.01, .churn = 0, .n = 100000, .seed = 20261129, .json = false};
+
+const cli_spec cli_spec_filters = {
+    .name = "filters",
+    .summary = "measure each membership filter: false-positive rate, bits per key, ns",
+    .args = "",
+    .description =
+        "For each filter (and none, the baseline) opens a one-shard FIFO cache of N entries with the "
+        "filter at rate P, fills it, then reads back: the measured false-positive rate over fresh "
+        "keys never inserted, the filter's bits per key (from the cache's own memory figure), and "
+        "the CPU time of a put, of a get of an absent key and of a get of a present key. Times are "
+        "the fastest of three slices of gets, in thread CPU time.",
+    .examples = "macho filters --fp 0.01 --n 100000\nmacho filters --fp 0.001 --churn 2 --json",
+    .options = filters_options,
+    .opts_size = sizeof(filt_opts),
+    .defaults = &filters_defaults,
+    .run = filters_run,
+};

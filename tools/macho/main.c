@@ -1,144 +1,166 @@
 /*
- * main.c -- the macho CLI: dispatches to one subcommand per file.
+ * main.c -- the macho CLI: the command table and the dispatcher.
+ *
+ * Adding a subcommand is one new file (tools/macho/NAME.c, defining a
+ * cli_spec, or a raw `int cmd_NAME(int argc, char **argv)`) and one line in
+ * the table below; help, the man page and the bash completion follow from it.
+ * Compiled with MACHO_CLI_NO_MAIN it has no main() (the CLI fuzzer's build
+ * renames it instead).
  */
 #include "cli.h"
 
 #include <macho/macho.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-static int cmd_help(int argc, char **argv);
-
+/* One line per command: {.spec = &cli_spec_NAME} for a command with an
+ * option table (cli.h), or CLI_RAW("name", cmd_name, "summary", "usage") for
+ * one that parses its own argv. The order is the order of `macho help`. */
 static const cli_command commands[] = {
-    {"demo", cmd_demo, "run a skewed (Zipf) workload through each policy and print a table",
-     "macho demo [--policy P|all] [--shards N] [--seconds S] [--capacity N] [--keys N]\n"
-     "           [--dashboard [--port N] [--manage] [--token T]]\n"
-     "  --dashboard  serve the live dashboard for one policy (lru unless --policy) and print its\n"
-     "               URL; runs 600 s unless --seconds. --port N (default 0 = any free port);\n"
-     "               --manage enables clear/get/del; --token T binds 0.0.0.0 guarded by T.\n"},
-    {"sim", cmd_sim, "replay a cache trace through each policy and report miss ratios",
-     "macho sim TRACE --format lirs|txt|csv|oracleGeneral|vscsi --policy P1,P2,...|all\n"
-     "          --size N1,N2%,... [--json] [--plot FILE.svg|FILE.png] [--time]\n"},
-    {"stats", cmd_stats, "show a running cache's figures from its dashboard URL",
-     "macho stats URL [--watch [--interval S] [--count N]] [--json] [--token T]\n"},
-    {"clear", cmd_clear, "clear a running cache (dashboard with management on)", "macho clear URL [--token T]\n"},
-    {"get", cmd_get, "print a key's value from a running cache (management on)", "macho get URL KEY [--token T]\n"},
-    {"del", cmd_del, "delete a key from a running cache (management on)", "macho del URL KEY [--token T]\n"},
-    {"filters", cmd_filters, "measure each membership filter: false-positive rate, bits per key, ns",
-     "macho filters [--fp P] [--n N] [--churn X] [--json] [--seed S]\n"},
-    {"help", cmd_help, "show help for a command", "macho help [COMMAND]\n"},
+    {.spec = &cli_spec_demo},
+    {.spec = &cli_spec_sim},
+    {.spec = &cli_spec_stats},
+    {.spec = &cli_spec_clear},
+    {.spec = &cli_spec_get},
+    {.spec = &cli_spec_del},
+    {.spec = &cli_spec_filters},
+    {.spec = &cli_spec_help},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
+const cli_command *cli_command_at(size_t i) { return i < NCOMMANDS ? &commands[i] : NULL; }
+const char *cli_command_name(const cli_command *c) { return c->name ? c->name : c->spec->name; }
+const char *cli_command_summary(const cli_command *c) { return c->spec ? c->spec->summary : c->summary; }
+
 const cli_command *cli_find(const char *name) {
   for (size_t i = 0; i < NCOMMANDS; i++)
-    if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    if (name && strcmp(cli_command_name(&commands[i]), name) == 0) return &commands[i];
   return NULL;
 }
 
 static void usage(FILE *f) {
-  fprintf(f, "macho %s -- an in-memory cache: demo, simulate, benchmark, inspect\n\n"
-             "usage: macho COMMAND [OPTIONS]\n       macho --version\n\ncommands:\n",
+  fprintf(f, "macho %s -- an in-memory cache: demo, simulate traces, inspect a running cache\n\n"
+             "usage: macho COMMAND [OPTIONS] [ARGUMENTS]\n       macho help [COMMAND]\n"
+             "       macho --version\n\ncommands:\n",
           macho_version_string());
-  for (size_t i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-  fprintf(f, "\n'macho help COMMAND' shows a command's options.\n");
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    fprintf(f, "  %-10s %s\n", cli_command_name(&commands[i]), cli_command_summary(&commands[i]));
+  fprintf(f, "\nEvery command takes --help. 'macho help COMMAND' shows a command's options; "
+             "'man macho' has them all.\n");
 }
 
-static int cmd_help(int argc, char **argv) {
-  if (argc < 2) {
-    usage(stdout);
-    return CLI_OK;
-  }
-  const cli_command *c = cli_find(argv[1]);
-  if (!c) {
-    fprintf(stderr, "macho: unknown command '%s'\n", argv[1]);
-    return CLI_USAGE;
-  }
-  printf("%s\n\nusage: %s", c->summary, c->usage);
+/* `macho help [COMMAND]`, and `--help` of raw commands. */
+static void command_help(FILE *f, const cli_command *c) {
+  if (c->spec) cli_print_help(f, c->spec);
+  else fprintf(f, "macho %s -- %s\n\nusage: %s", cli_command_name(c), c->summary, c->usage);
+}
+
+/* ---- help: a command like the others ------------------------------------------ */
+
+typedef struct help_opts {
+  cli_base base;
+  bool man, bash;
+} help_opts;
+
+static int help_check(void *p, char *err, size_t errlen) {
+  help_opts *o = p;
+  if (o->base.nargs && !cli_find(o->base.args[0]))
+    return cli_usage_error(err, errlen, "unknown command '%s' (try 'macho help')", o->base.args[0]);
+  if (o->base.nargs && (o->man || o->bash))
+    return cli_usage_error(err, errlen, "--man and --bash-completion take no COMMAND");
+  if (o->man && o->bash) return cli_usage_error(err, errlen, "--man or --bash-completion, not both");
   return CLI_OK;
 }
 
-bool cli_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out) {
-  char *end;
-  if (!s || !*s || *s == '-') goto bad;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (*end || v < min || v > max) goto bad;
-  *out = v;
-  return true;
-bad:
-  fprintf(stderr, "macho: %s expects a whole number from %llu to %llu, got '%s'\n", opt,
-          (unsigned long long)min, (unsigned long long)max, s ? s : "");
-  return false;
+static int help_run(void *p) {
+  help_opts *o = p;
+  if (o->man) cli_print_man(stdout);
+  else if (o->bash) cli_print_bash_completion(stdout);
+  else if (o->base.nargs) command_help(stdout, cli_find(o->base.args[0]));
+  else usage(stdout);
+  return fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
 }
 
-bool cli_parse_double(const char *opt, const char *s, double min, double max, double *out) {
-  char *end;
-  if (!s || !*s) goto bad;
-  double v = strtod(s, &end);
-  if (*end || isnan(v) || v < min || v > max) goto bad;
-  *out = v;
-  return true;
-bad:
-  fprintf(stderr, "macho: %s expects a number from %g to %g, got '%s'\n", opt, min, max, s ? s : "");
-  return false;
-}
+static const cli_option help_options[] = {
+    {CLI_OPT("man", 0, CLI_FLAG, help_opts, man, NULL,
+             "print the man page (roff), as installed as macho(1)")},
+    {CLI_OPT("bash-completion", 0, CLI_FLAG, help_opts, bash, NULL,
+             "print the bash completion script, as installed")},
+    {0},
+};
+static const help_opts help_defaults = {.man = false};
 
-double cli_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+const cli_spec cli_spec_help = {
+    .name = "help",
+    .summary = "show the help of the CLI or of one command",
+    .args = "[COMMAND]",
+    .min_args = 0,
+    .max_args = 1,
+    .description = "Without COMMAND, lists the commands. With one, prints the same text as "
+                   "'macho COMMAND --help': every option with its default.",
+    .examples = "macho help sim\nmacho help --man | man -l -",
+    .options = help_options,
+    .opts_size = sizeof(help_opts),
+    .defaults = &help_defaults,
+    .check = help_check,
+    .run = help_run,
+};
 
-uint64_t cli_rand(uint64_t *state) { /* splitmix64 */
-  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+/* ---- dispatch --------------------------------------------------------------------- */
 
-static double zipf_h(double x, double s) { return s == 1.0 ? log(x) : (pow(x, 1.0 - s) - 1.0) / (1.0 - s); }
-static double zipf_hinv(double x, double s) { return s == 1.0 ? exp(x) : pow(1.0 + x * (1.0 - s), 1.0 / (1.0 - s)); }
-
-void cli_zipf_init(cli_zipf *z, uint64_t n, double s, uint64_t seed) {
-  z->n = (double)n;
-  z->s = s;
-  z->rng = seed;
-  z->h_x1 = zipf_h(1.5, s) - 1.0;
-  z->h_n = zipf_h(z->n + 0.5, s);
-  z->threshold = 2.0 - zipf_hinv(zipf_h(2.5, s) - pow(2.0, -s), s);
-}
-
-uint64_t cli_zipf_next(cli_zipf *z) {
-  for (;;) {
-    double u = z->h_n + (double)(cli_rand(&z->rng) >> 11) * 0x1.0p-53 * (z->h_x1 - z->h_n);
-    double x = zipf_hinv(u, z->s);
-    double k = floor(x + 0.5);
-    if (k < 1) k = 1;
-    if (k > z->n) k = z->n;
-    if (k - x <= z->threshold || u >= zipf_h(k + 0.5, z->s) - pow(k, -z->s)) return (uint64_t)k - 1;
+static int run_spec(const cli_spec *s, int argc, char **argv) {
+  void *opts = calloc(1, s->opts_size);
+  if (!opts) {
+    fprintf(stderr, "macho %s: out of memory\n", s->name);
+    return CLI_FAIL;
   }
+  char err[CLI_ERR];
+  int rc = cli_prepare(s, argc, argv, opts, err, sizeof err);
+  if (rc == CLI_HELP) {
+    cli_print_help(stdout, s);
+    rc = CLI_OK;
+  } else if (rc == CLI_VERSION) {
+    printf("macho %s\n", macho_version_string());
+    rc = CLI_OK;
+  } else if (rc != CLI_OK) {
+    fprintf(stderr, "macho %s: %s\nTry 'macho %s --help' for more information.\n", s->name, err, s->name);
+  } else {
+    rc = s->run(opts);
+  }
+  if (s->cleanup) s->cleanup(opts);
+  free(opts);
+  return rc;
 }
 
-int main(int argc, char **argv) {
+int cli_main(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
     return CLI_USAGE;
   }
-  if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+  const char *a = argv[1];
+  if (!strcmp(a, "--version") || !strcmp(a, "-V") || !strcmp(a, "version")) {
     printf("macho %s\n", macho_version_string());
     return CLI_OK;
   }
-  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+  if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
     usage(stdout);
     return CLI_OK;
   }
-  const cli_command *c = cli_find(argv[1]);
+  const cli_command *c = cli_find(a);
   if (!c) {
-    fprintf(stderr, "macho: unknown command '%s' (try 'macho help')\n", argv[1]);
+    fprintf(stderr, "macho: unknown command '%s' (try 'macho help')\n", a);
     return CLI_USAGE;
   }
+  if (c->spec) return run_spec(c->spec, argc - 1, argv + 1);
+  for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      command_help(stdout, c);
+      return CLI_OK;
+    }
   return c->run(argc - 1, argv + 1);
 }
+
+#ifndef MACHO_CLI_NO_MAIN
+int main(int argc, char **argv) { return cli_main(argc, argv); }
+#endif

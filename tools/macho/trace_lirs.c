@@ -33,6 +33,7 @@ static int lirs_next(trace *t, trace_req *r) { return trace__text_key(t, r, true
 
 const trace_format trace_format_lirs = {
     .name = "lirs",
+    .summary = "text, one unsigned key per line; '*' lines are checkpoints (LIRS paper traces)",
     .has_next = false,
     .open = NULL,
     .next = lirs_next,

@@ -8,6 +8,7 @@ static int txt_next(trace *t, trace_req *r) { return trace__text_key(t, r, false
 
 const trace_format trace_format_txt = {
     .name = "txt",
+    .summary = "text, one unsigned key per line (libCacheSim plain text)",
     .has_next = false,
     .open = NULL,
     .next = txt_next,

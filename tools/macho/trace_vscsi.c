@@ -4,7 +4,8 @@
  *   v1, 32 bytes: {u32 sn, len, nSG; u16 cmd, ver; u64 lbn, ts}
  *   v2, 40 bytes: {u16 cmd, ver; u32 sn, len, nSG; u64 lbn, ts, rt}
  * There is no file header: the version is `ver >> 8` of the first records,
- * tried as v2 first and then as v1 (libCacheSim's order). The key is lbn.
+ * tried as v2 first and then as v1 (libCacheSim's order). The key is lbn,
+ * the object size len.
  */
 #include "trace.h"
 
@@ -53,6 +54,9 @@ static int vscsi_next(trace *t, trace_req *r) {
   uint64_t lbn = 0;
   for (int i = 7; i >= 0; i--) lbn = lbn << 8 | p[16 + i]; /* lbn is at offset 16 in both */
   r->key = lbn;
+  /* len, the request's size in bytes: offset 4 in v1, 8 in v2 */
+  const unsigned char *len = p + (st->version == 2 ? 8 : 4);
+  r->size = (uint32_t)len[0] | (uint32_t)len[1] << 8 | (uint32_t)len[2] << 16 | (uint32_t)len[3] << 24;
   trace_skip(t, size);
   st->count++;
   return 1;
@@ -60,7 +64,9 @@ static int vscsi_next(trace *t, trace_req *r) {
 
 const trace_format trace_format_vscsi = {
     .name = "vscsi",
+    .summary = "VMware vSCSI binary records (CloudPhysics), v1 32 bytes or v2 40 bytes; key lbn, size len",
     .has_next = false,
+    .has_size = true,
     .open = vscsi_open,
     .next = vscsi_next,
 };
