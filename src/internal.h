@@ -123,6 +123,13 @@ uint64_t macho__m_time(const macho__shard *sh, uint64_t now, uint64_t ttl_ns, bo
 /* Cache-clock time the entry was written (its lifespan start), or
  * UINT64_MAX when unknown (its own TTL). */
 uint64_t macho__m_birth(const macho__shard *sh, uint64_t m, uint32_t group_epoch, uint32_t slot);
+/* The time field (and LONG flag) of an entry without deadline written at `at`. */
+uint64_t macho__write_time(uint64_t at, uint64_t epoch);
+/* Epochs (lock held): every write calls epoch_tick, which starts a rebase
+ * every 60 hours and moves one group per call; a write into group g first
+ * calls group_rebase (nothing when the group is on the current epoch). */
+void macho__epoch_tick(macho__shard *sh, uint64_t now);
+void macho__group_rebase(macho__shard *sh, macho__table *t, uint32_t g);
 /* A deadline was written (lock held): keep next_expiry a lower bound. */
 void macho__note_deadline(macho__shard *sh, uint64_t m);
 /* Examine up to `budget` slots from the sweep cursor, removing expired entries. */

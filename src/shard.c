@@ -418,6 +418,9 @@ static void evict_one(macho__shard *sh, uint64_t now, macho__dead *dead) {
 static int grow(macho__shard *sh) {
   macho_cache *c = sh->cache;
   macho__table *old = table_of(sh);
+  /* Every time is copied as is: put them all on the current epoch first. */
+  for (uint32_t g = 0; g < old->ngroups; g++) macho__group_rebase(sh, old, g);
+  sh->migrating = false;
   macho__table *t = new_table(sh, old->ngroups * 2);
   if (!t) return MACHO_ENOMEM;
   size_t map_bytes = (size_t)old->nslots * sizeof(uint32_t);
@@ -522,6 +525,8 @@ static uint32_t make_room(macho__shard *sh, macho__table *t, uint64_t hash) {
         continue; /* overflowed (its counts pin it), or nowhere to go */
       uint32_t y = macho__table_room(t, src == a ? b : a);
       if (y == MACHO__NIL) continue;
+      macho__group_rebase(sh, t, x / MACHO__GROUP_SLOTS); /* a time moves as it is */
+      macho__group_rebase(sh, t, y / MACHO__GROUP_SLOTS);
       macho__slot *from = &t->slots[x], *to = &t->slots[y];
       macho__group *gy = macho__group_of(t, y), *gx = macho__group_of(t, x);
       macho__group_write_begin(gy);
@@ -586,6 +591,7 @@ int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void 
   const bool obj = c->object_mode;
   macho__shard_drain(sh);
   uint64_t now = macho__now_write(c);
+  macho__epoch_tick(sh, now);
   macho__sweep(sh, now, MACHO__PUT_SWEEP, dead);
   uint32_t s;
   int rc = macho__shard_find(sh, key, klen, hash, &s);
@@ -617,12 +623,14 @@ int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void 
       return MACHO_ENOMEM;
     }
     macho__group *g = macho__group_of(t, s);
+    macho__group_rebase(sh, t, s / MACHO__GROUP_SLOTS);
+    m = atomic_load_explicit(&sl->m, memory_order_relaxed); /* its time, rebased */
     macho__group_write_begin(g);
     atomic_store_explicit(&sl->v, nv.w, memory_order_relaxed);
     uint64_t keep = m & (((uint64_t)15 << MACHO__M_KFORM_SHIFT) | MACHO__M_POL_MASK);
     /* Without a deadline the time field is the entry's birth: a replace
      * keeps it (the entry lives on). With one, the TTL restarts now. */
-    if (!(time & MACHO__M_DEADLINE) && !(m & MACHO__M_DEADLINE)) time = m & MACHO__M_TIME_MASK;
+    if (!(time & MACHO__M_DEADLINE) && !(m & MACHO__M_DEADLINE)) time = m & (MACHO__M_TIME_MASK | MACHO__M_LONG);
     atomic_store_explicit(&sl->m, keep | time | ((uint64_t)nv.form << MACHO__M_VFORM_SHIFT),
                           memory_order_relaxed);
     macho__group_write_end(g);
@@ -672,6 +680,7 @@ int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void 
   bool beyond;
   s = claim(sh, t, hash, &beyond);
   assert(s != MACHO__NIL);
+  macho__group_rebase(sh, t, s / MACHO__GROUP_SLOTS);
   macho__slot *sl = &t->slots[s];
   uint32_t prev_pol = macho__slot_pol(sl); /* what the slot's last occupant left */
   macho__group *g = macho__group_of(t, s);

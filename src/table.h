@@ -21,8 +21,8 @@
  *      in object mode the key pointer
  *   v  the value's bytes (length <= 8), or an arena reference, or a pointer
  *      to a huge block; in object mode the value pointer
- *   m  meta: bits 0..31 time (a deadline, or the last write when the entry
- *      has none), 32..35 key form, 36..39 value form (0..8 = inline length,
+ *   m  meta: bits 0..31 time (a deadline; or, when the entry has none, its
+ *      write time, signed: it may precede a later epoch), 32..35 key form, 36..39 value form (0..8 = inline length,
  *      ARENA, HUGE), bit 40 DEADLINE, 41 LONG (the deadline counts 1 s
  *      ticks instead of 100 us), 42 OWN_TTL (written with a TTL other than the
  *      default: its birth is kept aside), 43 BEYOND (it overflowed past its

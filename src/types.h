@@ -204,6 +204,7 @@ struct macho__shard {
   uint32_t migrate_group;        /* next group to move to the current epoch */
   uint32_t drains;               /* read-buffer drains so far (every 16th scans all stripes) */
   uint8_t epoch_cur;             /* index of the epoch new deadlines use */
+  bool migrating;                /* groups are moving to epoch_cur (expiry.c) */
   bool has_ttl;                  /* some entry ever had a deadline: sweeps are worth it */
   macho__arena arena;
   const macho__policy_ops *pol;

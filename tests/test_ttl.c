@@ -287,8 +287,46 @@ static void foreach_entry_shows_live_entries_with_their_remaining_ttl(void **sta
   macho_close(c);
 }
 
+
+/* Times are 32-bit ticks from an epoch that moves every 60 hours of cache
+ * clock (expiry.c): months of uptime, with entries written before and after
+ * each move, keep every deadline and every lifespan exact. */
+static void deadlines_and_lifespans_survive_months_of_uptime(void **state) {
+  (void)state;
+  const uint64_t H = 3600ull * SEC;
+  test_clock clk = {0};
+  macho_cache *c = open_with_clock(&clk, 0, 2000, 1, MACHO_POLICY_LRU);
+  uint64_t v = 7, out;
+  uint64_t a = 1, b = 2, d = 3;
+  assert_int_equal(macho_put(c, &a, 8, &v, 8), MACHO_OK);                /* never expires */
+  assert_int_equal(macho_put_ttl(c, &b, 8, &v, 8, 100 * 3600.0), MACHO_OK); /* 100 h */
+  for (uint64_t round = 1; round <= 12; round++) { /* 12 x 70 h: a dozen rebases */
+    clk.now_ns = round * 70 * H;
+    for (uint64_t k = 1000; k < 1400; k++) /* writes move the groups */
+      assert_int_equal(macho_put(c, &k, 8, &v, 8), MACHO_OK);
+    assert_int_equal(macho_get(c, &a, 8, &out, 8, NULL), MACHO_OK);
+    assert_int_equal(macho_get(c, &b, 8, &out, 8, NULL), round * 70 < 100 ? MACHO_OK : MACHO_ENOTFOUND);
+    /* A TTL written now is honoured to the tick. */
+    assert_int_equal(macho_put_ttl(c, &d, 8, &v, 8, 2.0), MACHO_OK);
+    clk.now_ns += 2 * SEC - 1;
+    assert_int_equal(macho_get(c, &d, 8, &out, 8, NULL), MACHO_OK);
+    clk.now_ns += 1;
+    assert_int_equal(macho_get(c, &d, 8, &out, 8, NULL), MACHO_ENOTFOUND);
+  }
+  /* `a` was written at 0 and is deleted at 840 h 4 s: its lifespan is exact. */
+  uint64_t at = clk.now_ns;
+  assert_int_equal(macho_delete(c, &a, 8), MACHO_OK);
+  macho_stats *s;
+  assert_int_equal(macho_stats_get(c, -1, &s), MACHO_OK);
+  assert_int_equal(s->lifespan_ns[MACHO_REMOVED_DELETED].count, 1);
+  assert_int_equal(s->lifespan_ns[MACHO_REMOVED_DELETED].max, at);
+  macho_stats_free(s);
+  macho_close(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(deadlines_and_lifespans_survive_months_of_uptime),
       cmocka_unit_test(an_expired_entry_is_never_returned),
       cmocka_unit_test(a_put_on_an_expired_key_starts_a_fresh_entry),
       cmocka_unit_test(a_replace_resets_the_deadline),
