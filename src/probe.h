@@ -17,8 +17,12 @@
 
 static inline __attribute__((always_inline)) uint64_t macho__key_word(const void *key, size_t klen) {
   uint64_t w = 0;
-  if (klen == 8) memcpy(&w, key, 8);
-  else if (klen && klen < 8) memcpy(&w, key, klen);
+  if (macho__likely(klen == 8)) {
+    memcpy(&w, key, 8);
+  } else {
+    const unsigned char *p = key;
+    for (size_t i = 0; i < klen && i < 8; i++) w |= (uint64_t)p[i] << (8 * i);
+  }
   return w;
 }
 

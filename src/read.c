@@ -227,9 +227,11 @@ static inline void copy_small(void *buf, uint64_t v, size_t n) {
  * entries, the 1 in 32 with a latency sample or a sweep turn, locked reads. */
 static __attribute__((noinline)) int get_general(macho_cache *c, const void *key, size_t klen,
                                                  void *buf, size_t buflen, size_t *vlen,
-                                                 uint32_t tick) {
-  /* One test for every bad argument (bitwise, so one branch). */
-  if (macho__unlikely(!c | (klen > UINT32_MAX) | (!key & (klen != 0)) | (!buf & (buflen != 0))))
+                                                 uint32_t tick, uint64_t known_hash, bool hashed) {
+  /* One test for every bad argument (bitwise, so one branch). A caller
+   * that already hashed the key (the fast path) checked them. */
+  if (!hashed &&
+      macho__unlikely(!c | (klen > UINT32_MAX) | (!key & (klen != 0)) | (!buf & (buflen != 0))))
     return MACHO_EINVAL;
   const bool tail = macho__unlikely((tick & 31) == 0 || c->cfg.metrics == 2 ||
                                     macho__lat_warming(c, MACHO__OP_GET));
@@ -237,7 +239,7 @@ static __attribute__((noinline)) int get_general(macho_cache *c, const void *key
   if (tail && (c->cfg.metrics == 2 ||
                (c->cfg.metrics == 1 && ((tick & 63) == 0 || macho__lat_warming(c, MACHO__OP_GET)))))
     t0 = macho__now_precise(c) | 1; /* 0 means "not sampled" */
-  uint64_t hash = macho__hash_bytes(key, klen, c->cfg.seed);
+  uint64_t hash = hashed ? known_hash : macho__hash_bytes(key, klen, c->cfg.seed);
   macho__shard *sh = shard_for(c, hash);
   macho__trec *r;
   if (macho__unlikely(sh->locked_reads || klen > MACHO__ARENA_MAX) || !(r = macho__trec_get(c))) {
@@ -327,12 +329,12 @@ int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t bu
    * checks everything else. */
   if (macho__unlikely(!c || !key || klen > 8 || !buf || (tick & 31) == 0 || c->cfg.metrics == 2 ||
                       macho__lat_warming(c, MACHO__OP_GET)))
-    return get_general(c, key, klen, buf, buflen, vlen, tick);
+    return get_general(c, key, klen, buf, buflen, vlen, tick, 0, false);
   const uint64_t hash = macho__hash_bytes(key, klen, c->cfg.seed);
   macho__shard *sh = shard_for(c, hash);
   macho__tl_entry *e = &macho__tl.cache[c->uid & 3];
   if (macho__unlikely(sh->locked_reads || e->uid != c->uid))
-    return get_general(c, key, klen, buf, buflen, vlen, tick);
+    return get_general(c, key, klen, buf, buflen, vlen, tick, hash, true);
   macho__trec *r = e->rec;
   const uint64_t kw = macho__key_word(key, klen);
   macho__read_enter(r);
@@ -364,7 +366,7 @@ int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t bu
     return MACHO_OK;
   }
   macho__read_exit(r);
-  return get_general(c, key, klen, buf, buflen, vlen, tick);
+  return get_general(c, key, klen, buf, buflen, vlen, tick, hash, true);
 }
 
 int macho_obj_get(macho_cache *c, const void *key, void **value) {

@@ -79,12 +79,17 @@ typedef struct word {
   uint32_t form; /* 0..8 inline length, MACHO__FORM_ARENA, MACHO__FORM_HUGE */
 } word;
 
-static int encode(macho__shard *sh, const void *p, size_t len, word *out) {
-  if (len <= MACHO__FORM_INLINE_MAX) {
+static int encode_long(macho__shard *sh, const void *p, size_t len, word *out);
+static inline int encode(macho__shard *sh, const void *p, size_t len, word *out) {
+  if (macho__likely(len <= MACHO__FORM_INLINE_MAX)) {
     out->w = macho__key_word(p, len);
     out->form = (uint32_t)len;
     return MACHO_OK;
   }
+  return encode_long(sh, p, len, out);
+}
+
+static int encode_long(macho__shard *sh, const void *p, size_t len, word *out) {
   if (len <= MACHO__ARENA_MAX) {
     uint64_t off;
     if (macho__arena_alloc(&sh->arena, &sh->cache->alloc, (uint32_t)len, &off) != MACHO_OK)
@@ -380,8 +385,10 @@ void macho__shard_remove(macho__shard *sh, uint32_t s, uint64_t hash, macho_remo
   uint64_t v = atomic_load_explicit(&sl->v, memory_order_relaxed);
   if (!from_victim) sh->pol->remove(sh->pol_state, sh, s);
   if (sh->fil) sh->fil->remove(sh->filter, hash);
-  uint32_t ep = atomic_load_explicit(&macho__group_of(t, s)->epoch, memory_order_relaxed);
-  macho__metrics_on_remove(sh, macho__m_birth(sh, m, ep, s), reason, now);
+  if (sh->cache->cfg.metrics) { /* a lifespan costs a birth computed from the time field */
+    uint32_t ep = atomic_load_explicit(&macho__group_of(t, s)->epoch, memory_order_relaxed);
+    macho__metrics_on_remove(sh, macho__m_birth(sh, m, ep, s), reason, now);
+  }
   macho__table_release(t, s, hash, (m & MACHO__M_BEYOND) != 0);
   if (sh->cache->object_mode) {
     dead_push(dead, (void *)(uintptr_t)k);
@@ -407,7 +414,7 @@ uint64_t macho__hash_for_removal(const macho__shard *sh, const macho__table *t, 
   return macho__slot_hash(sh, t, s);
 }
 
-static void evict_one(macho__shard *sh, uint64_t now, macho__dead *dead) {
+static inline void evict_one(macho__shard *sh, uint64_t now, macho__dead *dead) {
   assert(sh->len > 0);
   uint32_t s = sh->pol->victim(sh->pol_state, sh);
   macho__shard_remove(sh, s, macho__hash_for_removal(sh, table_of(sh), s), MACHO_REMOVED_EVICTED, now,
@@ -592,7 +599,7 @@ int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void 
   macho__shard_drain(sh);
   uint64_t now = macho__now_write(c);
   macho__epoch_tick(sh, now);
-  macho__sweep(sh, now, MACHO__PUT_SWEEP, dead);
+  if (sh->has_ttl) macho__sweep(sh, now, MACHO__PUT_SWEEP, dead);
   uint32_t s;
   int rc = macho__shard_find(sh, key, klen, hash, &s);
   if (rc != MACHO_OK) return rc;
