@@ -100,7 +100,7 @@ static int find_live(macho__shard *sh, const void *key, size_t klen, uint64_t ha
   uint64_t m = atomic_load_explicit(&t->slots[*s].m, memory_order_relaxed);
   if ((m & MACHO__M_DEADLINE) &&
       macho__m_expired(m, macho__group_epoch_ns(sh, macho__group_of(t, *s)), now)) {
-    macho__shard_remove(sh, *s, hash, MACHO_REMOVED_EXPIRED, now, false, dead);
+    macho__shard_remove(sh, *s, hash, MACHO_REMOVED_EXPIRED, macho__now_write(sh->cache), false, dead);
     *s = MACHO__NIL;
     if (stale) *stale = true;
   }
@@ -118,7 +118,9 @@ static int get_locked(macho_cache *c, macho__shard *sh, const void *key, size_t 
   int rc = MACHO_OK;
   macho__lock(sh);
   macho__shard_drain(sh);
-  uint64_t now = macho__now_write(c); /* it may reclaim an expired entry: a removal time */
+  /* The clock word decides expiry; an entry found expired is removed at
+   * the time writes stamp (find_live reads it only then). */
+  uint64_t now = macho__now(c);
   if (filter_admits(sh, hash)) {
     bool stale = false;
     rc = find_live(sh, key, klen, hash, &s, now, &dead, &stale);
