@@ -159,4 +159,7 @@ uint64_t cli_rand(uint64_t *state);
 /* Policy names for messages: "lru, fifo, ..., wtinylfu" (available ones). */
 const char *cli_policy_names(void);
 
+/* Raw commands (CLI_RAW lines in main.c's table). */
+int cmd_bench(int argc, char **argv); /* bench.c */
+
 #endif
