@@ -158,7 +158,7 @@ static void quick_run_prints_every_cell_system_and_memory_row_in_shape(void **st
   snprintf(path, sizeof path, "%s/quick.md", r.dir);
   char *md = slurp(path);
   assert_non_null(md);
-  assert_non_null(strstr(md, "| system | threads | Mops/s | ns/op median [min-max] | hit ratio |"));
+  assert_non_null(strstr(md, "| system | threads | Mops/s | ns/op median [min-max] | cpu ns/op | hit ratio |"));
   assert_non_null(strstr(md, "| macho sieve 4sh nometrics | 2 |"));
   assert_non_null(strstr(md, "### Memory: 10000 entries"));
   free(md);

@@ -672,7 +672,7 @@ typedef struct summary {
   int metrics;
   unsigned threads, rounds;
   bool has_ttl;
-  stat3 ns, mops, cpu;
+  stat3 ns, mops, cpu, cpu_ns; /* cpu: share of threads x wall spent on a CPU; cpu_ns: CPU ns per request */
   double hit_ratio;
   stat3 vs[NBASE];   /* throughput / the baseline's at the same thread count, same round */
   stat3 scale;       /* throughput at `threads` / own throughput at 1 thread, same round */
@@ -723,20 +723,24 @@ static void summarize(const cell_spec *c, size_t nkeys, instance *in, unsigned n
     s->threads = x->threads;
     s->has_ttl = x->sys->has_ttl;
     s->rounds = x->nr - 1;
-    double ns[MAX_ROUNDS], mops[MAX_ROUNDS], cpu[MAX_ROUNDS];
+    double ns[MAX_ROUNDS], mops[MAX_ROUNDS], cpu[MAX_ROUNDS], cpuns[MAX_ROUNDS];
     uint64_t gets = 0, hits = 0;
     unsigned k = 0, kc = 0;
     for (unsigned r = 1; r < x->nr; r++) {
       const bench_round *b = &x->r[r];
       ns[k] = b->wall_ns * x->threads / (double)b->ops;
       mops[k++] = round_ops_s(b) / 1e6;
-      if (b->cpu_ns > 0) cpu[kc++] = b->cpu_ns / (b->wall_ns * x->threads);
+      if (b->cpu_ns > 0) {
+        cpuns[kc] = b->cpu_ns / (double)b->ops;
+        cpu[kc++] = b->cpu_ns / (b->wall_ns * x->threads);
+      }
       gets += b->gets;
       hits += b->hits;
     }
     s->ns = stat_of(ns, k);
     s->mops = stat_of(mops, k);
     s->cpu = stat_of(cpu, kc);
+    s->cpu_ns = stat_of(cpuns, kc);
     s->hit_ratio = gets ? (double)hits / (double)gets : 0;
     for (int b = 0; b < NBASE; b++) {
       instance *base = find_inst(in, n, base_kind[b], NULL, x->threads);
@@ -846,21 +850,23 @@ static void report_cell(const cell_spec *c, size_t nkeys, unsigned first, unsign
     for (int b = 0; b < NBASE; b++) base[b] |= summaries[i].vs[b].ok || strcmp(summaries[i].kind, base_kind[b]) == 0;
     scale |= summaries[i].threads > 1;
   }
-  md("\n### %s\n\n| system | threads | Mops/s | ns/op median [min-max] | hit ratio |", title);
+  md("\n### %s\n\n| system | threads | Mops/s | ns/op median [min-max] | cpu ns/op | hit ratio |", title);
   for (int b = 0; b < NBASE; b++)
     if (base[b]) md(" x %s |", base_kind[b]);
   if (scale) md(" NT/1T | NT/1T / bare's |");
-  md(" cpu |\n|---|---:|---:|---:|---:|");
+  md("\n|---|---:|---:|---:|---:|---:|");
   for (int b = 0; b < NBASE; b++)
     if (base[b]) md("---:|");
   if (scale) md("---:|---:|");
-  md("---:|\n");
+  md("\n");
   for (unsigned i = first; i < last; i++) {
     summary *s = &summaries[i];
     char ns[64], buf[64];
     fmt_stat(ns, sizeof ns, s->ns, "%.1f");
-    md("| %s%s | %u | %.2f | %s | %.4f |", s->label, (ttl_s > 0 && !s->has_ttl) ? " (no TTL)" : "", s->threads,
-       s->mops.med, ns, s->hit_ratio);
+    char cpuns[32] = "-";
+    if (s->cpu_ns.ok) snprintf(cpuns, sizeof cpuns, "%.1f", s->cpu_ns.med);
+    md("| %s%s | %u | %.2f | %s | %s | %.4f |", s->label, (ttl_s > 0 && !s->has_ttl) ? " (no TTL)" : "", s->threads,
+       s->mops.med, ns, cpuns, s->hit_ratio);
     for (int b = 0; b < NBASE; b++)
       if (base[b]) {
         fmt_stat(buf, sizeof buf, s->vs[b], "%.2f");
@@ -872,8 +878,7 @@ static void report_cell(const cell_spec *c, size_t nkeys, unsigned first, unsign
       fmt_stat(buf, sizeof buf, s->scale_bare, "%.2f");
       md(" %s |", buf);
     }
-    if (s->cpu.ok) md(" %.2f |\n", s->cpu.med);
-    else md(" - |\n");
+    md("\n");
     char e1[200], e2[200];
     js("{\"type\":\"throughput\",");
     js_cell(c, nkeys);
@@ -885,6 +890,7 @@ static void report_cell(const cell_spec *c, size_t nkeys, unsigned first, unsign
     js_stat("ns_per_op", s->ns);
     js_stat("mops", s->mops);
     js_stat("cpu_share", s->cpu);
+    js_stat("cpu_ns_per_op", s->cpu_ns);
     for (int b = 0; b < NBASE; b++) {
       char k[32];
       snprintf(k, sizeof k, "vs_%s", base_kind[b]);
