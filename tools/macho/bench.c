@@ -33,6 +33,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,46 @@
 #define MAX_MEMORY 64
 
 /* ---- small helpers shared with bench_local.c and bench_peers.c ------------------- */
+/* Children (peers, servers, memory children) to stop if the driver is interrupted,
+ * and the workload directory to empty: a Ctrl-C or a kill leaves no server behind. */
+static volatile sig_atomic_t child_pids[64];
+static char files_dir_copy[256];
+
+void bench_child_started(int pid) {
+  for (int i = 0; i < 64; i++)
+    if (child_pids[i] == 0) {
+      child_pids[i] = pid;
+      return;
+    }
+}
+
+void bench_child_ended(int pid) {
+  for (int i = 0; i < 64; i++)
+    if (child_pids[i] == pid) child_pids[i] = 0;
+}
+
+static void on_signal(int sig) {
+  for (int i = 0; i < 64; i++)
+    if (child_pids[i] > 0) kill(child_pids[i], SIGKILL);
+  for (int i = 0; i < 64; i++) /* gone before their files are (a server may be writing its log) */
+    if (child_pids[i] > 0) waitpid(child_pids[i], NULL, 0);
+  if (files_dir_copy[0]) { /* only async-signal-safe calls here */
+    static const char *const names[] = {"keys.bin", "fill.bin", "ops.bin", "redis.log"};
+    char p[320];
+    for (int i = 0; i < 4; i++) {
+      size_t n = strlen(files_dir_copy), m = strlen(names[i]);
+      if (n + m + 2 > sizeof p) break;
+      memcpy(p, files_dir_copy, n);
+      p[n] = '/';
+      memcpy(p + n + 1, names[i], m + 1);
+      unlink(p);
+    }
+    rmdir(files_dir_copy);
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
 void bench_warn(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -275,7 +316,7 @@ static bool want_system(const opts *o, const char *s) {
   return false;
 }
 
-static const char usage_text[] =
+const char cli_bench_usage[] =
     "macho bench [--preset targets|full] [--quick] [FILTERS] [--rounds R] [--ops N] [--warm N]\n"
     "            [--pin] [--json] [--out DIR] [--no-memory|--memory-only] [--seed S]\n"
     "  --preset targets  exactly the cells issue 11's targets name (writes docs/bench/)\n"
@@ -376,10 +417,10 @@ static int parse_opts(int argc, char **argv, opts *o) {
     } else if (strcmp(a, "--memory-only") == 0) {
       o->memory_only = true;
     } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-      fputs(usage_text, stdout);
+      fputs(cli_bench_usage, stdout);
       return -1;
     } else {
-      bench_warn("unknown option '%s'\nusage: %s", a, usage_text);
+      bench_warn("unknown option '%s'\nusage: %s", a, cli_bench_usage);
       return CLI_USAGE;
     }
   }
@@ -482,12 +523,16 @@ static void make_plan(const opts *o, plan *p) {
   const char *preset = o->preset ? o->preset : "";
   if (strcmp(preset, "targets") == 0) {
     p->name = "targets";
-    /* get-hit, 8 B keys and values: 1 thread (vs bare) and 2 threads (scaling), 1 and 4 shards */
+    /* get-hit, 8 B keys and values: 1 thread (vs bare) and 2 threads (scaling), 1 and 4
+     * shards; metrics on and off at 10k (where their cost shows most), on at 1M. The 1M
+     * cell is the longest (a 1M fill per instance per round), so it runs last, with 1M
+     * timed requests per thread. */
+    p->ops_large = 1000000;
     plan_add(p, o, make_cell("zipf0.99", 100, false, 10000, 8, 8, t12, 2, s14, 2, m10, 2));
-    plan_add(p, o, make_cell("zipf0.99", 100, false, 1000000, 8, 8, t12, 2, s14, 2, m10, 2));
     /* mixed with misses and evictions, as the issue measured it: capacity 100k, 1M keys */
     plan_add(p, o, make_cell("zipf0.99", 95, true, 100000, 8, 8, t12, 2, s4, 1, m1, 1));
     plan_add(p, o, make_cell("zipf0.99", 50, true, 100000, 8, 8, t12, 2, s4, 1, m1, 1));
+    plan_add(p, o, make_cell("zipf0.99", 100, false, 1000000, 8, 8, t12, 2, s14, 2, m1, 1));
     p->mem[p->nmem++] = (mem_spec){1000000, 8, 8};
   } else if (strcmp(preset, "full") == 0) {
     p->name = "full";
@@ -684,6 +729,24 @@ static unsigned nsummaries;
 static bench_memory memories[MAX_MEMORY * 8];
 static unsigned nmemories;
 static mem_spec memory_specs[MAX_MEMORY * 8];
+
+/* Every system a run used, with its version and setup, for the report's last table. */
+typedef struct seen_system {
+  char kind[24], label[64], version[96], notes[160];
+} seen_system;
+static seen_system seen[MAX_SYSTEMS * 2];
+static unsigned nseen;
+
+static void remember(const char *kind, const char *label, const char *version, const char *notes) {
+  for (unsigned i = 0; i < nseen; i++)
+    if (strcmp(seen[i].label, label) == 0 && strcmp(seen[i].version, version) == 0) return;
+  if (nseen == sizeof seen / sizeof seen[0]) return;
+  seen_system *x = &seen[nseen++];
+  snprintf(x->kind, sizeof x->kind, "%s", kind);
+  snprintf(x->label, sizeof x->label, "%s", label);
+  snprintf(x->version, sizeof x->version, "%s", version);
+  snprintf(x->notes, sizeof x->notes, "%s", notes);
+}
 
 static double round_ops_s(const bench_round *r) { return r->wall_ns > 0 ? (double)r->ops / r->wall_ns * 1e9 : 0; }
 
@@ -954,6 +1017,11 @@ static int run_cell(ctx *x, const cell_spec *c, unsigned index) {
     if (bench_peer_start(&sys[nsys], peer_systems[pi], x->peers_dir, x->build_dir, x->files_dir, &w) == 0) nsys++;
     else skip_msg(peer_systems[pi], "not available (see the message above)", c, w.nkeys);
   }
+  for (unsigned i = 0; i < nsys; i++)
+    if (strcmp(sys[i].kind, "macho") != 0 || (sys[i].policy == o->policies[0] && sys[i].metrics == c->metrics[0]))
+      remember(sys[i].kind, strcmp(sys[i].kind, "macho") == 0 ? "macho" : sys[i].label, sys[i].version,
+               strcmp(sys[i].kind, "macho") == 0 ? "public API (macho.h); every policy, N shards, metrics on/off"
+                                                 : sys[i].notes);
   static instance in[MAX_SYSTEMS * MAX_LIST];
   unsigned nin = 0;
   for (unsigned ti = 0; ti < c->nthreads; ti++)
@@ -1012,6 +1080,7 @@ static int run_child(char *const argv[], char *line, size_t n) {
     _exit(127);
   }
   close(fds[1]);
+  bench_child_started(pid);
   FILE *f = fdopen(fds[0], "r");
   line[0] = 0;
   if (f) {
@@ -1020,6 +1089,7 @@ static int run_child(char *const argv[], char *line, size_t n) {
   }
   int st = 0;
   waitpid(pid, &st, 0);
+  bench_child_ended(pid);
   return WIFEXITED(st) && WEXITSTATUS(st) == 0 && line[0] ? 0 : -1;
 }
 
@@ -1134,7 +1204,16 @@ static void run_memory(ctx *x, const mem_spec *m) {
     else
       skip_msg(servers[i], "memory not measured (see the message above)", NULL, 0);
   }
+  for (unsigned i = first; i < nmemories; i++)
+    if (memories[i].ok && strcmp(memories[i].kind, "macho") != 0)
+      remember(memories[i].kind, memories[i].label, memories[i].version, memories[i].notes);
   report_memory(m, first, nmemories, o->ttl_s);
+}
+
+static void report_systems(void) {
+  if (!nseen) return;
+  md("\n### Systems\n\n| system | version | setup |\n|---|---|---|\n");
+  for (unsigned i = 0; i < nseen; i++) md("| %s | %s | %s |\n", seen[i].label, seen[i].version, seen[i].notes);
 }
 
 /* ---- targets (issue 11, "Targets") --------------------------------------------------------- */
@@ -1294,6 +1373,7 @@ static void target_sim(const opts *o) {
     _exit(127);
   }
   close(fds[1]);
+  if (pid > 0) bench_child_started(pid);
   FILE *f = fdopen(fds[0], "r");
   char line[1024];
   while (f && fgets(line, sizeof line, f)) {
@@ -1307,7 +1387,10 @@ static void target_sim(const opts *o) {
   }
   if (f) fclose(f);
   int st;
-  if (pid > 0) waitpid(pid, &st, 0);
+  if (pid > 0) {
+    waitpid(pid, &st, 0);
+    bench_child_ended(pid);
+  }
 }
 
 static void write_targets(const opts *o, const char *dir, const char *header) {
@@ -1370,9 +1453,9 @@ static void write_plot(const char *dir, const char *stem) {
     cell_title(&summaries[i].cell, summaries[i].nkeys, titles[panels], sizeof titles[panels]);
     fprintf(d, "# %s\n", titles[panels]);
     for (unsigned k = i; k < j; k++) {
-      bool seen = false;
-      for (unsigned q = i; q < k; q++) seen |= strcmp(summaries[q].label, summaries[k].label) == 0;
-      if (seen) continue;
+      bool dup = false;
+      for (unsigned q = i; q < k; q++) dup |= strcmp(summaries[q].label, summaries[k].label) == 0;
+      if (dup) continue;
       gp_label(d, summaries[k].label);
       for (unsigned t = 0; t < nth; t++) {
         double v = NAN;
@@ -1544,6 +1627,10 @@ int cmd_bench(int argc, char **argv) {
     bench_warn("mkdtemp %s: %s", x.files_dir, strerror(errno));
     return CLI_FAIL;
   }
+  snprintf(files_dir_copy, sizeof files_dir_copy, "%s", x.files_dir);
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  signal(SIGHUP, on_signal);
 
   char load0[64], model[128], date[64];
   read_load(load0, sizeof load0);
@@ -1569,6 +1656,7 @@ int cmd_bench(int argc, char **argv) {
   if (p.ncells) md("\nThroughput (see docs/BENCHMARKS.md for the columns):\n");
   for (unsigned i = 0; i < p.ncells; i++) run_cell(&x, &p.cells[i], i);
   for (unsigned i = 0; i < p.nmem; i++) run_memory(&x, &p.mem[i]);
+  report_systems();
   char load1[64];
   read_load(load1, sizeof load1);
   md("\nLoad average at the end: %s.\n", load1);

@@ -84,6 +84,9 @@ struct bench_system {
 void bench_make_keys(uint8_t *keys, size_t nkeys, size_t klen, uint64_t seed);
 uint64_t bench_rss_bytes(int pid); /* 0 = self; 0 on failure */
 void bench_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Register / forget a child process that an interrupted run must stop. */
+void bench_child_started(int pid);
+void bench_child_ended(int pid);
 
 /* bench_local.c */
 void bench_bare_init(bench_system *s);

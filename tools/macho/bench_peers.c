@@ -216,6 +216,7 @@ static int spawn(peer_cmd *c, int *to_fd, FILE **from, pid_t *pid_out) {
   *to_fd = in[1];
   *from = fdopen(outp[0], "r");
   *pid_out = pid;
+  bench_child_started(pid);
   return *from ? 0 : -1;
 }
 
@@ -237,6 +238,7 @@ static void reap(bench_system *s) {
     int st;
     for (int i = 0; i < 100; i++) { /* 10 s to leave, then it is killed */
       if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+        bench_child_ended(s->pid);
         s->pid = 0;
         return;
       }
@@ -245,6 +247,7 @@ static void reap(bench_system *s) {
     }
     kill(s->pid, SIGKILL);
     waitpid(s->pid, &st, 0);
+    bench_child_ended(s->pid);
     s->pid = 0;
   }
 }
@@ -547,6 +550,7 @@ static int server_memory(const char *kind, const char *files_dir, size_t nkeys, 
     execvp(c.argv[0], c.argv);
     _exit(127);
   }
+  bench_child_started(pid);
   int rc = -1, fd = connect_port(port);
   uint8_t *keys = malloc(nkeys * klen), *val = malloc(vlen);
   char *reply = malloc(1 << 20);
@@ -599,6 +603,7 @@ done:
   kill(pid, SIGTERM);
   int st;
   waitpid(pid, &st, 0);
+  bench_child_ended(pid);
   free(keys);
   free(val);
   free(reply);
@@ -640,6 +645,7 @@ int bench_peer_memory(const char *kind, const char *peers_dir, const char *build
   fclose(from);
   int st;
   waitpid(pid, &st, 0);
+  bench_child_ended(pid);
   unlink(path);
   double entries, before, after, own;
   if (!ok || !bench_json_num(line, "entries", &entries) || !bench_json_num(line, "rss_before", &before) ||

@@ -161,5 +161,6 @@ const char *cli_policy_names(void);
 
 /* Raw commands (CLI_RAW lines in main.c's table). */
 int cmd_bench(int argc, char **argv); /* bench.c */
+extern const char cli_bench_usage[];  /* bench.c: its usage, for `macho help bench` */
 
 #endif

@@ -26,7 +26,7 @@ static const cli_command commands[] = {
     {.spec = &cli_spec_del},
     {.spec = &cli_spec_filters},
     CLI_RAW("bench", cmd_bench, "macho's speed and memory against a bare table and its peers, in one run",
-            "macho bench --help\n"),
+            cli_bench_usage),
     {.spec = &cli_spec_help},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
