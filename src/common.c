@@ -139,9 +139,29 @@ int macho_config_check(const macho_config *cfg, const char **why) {
 
 static size_t page_round(size_t n) { return (n + 4095) & ~(size_t)4095; }
 
+/* Blocks of 2 MiB and more (a table of 70k entries and up) are aligned to
+ * 2 MiB and offered to transparent huge pages: a get touches two places in
+ * a table (a group header and a slot), and with 4 KiB pages both usually
+ * miss the TLB on a table of millions of entries. */
+#define HUGE_PAGE (2u * 1024u * 1024u)
+
 static void *big_alloc(size_t size) {
-  void *p = mmap(NULL, page_round(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  return p == MAP_FAILED ? NULL : p;
+  if (size > SIZE_MAX - 2 * HUGE_PAGE) return NULL;
+  size_t n = page_round(size);
+  if (n < HUGE_PAGE) {
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+  }
+  unsigned char *p = mmap(NULL, n + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return NULL;
+  unsigned char *a = (unsigned char *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+  if (a > p) munmap(p, (size_t)(a - p));
+  size_t tail = (size_t)(p + n + HUGE_PAGE - (a + n));
+  if (tail) munmap(a + n, tail);
+#ifdef MADV_HUGEPAGE
+  (void)madvise(a, n, MADV_HUGEPAGE);
+#endif
+  return a;
 }
 
 void *macho__malloc_untracked(const macho__alloc *a, size_t size) {

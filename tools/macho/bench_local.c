@@ -32,6 +32,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,6 +68,22 @@ typedef struct bare {
 
 #define BARE_MAX_LOAD 0.7
 
+/* The same memory the library gets: big blocks aligned to 2 MiB and offered
+ * to transparent huge pages (libmacho does so for its tables), so that the
+ * limit is not set by the TLB of one side only. */
+static void *bare_calloc(size_t n, size_t size) {
+  if (size && n > SIZE_MAX / size) return NULL;
+  size_t bytes = n * size;
+  if (bytes < (2u << 20)) return calloc(n, size);
+  void *p = NULL;
+  if (posix_memalign(&p, 2u << 20, bytes) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+  (void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+  memset(p, 0, bytes);
+  return p;
+}
+
 static int bare_open(bare *t, size_t capacity, size_t klen, size_t vlen) {
   memset(t, 0, sizeof *t);
   size_t n = 16;
@@ -76,10 +93,10 @@ static int bare_open(bare *t, size_t capacity, size_t klen, size_t vlen) {
   t->klen = klen;
   t->vlen = vlen;
   if (klen == 8 && vlen == 8) {
-    t->s8 = calloc(n, sizeof *t->s8);
+    t->s8 = bare_calloc(n, sizeof *t->s8);
     return t->s8 ? 0 : -1;
   }
-  t->sp = calloc(n, sizeof *t->sp);
+  t->sp = bare_calloc(n, sizeof *t->sp);
   t->arena = malloc(capacity * (klen + vlen) + 1);
   return t->sp && t->arena ? 0 : -1;
 }
