@@ -525,7 +525,14 @@ class Cache(_CacheCore, MutableMapping):  # type: ignore[type-arg]
         """One shape whatever the shard count (CacheStats): counters and the
         latency and lifespan distributions (seconds) of the whole cache, or of
         one shard (0 <= shard < shard_count)."""
-        i = -1 if shard is None else shard
+        if shard is None:
+            i = -1
+        elif isinstance(shard, bool) or not isinstance(shard, int):
+            raise TypeError("a shard index must be an int or None, not %s" % type(shard).__name__)
+        elif not 0 <= shard < self._shard_count:
+            raise IndexError("shard %d out of range (the cache has %d)" % (shard, self._shard_count))
+        else:
+            i = shard
         k = self._counters(i)
         s = self._stats(i)
         lookups = k["hits"] + k["misses"]
@@ -641,10 +648,11 @@ class _Namespace:
 class _Call:
     """One computation in flight (single-flight: other callers wait for it)."""
 
-    __slots__ = ("owner", "done", "ok", "value")
+    __slots__ = ("owner", "done", "ok", "value", "waiters")
 
     def __init__(self, owner: int) -> None:
         self.owner = owner
+        self.waiters = 0
         self.done = threading.Event()
         self.ok = False
         self.value: Any = None
@@ -679,11 +687,11 @@ class Memoized(_macho.Memo):
                 call = self._inflight.get(key)
                 if call is None:
                     call = self._inflight[key] = _Call(me)
-                    self._misses += 1
                     break
                 if call.owner == me:  # recursion on its own key
                     self._misses += 1
                     return self._func(*args, **kw)
+                call.waiters += 1
             call.done.wait()
             if call.ok:
                 with self._lock:
@@ -691,14 +699,28 @@ class Memoized(_macho.Memo):
                 return call.value
             # The computation raised: try again (perhaps as the computing caller).
         try:
-            value = self._func(*args, **kw)
-            self.cache.add(key, value, ttl=self._ttl)
+            # Another caller may have stored the result between our miss and
+            # taking the in-flight slot: look again before computing.
+            value = self.cache.get(key, _MISSING)
+            if value is not _MISSING:
+                with self._lock:
+                    self._waits += 1
+            else:
+                with self._lock:
+                    self._misses += 1
+                value = self._func(*args, **kw)
+                self.cache.add(key, value, ttl=self._ttl)
             call.value, call.ok = value, True
             return value
         finally:
             with self._lock:
                 del self._inflight[key]
             call.done.set()
+
+    def _waiting(self) -> int:
+        """Callers waiting now for a computation in flight (tests)."""
+        with self._lock:
+            return sum(c.waiters for c in self._inflight.values())
 
     def cache_info(self) -> CacheInfo:
         """CacheInfo(hits, misses, maxsize, currsize), as functools.lru_cache:

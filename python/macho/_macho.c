@@ -81,6 +81,7 @@ typedef struct {
   uint32_t active;      /* calls into the library in progress (under the GIL) */
   unsigned char closed; /* close() was called */
   unsigned char instant;/* ttl <= 0 (the original's meaning): entries expire at once */
+  unsigned char in_clock; /* clock= is running: a call it makes uses the last reading */
   PyObject *weakreflist;
 } CacheObject;
 
@@ -182,6 +183,8 @@ static int read_user_clock(CacheObject *self) {
   return 0;
 }
 
+static void finish_close(CacheObject *self);
+
 static macho_cache *enter_slow(CacheObject *self) {
   if (!self->cache) {
     if (self->closed) PyErr_SetString(ClosedError, "operation on a closed macho.Cache");
@@ -189,18 +192,18 @@ static macho_cache *enter_slow(CacheObject *self) {
                          "Cache is not initialised (its __init__ failed or was not called)");
     return NULL;
   }
-  if (self->clock) {
+  if (self->clock && !self->in_clock) {
     self->active++; /* the clock is Python code: it may close the cache */
+    self->in_clock = 1;
     int rc = read_user_clock(self);
-    self->active--;
+    self->in_clock = 0;
+    if (--self->active == 0 && self->closing) finish_close(self); /* the clock closed it */
     if (rc < 0) return NULL;
     if (!self->cache) return enter_slow(self); /* closed by the clock: raise */
   }
   self->active++;
   return self->cache;
 }
-
-static void finish_close(CacheObject *self);
 
 /* Every call that enters the library: enter() -> call -> leave(self). */
 static inline macho_cache *enter(CacheObject *self) {
@@ -298,24 +301,25 @@ static int int_in(PyObject *o, const char *what, long long lo, unsigned long lon
   }
   int overflow = 0;
   long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
-  if (v == -1 && PyErr_Occurred()) return -1;
+  if (v == -1 && !overflow && PyErr_Occurred()) return -1;
   unsigned long long u = 0;
-  if (overflow > 0) {
+  int too_big = overflow < 0; /* below LLONG_MIN */
+  if (overflow > 0) {         /* above LLONG_MAX: maybe still a uint64 */
     u = PyLong_AsUnsignedLongLong(o);
     if (u == (unsigned long long)-1 && PyErr_Occurred()) {
       PyErr_Clear();
-      overflow = 2; /* past 64 bits */
-    } else {
-      overflow = 0;
+      too_big = 1;
     }
+    v = 0;
   } else if (overflow == 0 && v >= 0) {
     u = (unsigned long long)v;
   }
-  if (overflow || (v < 0 && lo >= 0) || (overflow == 0 && v >= 0 && u > hi)) {
+  /* lo >= 0 fields are unsigned in C: a negative value does not fit them */
+  if (too_big || (overflow == 0 && v < 0 && lo >= 0) || (v >= 0 && u > hi)) {
     PyErr_Format(PyExc_OverflowError, "%s must be in [%lld, %llu], got %R", what, lo, hi, o);
     return -1;
   }
-  if (v < lo) {
+  if (overflow == 0 && v < lo) {
     PyErr_Format(PyExc_ValueError, "%s must be in [%lld, %llu], got %R", what, lo, hi, o);
     return -1;
   }
