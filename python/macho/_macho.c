@@ -933,18 +933,18 @@ static PyObject *Cache_dashboard_running(CacheObject *self, void *closure) {
 
 static PyMethodDef Cache_methods[] = {
     {"get", (PyCFunction)(void (*)(void))Cache_get, METH_FASTCALL | METH_KEYWORDS,
-     "get(key, default=None)\n--\n\nThe value stored under key, or default when absent or "
+     "get($self, key, default=None)\n--\n\nThe value stored under key, or default when absent or "
      "expired. Counts a request and a hit or a miss."},
     {"add", (PyCFunction)(void (*)(void))Cache_add, METH_FASTCALL | METH_KEYWORDS,
-     "add(key, value, ttl=None)\n--\n\nInsert or replace key -> value; evicts by the strategy "
+     "add($self, key, value, ttl=None)\n--\n\nInsert or replace key -> value; evicts by the strategy "
      "when full. ttl (seconds, > 0, inf = never) overrides the cache's ttl for this entry."},
     {"delete", (PyCFunction)Cache_delete, METH_O,
-     "delete(key)\n--\n\nRemove key; True when it was present, False otherwise."},
+     "delete($self, key)\n--\n\nRemove key; True when it was present, False otherwise."},
     {"_clear", (PyCFunction)Cache_clear, METH_NOARGS, "Drop every entry (metrics kept)."},
     {"expire", (PyCFunction)Cache_expire, METH_NOARGS,
-     "expire()\n--\n\nReclaim every expired entry now; returns how many."},
+     "expire($self)\n--\n\nReclaim every expired entry now; returns how many."},
     {"close", (PyCFunction)Cache_close, METH_NOARGS,
-     "close()\n--\n\nStop the dashboard, drop every entry and free the cache; any later call "
+     "close($self)\n--\n\nStop the dashboard, drop every entry and free the cache; any later call "
      "raises CacheClosedError. Idempotent."},
     {"_snapshot", (PyCFunction)(void (*)(void))Cache_snapshot, METH_FASTCALL,
      "_snapshot(what, limit=0): live keys (0), (key, value) pairs (1) or (key, value, "
