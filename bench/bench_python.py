@@ -29,6 +29,10 @@ cancels out as far as it can. Figures are throughput (ops/s).
 
 Usage (build first: cd python && /usr/bin/python3 setup.py build_ext --inplace):
   PYTHONPATH=python /usr/bin/python3 bench/bench_python.py [--rounds 15] [--ops 300000]
+  PYTHONPATH=python /usr/bin/python3 bench/bench_python.py --instructions
+The second counts instructions per operation under callgrind (the same on a
+loaded machine), split into libmacho's part and the binding's (plus CPython's
+call) part.
 """
 import argparse
 import functools
@@ -167,6 +171,76 @@ def run_one(loop, name, cap, hot, get_keys, add_keys, aside_keys):
     return loop_aside(c.get, setter(name, c), aside_keys)
 
 
+# ---- instruction counts (callgrind): what one operation costs, load or no load ----------
+
+ONE_CASES = [("dict", "get"), ("dict", "sub"), ("dict", "set"), ("lru-dict", "get"),
+             ("lru-dict", "sub"), ("lru-dict", "set"), ("macho", "get"), ("macho", "sub"),
+             ("macho", "add"), ("macho", "set"), ("macho-inf", "get"), ("macho-nomet", "get")]
+
+
+def run_one_case(contender, op, n):
+    """One loop of n operations on 1000 resident keys, for callgrind to count."""
+    keys = ["key:%d" % i for i in range(1000)]
+    seq = (keys * (n // 1000 + 1))[:n]
+    if contender == "none":
+        for k in seq:
+            pass
+        return
+    c = make(contender, 1000)
+    put = setter(contender, c)
+    for k in keys:
+        put(k, k)
+    if op == "get":
+        g = c.get
+        for k in seq:
+            g(k)
+    elif op == "sub":
+        for k in seq:
+            c[k]
+    elif op == "set":
+        for k in seq:
+            c[k] = k
+    elif op == "add":
+        for k in seq:
+            put(k, k)
+
+
+def count_instructions(n):
+    """Instructions per operation under callgrind (deterministic with a fixed
+    PYTHONHASHSEED), minus an empty loop over the same keys: the call and the
+    lookup, not the loop. Also the part spent inside libmacho (macho_obj_get /
+    macho_obj_put inclusive), so the binding's own share shows."""
+    import re
+    import subprocess
+    import tempfile
+
+    def run(contender, op):
+        with tempfile.NamedTemporaryFile(suffix=".cg") as out:
+            r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out.name,
+                                sys.executable, os.path.abspath(__file__), "--one", contender, op,
+                                "--ops", str(n)], capture_output=True, text=True,
+                               env=dict(os.environ, PYTHONHASHSEED="0"))
+            total = int(re.search(r"refs:\s*([\d,]+)", r.stderr).group(1).replace(",", ""))
+            lib = 0
+            if contender.startswith("macho"):
+                a = subprocess.run(["callgrind_annotate", "--inclusive=yes", out.name],
+                                   capture_output=True, text=True).stdout
+                fn = "macho_obj_get" if op in ("get", "sub") else "macho_obj_put "
+                m = re.search(r"^\s*([\d,]+) .*cache\.c:%s" % fn.strip() + r"\b", a, re.M)
+                lib = int(m.group(1).replace(",", "")) if m else 0
+            return total, lib
+
+    base, _ = run("none", "none")
+    print("# instructions per operation (callgrind, PYTHONHASHSEED=0, %d ops over 1000 resident "
+          "keys, minus an empty loop); python %s" % (n, platform.python_version()))
+    print("%-12s %-4s %8s %10s %10s" % ("contender", "op", "total", "libmacho", "binding+call"))
+    for contender, op in ONE_CASES:
+        total, lib = run(contender, op)
+        per, per_lib = (total - base) / n, lib / n
+        print("%-12s %-4s %8.0f %10s %10s" % (contender, op, per, "%.0f" % per_lib if lib else "-",
+                                              "%.0f" % (per - per_lib) if lib else "-"))
+
+
 def summary(xs):
     return statistics.median(xs), min(xs), max(xs)
 
@@ -179,7 +253,16 @@ def main():
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--only", default="", help="comma list of contenders (default: all)")
+    ap.add_argument("--instructions", action="store_true",
+                    help="count instructions per operation with callgrind instead of timing")
+    ap.add_argument("--one", nargs=2, metavar=("CONTENDER", "OP"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.one:
+        run_one_case(args.one[0], args.one[1], args.ops)
+        return 0
+    if args.instructions:
+        count_instructions(min(args.ops, 20000))
+        return 0
     names = [n for n in NAMES if not args.only or n in args.only.split(",")]
     for must in ("dict", "lru-dict"):
         if must not in names:
