@@ -354,3 +354,31 @@ def test_a_clock_that_calls_the_cache_uses_the_last_reading():
     assert c["a"] == 1
     state["t"] += 2
     assert c.get("a") is None
+
+
+# ---- the constructor fuzzed: any values, only documented outcomes ------------------------
+
+from hypothesis import given, settings, strategies as st, HealthCheck  # noqa: E402
+
+ANY_VALUE = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(-2**70, 2**70),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
+    st.sampled_from(["lru", "LRU", "fifo", "Random", "s3fifo", "bloom", "xor", "cuckoo", "none"]),
+    st.binary(max_size=4), st.lists(st.integers(), max_size=2), st.just(object()))
+PARAMS = ["max_cache_size", "ttl", "shard_count", "strategy", "bloom", "probability", "filter",
+          "seed", "metrics"]
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(kwargs=st.dictionaries(st.sampled_from(PARAMS), ANY_VALUE, max_size=5))
+def test_any_constructor_arguments_give_a_working_cache_or_a_documented_error(kwargs):
+    if isinstance(kwargs.get("max_cache_size"), int) and kwargs["max_cache_size"] > 10**6:
+        kwargs["max_cache_size"] = 10**6  # keep memory bounded; huge sizes are rows above
+    try:
+        c = Cache(**kwargs)
+    except (TypeError, ValueError, OverflowError, MemoryError):
+        return
+    c["k"] = "v"
+    got = c.get("k")
+    assert got in ("v", None)  # None: a ttl <= 0 expires at once
+    assert len(c) <= 1 and c.max_cache_size >= 1
