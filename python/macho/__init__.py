@@ -908,10 +908,10 @@ def launch_dashboard(cache: Cache, listen: Optional[str] = None, token: Optional
     if block is None:
         block = not _interactive()
     if block:
-        if not quiet:
-            print("macho dashboard: serving until interrupted (Ctrl-C)", file=sys.stdout,
-                  flush=True)
-        try:
+        try:  # Ctrl-C anywhere from here on stops the dashboard and returns
+            if not quiet:
+                print("macho dashboard: serving until interrupted (Ctrl-C)", file=sys.stdout,
+                      flush=True)
             while not dash.wait(0.5):
                 if not dash.running:
                     break
