@@ -55,15 +55,21 @@ def test_the_original_readmes_five_adds_and_two_gets_show_latencies():
     assert c.latencies["add_latency_samples"] == 1 and c.latencies["max_add_latency"] > 0
 
 
-def test_lifespans_resolve_below_a_millisecond():
-    # On the real clock: an entry evicted right after its add lived for
-    # microseconds, not 0 and not a multiple of the kernel's 4 ms tick.
-    c = Cache(max_cache_size=1)
-    for i in range(20):
-        c.add(i, i)
+@pytest.mark.parametrize("ttl", [600.0, 5.0, float("inf")])
+def test_lifespans_resolve_below_a_millisecond(ttl, clock):
+    # Entries evicted 0.3 ms and 0.7 ms after their adds show those lifespans,
+    # not 0 and not a multiple of a millisecond (the core stamps object-mode
+    # writes in 100 us ticks or finer when metrics are on).
+    c = Cache(max_cache_size=1, ttl=ttl, clock=clock)
+    c["a"] = 1
+    clock.advance(0.0003)
+    c["b"] = 2          # evicts a at 0.3 ms
+    clock.advance(0.0007)
+    c["c"] = 3          # evicts b at 0.7 ms
     life = c.metric_lifespan
-    assert life["count"] == 19
-    assert life["min"] > 0
+    assert life["count"] == 2
+    assert life["min"] == pytest.approx(0.0003, rel=0.01)
+    assert life["max"] == pytest.approx(0.0007, rel=0.01)
 
 
 def test_latencies_are_sampled_after_the_warm_up():
