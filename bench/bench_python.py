@@ -226,7 +226,7 @@ def count_instructions(n):
                 a = subprocess.run(["callgrind_annotate", "--inclusive=yes", out.name],
                                    capture_output=True, text=True).stdout
                 fn = "macho_obj_get" if op in ("get", "sub") else "macho_obj_put "
-                m = re.search(r"^\s*([\d,]+) .*cache\.c:%s" % fn.strip() + r"\b", a, re.M)
+                m = re.search(r"^\s*([\d,]+) .*/src/\w+\.c:%s" % fn.strip() + r"\b", a, re.M)
                 lib = int(m.group(1).replace(",", "")) if m else 0
             return total, lib
 
