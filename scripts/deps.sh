@@ -8,6 +8,7 @@ PKGS=(
   libunistring-dev  # gnutls.pc's Libs.private: `pkg-config --static --libs macho` links it
   python3 python3-dev python3-pytest python3-hypothesis python3-setuptools python3-wheel python3-pip
   python3-cachetools python3-selenium chromium chromium-driver curl
+  python3-lru-dict mypy
 )
 missing=()
 for p in "${PKGS[@]}"; do

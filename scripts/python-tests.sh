@@ -20,5 +20,5 @@ fi
     build_py --build-lib "$out/lib" \
     build_ext --build-lib "$out/lib" --build-temp "$out/tmp" -j 2) >"$out/build.log" 2>&1 \
   || { cat "$out/build.log"; echo "python-tests: build failed"; exit 1; }
-LD_PRELOAD="$preload" ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-PYTHONPATH="$out/lib" PYTHONDONTWRITEBYTECODE=1 "$PY" -m pytest python/tests -q -p no:cacheprovider "$@"
+LD_PRELOAD="$preload" ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+PYTHONPATH="$out/lib" PYTHONDONTWRITEBYTECODE=1 "$PY" -m pytest python/tests -q -rs -p no:cacheprovider "$@"

@@ -14,39 +14,78 @@
  * deadlock. The shard locks still matter: they keep the cache consistent when
  * Python code interleaves with a call halfway through (a mutating __eq__).
  *
- * Hot paths (get, add) use METH_FASTCALL with a hand-written argument
- * parser: no tuple or dict is built per call, which is what keeps `get`
- * within a small factor of a plain dict lookup (docs/BENCHMARKS.md).
+ * Hot paths (get, add, c[k], c[k] = v, del c[k], k in c, len) are C slots or
+ * METH_FASTCALL methods with a hand-written argument parser: no tuple, dict
+ * or other object is built per call, and the only work on top of the
+ * library's is a counter of calls in progress (so that close() from an
+ * __eq__ or another thread waits for them instead of freeing the cache under
+ * them). Memo is the same idea for memoisation: the hit path of a memoised
+ * call is C (key from the argument tuple, one lookup, one counter); only a
+ * miss goes to the Python single-flight logic in __init__.py.
  *
  * Errors: a callback that fails leaves its Python exception set and returns
  * nonzero; libmacho then returns MACHO_ECALLBACK, and the binding returns
  * NULL so the exception propagates unchanged. Other statuses map to
- * MemoryError (ENOMEM), ValueError (EINVAL) or RuntimeError.
+ * MemoryError (ENOMEM), ValueError (EINVAL), OSError (dashboard bind) or
+ * RuntimeError.
  *
  * This file includes only macho.h, as tools/ and python/ must.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <structmember.h>
 
+#include <errno.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
 
 #include "macho/macho.h"
 
+#if PY_VERSION_HEX < 0x030A0000
+static inline PyObject *Py_NewRef(PyObject *o) {
+  Py_INCREF(o);
+  return o;
+}
+#endif
+#if PY_VERSION_HEX < 0x03090000
+#define PyObject_CallNoArgs(f) PyObject_CallObject((f), NULL)
+#endif
+
+#if defined(__GNUC__)
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#else
+#define likely(x) (x)
+#define unlikely(x) (x)
+#endif
+
+/* MACHO_EADDRINUSE (-11, "address already in use") comes with the
+ * dashboard's branch; the binding maps the number, so it builds before and
+ * after that status exists. */
+#define PYMACHO_EADDRINUSE (-11)
+
+static PyObject *ClosedError; /* macho.CacheClosedError, a ValueError */
+
 typedef struct {
   PyObject_HEAD
-  macho_cache *cache;
+  macho_cache *cache;   /* NULL before __init__ and once closed */
+  macho_cache *closing; /* close() asked while calls were running: closed by the last */
   macho_dashboard *dash;
-  /* Test clock (nanoseconds), used when the cache was opened with
-   * manual_clock=True: TTL tests advance it instead of sleeping. Atomic
-   * because a dashboard thread may read the clock without the GIL. */
-  _Atomic uint64_t manual_now_ns;
+  PyObject *clock;      /* clock= callable (seconds as a float), or NULL */
+  /* The clock= reading of the call in progress, in ns: the library's clock
+   * function returns it. Atomic because the dashboard thread reads the clock
+   * without the GIL. A Python callable is never called by the library itself,
+   * which may hold a shard lock when it reads the clock. */
+  _Atomic uint64_t now_ns;
+  uint32_t active;      /* calls into the library in progress (under the GIL) */
+  unsigned char closed; /* close() was called */
+  unsigned char instant;/* ttl <= 0 (the original's meaning): entries expire at once */
+  unsigned char in_clock; /* clock= is running: a call it makes uses the last reading */
   PyObject *weakreflist;
 } CacheObject;
+
+static PyTypeObject CacheType;
 
 /* ---- object-mode callbacks ------------------------------------------------ */
 
@@ -75,27 +114,15 @@ static void py_release(void *ctx, void *obj) {
 
 static const macho_object_ops py_ops = {py_hash, py_equal, py_retain, py_release, NULL};
 
-/* CLOCK_MONOTONIC_COARSE: a memory read in the vDSO (about 4 ns here, against
- * 31 ns for CLOCK_MONOTONIC on kvm-clock), at the kernel tick's resolution
- * (4 ms). Used when metrics are off: then only TTL deadlines read the clock,
- * and a deadline a few milliseconds late is harmless. */
-static uint64_t coarse_clock(void *ctx) {
-  (void)ctx;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t manual_clock(void *ctx) {
-  return atomic_load_explicit(&((CacheObject *)ctx)->manual_now_ns, memory_order_relaxed);
+static uint64_t user_clock(void *ctx) {
+  return atomic_load_explicit(&((CacheObject *)ctx)->now_ns, memory_order_relaxed);
 }
 
 /* ---- helpers ------------------------------------------------------------------ */
 
 /* Turn a libmacho status into a Python exception (NULL for convenience). */
 static PyObject *raise_status(int rc) {
-  if (rc == MACHO_ECALLBACK && PyErr_Occurred()) return NULL;
-  if (PyErr_Occurred()) return NULL;
+  if (PyErr_Occurred()) return NULL; /* a callback's exception (MACHO_ECALLBACK) */
   switch (rc) {
   case MACHO_ENOMEM: return PyErr_NoMemory();
   case MACHO_EINVAL: PyErr_Format(PyExc_ValueError, "macho: %s", macho_strerror(rc)); break;
@@ -103,6 +130,14 @@ static PyObject *raise_status(int rc) {
   default: PyErr_Format(PyExc_RuntimeError, "macho: %s (%s)", macho_strerror(rc), macho_status_name(rc));
   }
   return NULL;
+}
+
+static void key_error(PyObject *key) {
+  PyObject *t = PyTuple_Pack(1, key); /* KeyError(key), as a dict raises it */
+  if (t) {
+    PyErr_SetObject(PyExc_KeyError, t);
+    Py_DECREF(t);
+  }
 }
 
 /* macho_dashboard_stop, when this build has a dashboard (setup.py defines
@@ -115,10 +150,84 @@ static void dash_stop(macho_dashboard *d) {
 #endif
 }
 
-static inline int ready(CacheObject *self) {
-  if (self->cache) return 1;
-  PyErr_SetString(PyExc_RuntimeError, "Cache is not initialised (its __init__ failed or was not called)");
+/* Read the clock= callable into self->now_ns: seconds as a finite float >= 0.
+ * Time never goes back: a smaller reading leaves the clock where it was. */
+static int read_user_clock(CacheObject *self) {
+  PyObject *r = PyObject_CallNoArgs(self->clock);
+  if (!r) return -1;
+  double s;
+  if (PyFloat_CheckExact(r)) {
+    s = PyFloat_AS_DOUBLE(r);
+  } else if (PyBool_Check(r) || !(PyFloat_Check(r) || PyLong_Check(r))) {
+    PyErr_Format(PyExc_TypeError, "the cache's clock() must return seconds as a float, not %.100s",
+                 Py_TYPE(r)->tp_name);
+    Py_DECREF(r);
+    return -1;
+  } else {
+    s = PyFloat_AsDouble(r); /* an int beyond a double raises OverflowError */
+  }
+  if (s == -1.0 && PyErr_Occurred()) {
+    Py_DECREF(r);
+    return -1;
+  }
+  if (!(s >= 0) || s > 9.2e9) { /* NaN, negative, or past 2**63 ns */
+    PyErr_Format(PyExc_ValueError, "the cache's clock() returned %R; it must be seconds in [0, 9.2e9]",
+                 r);
+    Py_DECREF(r);
+    return -1;
+  }
+  Py_DECREF(r);
+  uint64_t ns = (uint64_t)(s * 1e9);
+  if (ns > atomic_load_explicit(&self->now_ns, memory_order_relaxed))
+    atomic_store_explicit(&self->now_ns, ns, memory_order_relaxed);
   return 0;
+}
+
+static void finish_close(CacheObject *self);
+
+static macho_cache *enter_slow(CacheObject *self) {
+  if (!self->cache) {
+    if (self->closed) PyErr_SetString(ClosedError, "operation on a closed macho.Cache");
+    else PyErr_SetString(PyExc_RuntimeError,
+                         "Cache is not initialised (its __init__ failed or was not called)");
+    return NULL;
+  }
+  if (self->clock && !self->in_clock) {
+    self->active++; /* the clock is Python code: it may close the cache */
+    self->in_clock = 1;
+    int rc = read_user_clock(self);
+    self->in_clock = 0;
+    if (--self->active == 0 && self->closing) finish_close(self); /* the clock closed it */
+    if (rc < 0) return NULL;
+    if (!self->cache) return enter_slow(self); /* closed by the clock: raise */
+  }
+  self->active++;
+  return self->cache;
+}
+
+/* Every call that enters the library: enter() -> call -> leave(self). */
+static inline macho_cache *enter(CacheObject *self) {
+  macho_cache *c = self->cache;
+  if (likely(c && !self->clock)) {
+    self->active++;
+    return c;
+  }
+  return enter_slow(self);
+}
+
+static inline void leave(CacheObject *self) {
+  if (--self->active == 0 && unlikely(self->closing != NULL)) finish_close(self);
+}
+
+static void finish_close(CacheObject *self) {
+  macho_cache *c = self->closing;
+  self->closing = NULL;
+  /* close releases every object: their __del__ may run and find the cache
+   * closed (they raise, as any call after close does). */
+  PyObject *et, *ev, *tb;
+  PyErr_Fetch(&et, &ev, &tb);
+  macho_close(c);
+  PyErr_Restore(et, ev, tb);
 }
 
 /* A tiny FASTCALL parser: fills out[0..nmax) from positional args then
@@ -161,14 +270,15 @@ static int parse_fast(const char *fname, PyObject *const *args, Py_ssize_t nargs
   return 0;
 }
 
-/* A TTL in seconds from a Python number: > 0, or +inf for "never". */
+/* A per-entry TTL in seconds from a Python number: > 0, or +inf for "never".
+ * *out = 0 means never (libmacho's convention). */
 static int ttl_from(PyObject *o, const char *what, double *out) {
   if (PyBool_Check(o) || !(PyFloat_Check(o) || PyLong_Check(o))) {
     PyErr_Format(PyExc_TypeError, "%s must be a float or int number of seconds, not %.100s", what,
                  Py_TYPE(o)->tp_name);
     return -1;
   }
-  double t = PyFloat_AsDouble(o);
+  double t = PyFloat_AsDouble(o); /* an int past the double range: OverflowError */
   if (t == -1.0 && PyErr_Occurred()) return -1;
   if (isnan(t) || t <= 0) {
     PyErr_Format(PyExc_ValueError,
@@ -176,7 +286,44 @@ static int ttl_from(PyObject *o, const char *what, double *out) {
                  what, o);
     return -1;
   }
-  *out = t;
+  *out = isinf(t) ? 0.0 : t;
+  return 0;
+}
+
+/* An exact int in [lo, hi] (bools refused: a bool is not a count). Beyond
+ * what the C field holds: OverflowError; inside it but out of range:
+ * ValueError. */
+static int int_in(PyObject *o, const char *what, long long lo, unsigned long long hi,
+                  unsigned long long *out) {
+  if (PyBool_Check(o) || !PyLong_Check(o)) {
+    PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what, Py_TYPE(o)->tp_name);
+    return -1;
+  }
+  int overflow = 0;
+  long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+  if (v == -1 && !overflow && PyErr_Occurred()) return -1;
+  unsigned long long u = 0;
+  int too_big = overflow < 0; /* below LLONG_MIN */
+  if (overflow > 0) {         /* above LLONG_MAX: maybe still a uint64 */
+    u = PyLong_AsUnsignedLongLong(o);
+    if (u == (unsigned long long)-1 && PyErr_Occurred()) {
+      PyErr_Clear();
+      too_big = 1;
+    }
+    v = 0;
+  } else if (overflow == 0 && v >= 0) {
+    u = (unsigned long long)v;
+  }
+  /* lo >= 0 fields are unsigned in C: a negative value does not fit them */
+  if (too_big || (overflow == 0 && v < 0 && lo >= 0) || (v >= 0 && u > hi)) {
+    PyErr_Format(PyExc_OverflowError, "%s must be in [%lld, %llu], got %R", what, lo, hi, o);
+    return -1;
+  }
+  if (overflow == 0 && v < lo) {
+    PyErr_Format(PyExc_ValueError, "%s must be in [%lld, %llu], got %R", what, lo, hi, o);
+    return -1;
+  }
+  *out = u;
   return 0;
 }
 
@@ -184,17 +331,15 @@ static int ttl_from(PyObject *o, const char *what, double *out) {
 
 static int Cache_init(CacheObject *self, PyObject *args, PyObject *kwds) {
   static char *kwlist[] = {"capacity", "ttl", "shards", "policy", "filter", "fp_rate",
-                           "seed", "manual_clock", "metrics", NULL};
-  Py_ssize_t capacity = 100;
-  double ttl = 600.0, fp_rate = 0.5;
-  Py_ssize_t shards = 1;
+                           "seed", "metrics", "clock", NULL};
+  PyObject *capacity_o = NULL, *shards_o = NULL, *seed_o = NULL, *ttl_o = NULL, *fp_o = NULL;
+  PyObject *clock = Py_None;
   const char *policy = "lru", *filter = "none";
-  unsigned long long seed = 0;
-  int manual = 0, metrics = 1;
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, "|ndnssdKpp:CacheCore", kwlist, &capacity, &ttl,
-                                   &shards, &policy, &filter, &fp_rate, &seed, &manual, &metrics))
+  int metrics = 1;
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOssOOpO:CacheCore", kwlist, &capacity_o, &ttl_o,
+                                   &shards_o, &policy, &filter, &fp_o, &seed_o, &metrics, &clock))
     return -1;
-  if (self->cache) {
+  if (self->cache || self->closed) {
     /* Replacing the cache under a call that is running Python code (an
      * __eq__ of this cache's lookup, in another thread) would free it there. */
     PyErr_SetString(PyExc_RuntimeError, "a Cache cannot be initialised twice");
@@ -202,17 +347,30 @@ static int Cache_init(CacheObject *self, PyObject *args, PyObject *kwds) {
   }
   macho_config cfg;
   macho_config_init(&cfg);
-  if (capacity < 1 || shards < 1 || shards > UINT32_MAX) {
-    PyErr_SetString(PyExc_ValueError, "capacity and shards must be at least 1");
-    return -1;
+  unsigned long long capacity = 100, shards = 1, seed = 0;
+  if (capacity_o && int_in(capacity_o, "capacity", 1, SIZE_MAX, &capacity) < 0) return -1;
+  if (shards_o && int_in(shards_o, "shards", 1, UINT32_MAX, &shards) < 0) return -1;
+  if (seed_o && int_in(seed_o, "seed", 0, UINT64_MAX, &seed) < 0) return -1;
+  /* ttl: > 0 seconds; +inf or NaN = never (NaN never compares as expired in
+   * the original); <= 0 = expired as soon as added (the original's meaning). */
+  double ttl = 600.0;
+  if (ttl_o) {
+    if (PyBool_Check(ttl_o) || !(PyFloat_Check(ttl_o) || PyLong_Check(ttl_o))) {
+      PyErr_Format(PyExc_TypeError, "ttl must be a float, not %.100s", Py_TYPE(ttl_o)->tp_name);
+      return -1;
+    }
+    ttl = PyFloat_AsDouble(ttl_o);
+    if (ttl == -1.0 && PyErr_Occurred()) return -1;
+  }
+  self->instant = !(ttl > 0) && !isnan(ttl);
+  cfg.ttl_seconds = (isnan(ttl) || isinf(ttl) || self->instant) ? 0.0 : ttl;
+  double fp = 0.5;
+  if (fp_o) {
+    fp = PyFloat_AsDouble(fp_o);
+    if (fp == -1.0 && PyErr_Occurred()) return -1;
   }
   cfg.capacity_entries = (size_t)capacity;
   cfg.shards = (uint32_t)shards;
-  cfg.ttl_seconds = isinf(ttl) ? 0.0 : ttl;
-  if (isnan(ttl) || ttl <= 0) {
-    PyErr_SetString(PyExc_ValueError, "ttl must be a positive number of seconds");
-    return -1;
-  }
   if (macho_policy_parse(policy, &cfg.policy) != MACHO_OK || !macho_policy_available(cfg.policy)) {
     PyErr_Format(PyExc_ValueError, "policy '%s' is unknown or not built", policy);
     return -1;
@@ -221,24 +379,35 @@ static int Cache_init(CacheObject *self, PyObject *args, PyObject *kwds) {
     PyErr_Format(PyExc_ValueError, "filter '%s' is unknown or not built", filter);
     return -1;
   }
-  cfg.filter_fp_rate = fp_rate;
-  cfg.seed = seed;
+  cfg.filter_fp_rate = fp;
+  cfg.seed = (uint64_t)seed;
   cfg.object_ops = &py_ops;
   cfg.metrics = metrics ? 1 : 0;
-  if (!metrics) cfg.clock = coarse_clock;
-  if (manual) {
-    atomic_store(&self->manual_now_ns, (uint64_t)1000000000u);
-    cfg.clock = manual_clock;
+  if (clock != Py_None) {
+    if (!PyCallable_Check(clock)) {
+      PyErr_Format(PyExc_TypeError, "clock must be a callable returning seconds, not %.100s",
+                   Py_TYPE(clock)->tp_name);
+      return -1;
+    }
+    Py_INCREF(clock);
+    self->clock = clock;
+    if (read_user_clock(self) < 0) {
+      Py_CLEAR(self->clock);
+      return -1;
+    }
+    cfg.clock = user_clock;
     cfg.clock_ctx = self;
   }
   const char *why = NULL;
   if (macho_config_check(&cfg, &why) != MACHO_OK) {
+    Py_CLEAR(self->clock);
     PyErr_Format(PyExc_ValueError, "invalid cache configuration: %s", why ? why : "?");
     return -1;
   }
   macho_cache *c = NULL;
   int rc = macho_open(&cfg, &c);
   if (rc != MACHO_OK) {
+    Py_CLEAR(self->clock);
     raise_status(rc);
     return -1;
   }
@@ -246,40 +415,89 @@ static int Cache_init(CacheObject *self, PyObject *args, PyObject *kwds) {
   return 0;
 }
 
+static PyObject *Cache_close(CacheObject *self, PyObject *unused) {
+  (void)unused;
+  macho_dashboard *d = self->dash;
+  self->dash = NULL;
+  dash_stop(d); /* it reads the cache from its own thread */
+  if (!self->cache) Py_RETURN_NONE;
+  self->closed = 1;
+  self->closing = self->cache;
+  self->cache = NULL; /* new calls raise CacheClosedError from here on */
+  if (self->active == 0) finish_close(self);
+  /* else the last running call closes it (leave) */
+  Py_RETURN_NONE;
+}
+
+static int Cache_traverse(CacheObject *self, visitproc visit, void *arg) {
+  Py_VISIT(self->clock);
+  return 0;
+}
+
+static int Cache_gc_clear(CacheObject *self) {
+  Py_CLEAR(self->clock); /* the library's clock then stays at the last reading */
+  return 0;
+}
+
 static void Cache_dealloc(CacheObject *self) {
+  PyObject_GC_UnTrack(self);
   if (self->weakreflist) PyObject_ClearWeakRefs((PyObject *)self);
-  /* The dashboard reads the cache from its own thread: stop it first. */
   dash_stop(self->dash);
   self->dash = NULL;
-  macho_cache *c = self->cache;
-  self->cache = NULL;
+  macho_cache *c = self->cache ? self->cache : self->closing;
+  self->cache = self->closing = NULL;
   macho_close(c); /* releases every key and value */
+  Py_CLEAR(self->clock);
   Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 /* ---- operations ------------------------------------------------------------------ */
+
+static inline PyObject *do_get(CacheObject *self, PyObject *key, PyObject *dflt) {
+  macho_cache *c = enter(self);
+  if (unlikely(!c)) return NULL;
+  void *v = NULL;
+  int rc = macho_obj_get(c, key, &v);
+  leave(self);
+  if (likely(rc == MACHO_OK)) return (PyObject *)v; /* a new reference, retained by the cache */
+  if (rc == MACHO_ENOTFOUND) {
+    if (dflt) {
+      Py_INCREF(dflt);
+      return dflt;
+    }
+    key_error(key);
+    return NULL;
+  }
+  return raise_status(rc);
+}
+
+/* Insert or replace with the cache's TTL (or ttl_s >= 0 seconds when has_ttl). */
+static inline int do_put(CacheObject *self, PyObject *key, PyObject *value, int has_ttl, double ttl_s) {
+  macho_cache *c = enter(self);
+  if (unlikely(!c)) return -1;
+  int rc = has_ttl ? macho_obj_put_ttl(c, key, value, ttl_s) : macho_obj_put(c, key, value);
+  /* ttl <= 0 in the constructor: the entry expires as soon as it is added,
+   * after its add made room for it as in the original (evictions included). */
+  if (rc == MACHO_OK && !has_ttl && unlikely(self->instant)) rc = macho_obj_delete(c, key);
+  leave(self);
+  if (likely(rc == MACHO_OK)) return 0;
+  raise_status(rc);
+  return -1;
+}
 
 static const char *const get_names[] = {"key", "default"};
 
 static PyObject *Cache_get(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
                            PyObject *kwnames) {
   PyObject *a[2];
-  if (kwnames == NULL && (nargs == 1 || nargs == 2)) {
+  if (likely(kwnames == NULL && (nargs == 1 || nargs == 2))) {
     a[0] = args[0];
-    a[1] = nargs == 2 ? args[1] : NULL;
-  } else if (parse_fast("get", args, nargs, kwnames, get_names, NULL, 1, 2, a) < 0) {
-    return NULL;
+    a[1] = nargs == 2 ? args[1] : Py_None;
+  } else {
+    if (parse_fast("get", args, nargs, kwnames, get_names, NULL, 1, 2, a) < 0) return NULL;
+    if (!a[1]) a[1] = Py_None;
   }
-  if (!ready(self)) return NULL;
-  void *v = NULL;
-  int rc = macho_obj_get(self->cache, a[0], &v);
-  if (rc == MACHO_OK) return (PyObject *)v; /* a new reference, retained by the cache */
-  if (rc == MACHO_ENOTFOUND) {
-    PyObject *d = a[1] ? a[1] : Py_None;
-    Py_INCREF(d);
-    return d;
-  }
-  return raise_status(rc);
+  return do_get(self, a[0], a[1]);
 }
 
 static const char *const add_names[] = {"key", "value", "ttl"};
@@ -289,114 +507,151 @@ static const char *const add_aliases[] = {NULL, "entry", NULL};
 static PyObject *Cache_add(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
                            PyObject *kwnames) {
   PyObject *a[3];
-  if (kwnames == NULL && nargs == 2) {
+  if (likely(kwnames == NULL && nargs == 2)) {
     a[0] = args[0];
     a[1] = args[1];
     a[2] = NULL;
   } else if (parse_fast("add", args, nargs, kwnames, add_names, add_aliases, 2, 3, a) < 0) {
     return NULL;
   }
-  if (!ready(self)) return NULL;
-  int rc;
-  if (a[2] && a[2] != Py_None) {
-    double ttl;
-    if (ttl_from(a[2], "ttl", &ttl) < 0) return NULL;
-    rc = macho_obj_put_ttl(self->cache, a[0], a[1], isinf(ttl) ? 0.0 : ttl);
-  } else {
-    rc = macho_obj_put(self->cache, a[0], a[1]);
-  }
-  if (rc != MACHO_OK) return raise_status(rc);
+  double ttl = 0;
+  int has_ttl = a[2] && a[2] != Py_None;
+  if (has_ttl && ttl_from(a[2], "ttl", &ttl) < 0) return NULL;
+  if (do_put(self, a[0], a[1], has_ttl, ttl) < 0) return NULL;
   Py_RETURN_NONE;
 }
 
+static PyObject *Cache_subscript(CacheObject *self, PyObject *key) { return do_get(self, key, NULL); }
+
+static int Cache_ass_subscript(CacheObject *self, PyObject *key, PyObject *value) {
+  if (likely(value != NULL)) return do_put(self, key, value, 0, 0);
+  macho_cache *c = enter(self);
+  if (!c) return -1;
+  int rc = macho_obj_delete(c, key);
+  leave(self);
+  if (rc == MACHO_OK) return 0;
+  if (rc == MACHO_ENOTFOUND) key_error(key);
+  else raise_status(rc);
+  return -1;
+}
+
 static PyObject *Cache_delete(CacheObject *self, PyObject *key) {
-  if (!ready(self)) return NULL;
-  int rc = macho_obj_delete(self->cache, key);
+  macho_cache *c = enter(self);
+  if (!c) return NULL;
+  int rc = macho_obj_delete(c, key);
+  leave(self);
   if (rc == MACHO_OK) Py_RETURN_TRUE;
   if (rc == MACHO_ENOTFOUND) Py_RETURN_FALSE;
   return raise_status(rc);
 }
 
 static int Cache_contains(CacheObject *self, PyObject *key) {
-  if (!ready(self)) return -1;
-  int rc = macho_obj_contains(self->cache, key);
+  macho_cache *c = enter(self);
+  if (!c) return -1;
+  int rc = macho_obj_contains(c, key);
+  leave(self);
   if (rc == MACHO_OK) return 1;
   if (rc == MACHO_ENOTFOUND) return 0;
   raise_status(rc);
   return -1;
 }
 
-static PyObject *Cache_subscript(CacheObject *self, PyObject *key) {
-  if (!ready(self)) return NULL;
-  void *v = NULL;
-  int rc = macho_obj_get(self->cache, key, &v);
-  if (rc == MACHO_OK) return (PyObject *)v;
-  if (rc == MACHO_ENOTFOUND) {
-    PyObject *t = PyTuple_Pack(1, key); /* KeyError(key), as a dict raises it */
-    if (t) {
-      PyErr_SetObject(PyExc_KeyError, t);
-      Py_DECREF(t);
-    }
-    return NULL;
-  }
-  return raise_status(rc);
-}
-
 static Py_ssize_t Cache_len(CacheObject *self) {
-  if (!ready(self)) return -1;
-  return (Py_ssize_t)macho_len(self->cache);
+  macho_cache *c = self->cache; /* no clock read: a length needs no time */
+  if (!c) return enter_slow(self) ? 0 : -1;
+  return (Py_ssize_t)macho_len(c);
 }
 
 static PyObject *Cache_clear(CacheObject *self, PyObject *unused) {
   (void)unused;
-  if (!ready(self)) return NULL;
-  int rc = macho_clear(self->cache);
+  macho_cache *c = enter(self);
+  if (!c) return NULL;
+  int rc = macho_clear(c);
+  leave(self);
   if (rc != MACHO_OK) return raise_status(rc);
   Py_RETURN_NONE;
 }
 
 static PyObject *Cache_expire(CacheObject *self, PyObject *unused) {
   (void)unused;
-  if (!ready(self)) return NULL;
+  macho_cache *c = enter(self);
+  if (!c) return NULL;
   size_t n = 0;
-  int rc = macho_expire(self->cache, &n);
+  int rc = macho_expire(c, &n);
+  leave(self);
   if (rc != MACHO_OK) return raise_status(rc);
   return PyLong_FromSize_t(n);
 }
 
-static int collect_key(void *ctx, const void *key, size_t klen) {
-  (void)klen;
-  return PyList_Append((PyObject *)ctx, (PyObject *)key) < 0 ? 1 : 0;
+/* What _snapshot() collects from macho_foreach_entry. */
+typedef struct snap_ctx {
+  PyObject *list;
+  int what; /* 0 keys, 1 (key, value), 2 (key, value, ttl_remaining) */
+  Py_ssize_t limit; /* stop after this many (0 = all) */
+} snap_ctx;
+
+static int collect_entry(void *ctx, const macho_entry_view *e) {
+  snap_ctx *s = ctx;
+  PyObject *k = (PyObject *)e->key, *v = e->value ? (PyObject *)e->value : Py_None, *item;
+  if (s->what == 0) {
+    Py_INCREF(k);
+    item = k;
+  } else if (s->what == 1) {
+    item = PyTuple_Pack(2, k, v);
+  } else {
+    item = Py_BuildValue("(OOd)", k, v, e->ttl_remaining);
+  }
+  if (!item) return -1;
+  int rc = PyList_Append(s->list, item);
+  Py_DECREF(item);
+  if (rc < 0) return -1;
+  return s->limit && PyList_GET_SIZE(s->list) >= s->limit ? 1 : 0;
 }
 
-static PyObject *Cache_keys(CacheObject *self, PyObject *unused) {
-  (void)unused;
-  if (!ready(self)) return NULL;
+static PyObject *snapshot(CacheObject *self, int what, Py_ssize_t limit) {
   PyObject *list = PyList_New(0);
   if (!list) return NULL;
-  int rc = macho_foreach_key(self->cache, collect_key, list);
-  if (rc != MACHO_OK) {
+  macho_cache *c = enter(self);
+  if (!c) {
     Py_DECREF(list);
-    return rc == 1 ? NULL : raise_status(rc); /* 1: PyList_Append failed, exception set */
+    return NULL;
+  }
+  snap_ctx s = {list, what, limit};
+  int rc = macho_foreach_entry(c, collect_entry, &s);
+  leave(self);
+  if (rc < 0) { /* -1 from collect_entry (exception set) or a library status */
+    Py_DECREF(list);
+    return raise_status(rc);
   }
   return list;
 }
 
-static PyObject *Cache_advance_clock(CacheObject *self, PyObject *arg) {
-  if (!ready(self)) return NULL;
-  macho_config cfg;
-  if (macho_config_get(self->cache, &cfg) != MACHO_OK || cfg.clock != manual_clock) {
-    PyErr_SetString(PyExc_RuntimeError, "the cache was not opened with manual_clock=True");
+static PyObject *Cache_iter(CacheObject *self) {
+  PyObject *keys = snapshot(self, 0, 0);
+  if (!keys) return NULL;
+  PyObject *it = PyObject_GetIter(keys);
+  Py_DECREF(keys);
+  return it;
+}
+
+static PyObject *Cache_snapshot(CacheObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  long what = 0;
+  Py_ssize_t limit = 0;
+  if (nargs < 1 || nargs > 2) {
+    PyErr_SetString(PyExc_TypeError, "_snapshot(what, limit=0)");
     return NULL;
   }
-  double s = PyFloat_AsDouble(arg);
-  if (s == -1.0 && PyErr_Occurred()) return NULL;
-  if (!(s >= 0) || s > 1e9) {
-    PyErr_SetString(PyExc_ValueError, "seconds must be in [0, 1e9]");
+  what = PyLong_AsLong(args[0]);
+  if (what == -1 && PyErr_Occurred()) return NULL;
+  if (nargs == 2) {
+    limit = PyLong_AsSsize_t(args[1]);
+    if (limit == -1 && PyErr_Occurred()) return NULL;
+  }
+  if (what < 0 || what > 2 || limit < 0) {
+    PyErr_SetString(PyExc_ValueError, "_snapshot(what in 0..2, limit >= 0)");
     return NULL;
   }
-  atomic_fetch_add(&self->manual_now_ns, (uint64_t)llround(s * 1e9));
-  Py_RETURN_NONE;
+  return snapshot(self, (int)what, limit);
 }
 
 /* ---- counters ---------------------------------------------------------------------- */
@@ -411,7 +666,7 @@ static int dict_set_u64(PyObject *d, const char *k, uint64_t v) {
 
 /* The optional shard-index argument of _counters()/_stats(): -1 (the
  * default) means the whole cache. 0 on success, -1 with an exception set. */
-static int shard_arg(CacheObject *self, PyObject *const *args, Py_ssize_t nargs, const char *fname,
+static int shard_arg(macho_cache *c, PyObject *const *args, Py_ssize_t nargs, const char *fname,
                      long *out) {
   long shard = -1;
   if (nargs > 1) {
@@ -419,11 +674,19 @@ static int shard_arg(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
     return -1;
   }
   if (nargs == 1) {
-    shard = PyLong_AsLong(args[0]);
+    if (PyBool_Check(args[0]) || !PyLong_Check(args[0])) {
+      PyErr_Format(PyExc_TypeError, "a shard index must be an int, not %.100s",
+                   Py_TYPE(args[0])->tp_name);
+      return -1;
+    }
+    int overflow = 0;
+    shard = PyLong_AsLongAndOverflow(args[0], &overflow);
     if (shard == -1 && PyErr_Occurred()) return -1;
+    if (overflow) shard = -2;
   }
-  if (shard < -1 || shard >= (long)macho_shard_count(self->cache)) {
-    PyErr_Format(PyExc_IndexError, "shard %ld out of range", shard);
+  if (shard < -1 || shard >= (long)macho_shard_count(c)) {
+    PyErr_Format(PyExc_IndexError, "shard %R out of range (the cache has %u)",
+                 nargs ? args[0] : Py_None, macho_shard_count(c));
     return -1;
   }
   *out = shard;
@@ -432,9 +695,13 @@ static int shard_arg(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
 
 static PyObject *Cache_counters(CacheObject *self, PyObject *const *args, Py_ssize_t nargs) {
   long shard;
-  if (!ready(self) || shard_arg(self, args, nargs, "_counters", &shard) < 0) return NULL;
+  macho_cache *c = enter(self);
+  if (!c) return NULL;
   macho_counters k;
-  int rc = macho_counters_get(self->cache, (int)shard, &k);
+  int rc = shard_arg(c, args, nargs, "_counters", &shard);
+  if (rc == 0) rc = macho_counters_get(c, (int)shard, &k);
+  leave(self);
+  if (rc < 0 && PyErr_Occurred()) return NULL;
   if (rc != MACHO_OK) return raise_status(rc);
   PyObject *d = PyDict_New();
   if (!d) return NULL;
@@ -532,9 +799,13 @@ static const char *const reason_names[MACHO_REMOVED_COUNT] = {
 
 static PyObject *Cache_stats(CacheObject *self, PyObject *const *args, Py_ssize_t nargs) {
   long shard;
-  if (!ready(self) || shard_arg(self, args, nargs, "_stats", &shard) < 0) return NULL;
+  macho_cache *c = enter(self);
+  if (!c) return NULL;
   macho_stats *st = NULL;
-  int rc = macho_stats_get(self->cache, (int)shard, &st);
+  int rc = shard_arg(c, args, nargs, "_stats", &shard);
+  if (rc == 0) rc = macho_stats_get(c, (int)shard, &st);
+  leave(self);
+  if (rc < 0 && PyErr_Occurred()) return NULL;
   if (rc != MACHO_OK) return raise_status(rc);
   PyObject *d = PyDict_New(), *by = PyDict_New();
   macho_bucket *owned = NULL;
@@ -572,16 +843,26 @@ fail:
 
 static PyObject *Cache_stats_reset(CacheObject *self, PyObject *unused) {
   (void)unused;
-  if (!ready(self)) return NULL;
-  int rc = macho_stats_reset(self->cache);
+  macho_cache *c = enter(self);
+  if (!c) return NULL;
+  int rc = macho_stats_reset(c);
+  leave(self);
   if (rc != MACHO_OK) return raise_status(rc);
   Py_RETURN_NONE;
 }
 
 static PyObject *Cache_shard_count(CacheObject *self, void *closure) {
   (void)closure;
-  if (!ready(self)) return NULL;
-  return PyLong_FromUnsignedLong(macho_shard_count(self->cache));
+  macho_cache *c = enter(self);
+  if (!c) return NULL;
+  uint32_t n = macho_shard_count(c);
+  leave(self);
+  return PyLong_FromUnsignedLong(n);
+}
+
+static PyObject *Cache_closed(CacheObject *self, void *closure) {
+  (void)closure;
+  return PyBool_FromLong(self->closed);
 }
 
 /* ---- dashboard --------------------------------------------------------------------- */
@@ -591,31 +872,44 @@ static PyObject *Cache_dashboard_start(CacheObject *self, PyObject *args, PyObje
   const char *listen = NULL, *token = NULL;
   if (!PyArg_ParseTupleAndKeywords(args, kwds, "|zz:_dashboard_start", kwlist, &listen, &token))
     return NULL;
-  if (!ready(self)) return NULL;
+  macho_cache *c = enter(self);
+  if (!c) return NULL;
+  leave(self); /* no Python code runs below: the cache cannot close meanwhile */
 #ifdef MACHO_PY_HAVE_DASHBOARD
   if (!self->dash) {
     macho_dashboard_options opts;
     macho_dashboard_options_init(&opts);
     if (listen) opts.listen = listen;
     if (token) opts.token = token;
-    int rc = macho_dashboard_start(self->cache, &opts, &self->dash);
+    macho_dashboard *d = NULL;
+    int rc = macho_dashboard_start(c, &opts, &d);
     if (rc != MACHO_OK) {
-      self->dash = NULL;
+      const char *where = listen ? listen : "127.0.0.1:0";
       if (rc == MACHO_EINVAL) {
-        PyErr_Format(PyExc_ValueError, "cannot start the dashboard on %s: %s",
-                     listen ? listen : "127.0.0.1:0", macho_strerror(rc));
+        PyErr_Format(PyExc_ValueError, "cannot start the dashboard on %s: %s", where,
+                     macho_strerror(rc));
         return NULL;
       }
-      if (rc == MACHO_EIO || rc == MACHO_EBUSY) {
-        PyErr_Format(PyExc_OSError, "cannot start the dashboard on %s: %s",
-                     listen ? listen : "127.0.0.1:0", macho_strerror(rc));
+      if (rc == PYMACHO_EADDRINUSE || rc == MACHO_EIO || rc == MACHO_EBUSY) {
+        /* OSError(errno, message): errno.EADDRINUSE for an occupied port. */
+        PyObject *msg = PyUnicode_FromFormat("cannot start the dashboard on %s: %s", where,
+                                             macho_strerror(rc));
+        if (!msg) return NULL;
+        PyObject *e = Py_BuildValue("(iN)", rc == PYMACHO_EADDRINUSE ? EADDRINUSE : EIO, msg);
+        if (e) {
+          PyErr_SetObject(PyExc_OSError, e);
+          Py_DECREF(e);
+        }
         return NULL;
       }
       return raise_status(rc);
     }
+    self->dash = d;
   }
   return PyUnicode_FromString(macho_dashboard_url(self->dash));
 #else
+  (void)listen;
+  (void)token;
   PyErr_SetString(PyExc_NotImplementedError,
                   "this build of libmacho has no dashboard (src/dashboard/ was empty at build time)");
   return NULL;
@@ -630,24 +924,31 @@ static PyObject *Cache_dashboard_stop(CacheObject *self, PyObject *unused) {
   Py_RETURN_NONE;
 }
 
+static PyObject *Cache_dashboard_running(CacheObject *self, void *closure) {
+  (void)closure;
+  return PyBool_FromLong(self->dash != NULL);
+}
+
 /* ---- type ---------------------------------------------------------------------------- */
 
 static PyMethodDef Cache_methods[] = {
     {"get", (PyCFunction)(void (*)(void))Cache_get, METH_FASTCALL | METH_KEYWORDS,
-     "get(key, default=None)\n--\n\nThe value stored under key, or default when absent or "
+     "get($self, key, default=None)\n--\n\nThe value stored under key, or default when absent or "
      "expired. Counts a request and a hit or a miss."},
     {"add", (PyCFunction)(void (*)(void))Cache_add, METH_FASTCALL | METH_KEYWORDS,
-     "add(key, value, ttl=None)\n--\n\nInsert or replace key -> value; evicts by the strategy "
+     "add($self, key, value, ttl=None)\n--\n\nInsert or replace key -> value; evicts by the strategy "
      "when full. ttl (seconds, > 0, inf = never) overrides the cache's ttl for this entry."},
     {"delete", (PyCFunction)Cache_delete, METH_O,
-     "delete(key)\n--\n\nRemove key; True when it was present, False otherwise."},
-    {"clear", (PyCFunction)Cache_clear, METH_NOARGS, "clear()\n--\n\nDrop every entry."},
+     "delete($self, key)\n--\n\nRemove key; True when it was present, False otherwise."},
+    {"_clear", (PyCFunction)Cache_clear, METH_NOARGS, "Drop every entry (metrics kept)."},
     {"expire", (PyCFunction)Cache_expire, METH_NOARGS,
-     "expire()\n--\n\nReclaim every expired entry now; returns how many."},
-    {"keys", (PyCFunction)Cache_keys, METH_NOARGS,
-     "keys()\n--\n\nA list of the keys stored now (a snapshot, in no particular order)."},
-    {"_advance_clock", (PyCFunction)Cache_advance_clock, METH_O,
-     "Test hook: move a manual_clock cache's clock forward by some seconds."},
+     "expire($self)\n--\n\nReclaim every expired entry now; returns how many."},
+    {"close", (PyCFunction)Cache_close, METH_NOARGS,
+     "close($self)\n--\n\nStop the dashboard, drop every entry and free the cache; any later call "
+     "raises CacheClosedError. Idempotent."},
+    {"_snapshot", (PyCFunction)(void (*)(void))Cache_snapshot, METH_FASTCALL,
+     "_snapshot(what, limit=0): live keys (0), (key, value) pairs (1) or (key, value, "
+     "ttl_remaining) triples (2), a peek that counts nothing."},
     {"_counters", (PyCFunction)(void (*)(void))Cache_counters, METH_FASTCALL,
      "_counters(shard=-1): libmacho's counters for one shard or (-1) the whole cache."},
     {"_stats", (PyCFunction)(void (*)(void))Cache_stats, METH_FASTCALL,
@@ -661,6 +962,8 @@ static PyMethodDef Cache_methods[] = {
 
 static PyGetSetDef Cache_getset[] = {
     {"_shards", (getter)Cache_shard_count, NULL, "number of shards", NULL},
+    {"closed", (getter)Cache_closed, NULL, "True once close() was called.", NULL},
+    {"_dashboard_running", (getter)Cache_dashboard_running, NULL, "a dashboard is serving", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PySequenceMethods Cache_as_sequence = {
@@ -670,25 +973,234 @@ static PySequenceMethods Cache_as_sequence = {
 static PyMappingMethods Cache_as_mapping = {
     .mp_length = (lenfunc)Cache_len,
     .mp_subscript = (binaryfunc)Cache_subscript,
+    .mp_ass_subscript = (objobjargproc)Cache_ass_subscript,
 };
 
 static PyTypeObject CacheType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "macho._macho.CacheCore",
     .tp_doc = "CacheCore(capacity=100, ttl=600.0, shards=1, policy='lru', filter='none', "
-              "fp_rate=0.5, seed=0, manual_clock=False, metrics=True)\n--\n\n"
+              "fp_rate=0.5, seed=0, metrics=True, clock=None)\n--\n\n"
               "libmacho in object mode. Use macho.Cache, which validates arguments the way "
-              "the original macho did and adds the metrics properties.",
+              "the original macho did and adds the mapping methods and metrics properties.",
     .tp_basicsize = sizeof(CacheObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Cache_init,
     .tp_dealloc = (destructor)Cache_dealloc,
+    .tp_traverse = (traverseproc)Cache_traverse,
+    .tp_clear = (inquiry)Cache_gc_clear,
+    .tp_iter = (getiterfunc)Cache_iter,
     .tp_methods = Cache_methods,
     .tp_getset = Cache_getset,
     .tp_as_sequence = &Cache_as_sequence,
     .tp_as_mapping = &Cache_as_mapping,
     .tp_weaklistoffset = offsetof(CacheObject, weakreflist),
+};
+
+/* ---- Memo: the hit path of a memoised function ------------------------------------------ */
+
+/*
+ * Memo(func, cache, miss, typed=False, namespace=None) is callable: it builds
+ * the key of its arguments as functools.lru_cache does (the argument itself
+ * for one int or str; else the argument tuple, plus a marker and the keyword
+ * items, plus the argument types when typed), prefixed by `namespace` when
+ * several functions share a cache, looks it up, and on a hit counts it and
+ * returns the value. On a miss it returns miss(key, args, kwargs), the Python
+ * single-flight path (macho._Memoized._miss). It binds as a method does.
+ */
+typedef struct {
+  PyObject_HEAD
+  PyObject *func, *cache, *miss, *namespace;
+  int typed;
+  unsigned long long hits;
+  PyObject *dict; /* __dict__: functools.update_wrapper sets __name__, __wrapped__ ... */
+  PyObject *weakreflist;
+} MemoObject;
+
+static PyObject *kwd_mark; /* separates positional from keyword arguments in a key */
+
+static PyObject *memo_key(MemoObject *m, PyObject *args, PyObject *kwargs) {
+  Py_ssize_t na = PyTuple_GET_SIZE(args), nk = kwargs ? PyDict_GET_SIZE(kwargs) : 0;
+  PyObject *key;
+  if (nk == 0 && !m->typed && na == 1 &&
+      (PyUnicode_CheckExact(PyTuple_GET_ITEM(args, 0)) ||
+       PyLong_CheckExact(PyTuple_GET_ITEM(args, 0)))) {
+    key = PyTuple_GET_ITEM(args, 0);
+    Py_INCREF(key);
+  } else if (nk == 0 && !m->typed) {
+    key = args;
+    Py_INCREF(key);
+  } else {
+    Py_ssize_t n = na + (nk ? 1 + 2 * nk : 0) + (m->typed ? na + nk : 0), i = 0;
+    key = PyTuple_New(n);
+    if (!key) return NULL;
+    for (Py_ssize_t j = 0; j < na; j++) {
+      PyObject *a = PyTuple_GET_ITEM(args, j);
+      Py_INCREF(a);
+      PyTuple_SET_ITEM(key, i++, a);
+    }
+    if (nk) {
+      Py_INCREF(kwd_mark);
+      PyTuple_SET_ITEM(key, i++, kwd_mark);
+      Py_ssize_t pos = 0;
+      PyObject *k, *v;
+      while (PyDict_Next(kwargs, &pos, &k, &v)) {
+        Py_INCREF(k);
+        PyTuple_SET_ITEM(key, i++, k);
+        Py_INCREF(v);
+        PyTuple_SET_ITEM(key, i++, v);
+      }
+    }
+    if (m->typed) {
+      for (Py_ssize_t j = 0; j < na; j++) {
+        PyObject *t = (PyObject *)Py_TYPE(PyTuple_GET_ITEM(args, j));
+        Py_INCREF(t);
+        PyTuple_SET_ITEM(key, i++, t);
+      }
+      Py_ssize_t pos = 0;
+      PyObject *k, *v;
+      while (nk && PyDict_Next(kwargs, &pos, &k, &v)) {
+        PyObject *t = (PyObject *)Py_TYPE(v);
+        Py_INCREF(t);
+        PyTuple_SET_ITEM(key, i++, t);
+      }
+    }
+  }
+  if (m->namespace != Py_None) {
+    PyObject *k2 = PyTuple_Pack(2, m->namespace, key);
+    Py_DECREF(key);
+    key = k2;
+  }
+  return key;
+}
+
+static PyObject *Memo_call(MemoObject *m, PyObject *args, PyObject *kwargs) {
+  PyObject *key = memo_key(m, args, kwargs);
+  if (!key) return NULL;
+  CacheObject *co = (CacheObject *)m->cache;
+  macho_cache *c = enter(co);
+  if (!c) {
+    Py_DECREF(key);
+    return NULL;
+  }
+  void *v = NULL;
+  int rc = macho_obj_get(c, key, &v);
+  leave(co);
+  if (likely(rc == MACHO_OK)) {
+    Py_DECREF(key);
+    m->hits++;
+    return v ? (PyObject *)v : Py_NewRef(Py_None);
+  }
+  if (rc != MACHO_ENOTFOUND) {
+    Py_DECREF(key);
+    return raise_status(rc);
+  }
+  PyObject *r = PyObject_CallFunctionObjArgs(m->miss, key, args, kwargs ? kwargs : Py_None, NULL);
+  Py_DECREF(key);
+  return r;
+}
+
+static int Memo_init(MemoObject *m, PyObject *args, PyObject *kwds) {
+  static char *kwlist[] = {"func", "cache", "miss", "typed", "namespace", NULL};
+  PyObject *func, *cache, *miss, *ns = Py_None;
+  int typed = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO!O|pO:Memo", kwlist, &func, &CacheType, &cache,
+                                   &miss, &typed, &ns))
+    return -1;
+  if (!PyCallable_Check(func) || !PyCallable_Check(miss)) {
+    PyErr_SetString(PyExc_TypeError, "Memo needs a callable func and miss");
+    return -1;
+  }
+  Py_INCREF(func);
+  Py_INCREF(cache);
+  Py_INCREF(miss);
+  Py_INCREF(ns);
+  Py_XSETREF(m->func, func);
+  Py_XSETREF(m->cache, cache);
+  Py_XSETREF(m->miss, miss);
+  Py_XSETREF(m->namespace, ns);
+  m->typed = typed;
+  return 0;
+}
+
+static int Memo_traverse(MemoObject *m, visitproc visit, void *arg) {
+  Py_VISIT(m->func);
+  Py_VISIT(m->cache);
+  Py_VISIT(m->miss);
+  Py_VISIT(m->namespace);
+  Py_VISIT(m->dict);
+  return 0;
+}
+
+static int Memo_clear(MemoObject *m) {
+  Py_CLEAR(m->func);
+  Py_CLEAR(m->cache);
+  Py_CLEAR(m->miss);
+  Py_CLEAR(m->namespace);
+  Py_CLEAR(m->dict);
+  return 0;
+}
+
+static void Memo_dealloc(MemoObject *m) {
+  PyObject_GC_UnTrack(m);
+  if (m->weakreflist) PyObject_ClearWeakRefs((PyObject *)m);
+  Memo_clear(m);
+  Py_TYPE(m)->tp_free((PyObject *)m);
+}
+
+static PyObject *Memo_descr_get(PyObject *self, PyObject *obj, PyObject *type) {
+  (void)type;
+  if (obj == NULL || obj == Py_None) return Py_NewRef(self);
+  return PyMethod_New(self, obj);
+}
+
+static PyObject *Memo_get_hits(MemoObject *m, void *closure) {
+  (void)closure;
+  return PyLong_FromUnsignedLongLong(m->hits);
+}
+
+static int Memo_set_hits(MemoObject *m, PyObject *v, void *closure) {
+  (void)closure;
+  unsigned long long h;
+  if (!v || int_in(v, "_hits", 0, UINT64_MAX, &h) < 0) {
+    if (!v) PyErr_SetString(PyExc_TypeError, "_hits cannot be deleted");
+    return -1;
+  }
+  m->hits = h;
+  return 0;
+}
+
+static PyObject *Memo_get_field(MemoObject *m, void *closure) {
+  PyObject *o = closure == (void *)0 ? m->func : closure == (void *)1 ? m->cache : m->namespace;
+  return Py_NewRef(o ? o : Py_None);
+}
+
+static PyGetSetDef Memo_getset[] = {
+    {"_hits", (getter)Memo_get_hits, (setter)Memo_set_hits, "calls answered by the C hit path", NULL},
+    {"_func", (getter)Memo_get_field, NULL, "the memoised function", (void *)0},
+    {"cache", (getter)Memo_get_field, NULL, "the macho.Cache holding the results", (void *)1},
+    {"_namespace", (getter)Memo_get_field, NULL, "key prefix on a shared cache", (void *)2},
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject MemoType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "macho._macho.Memo",
+    .tp_doc = "Memo(func, cache, miss, typed=False, namespace=None): the C hit path of a "
+              "memoised function. Use macho.cached or Cache.memoize.",
+    .tp_basicsize = sizeof(MemoObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Memo_init,
+    .tp_dealloc = (destructor)Memo_dealloc,
+    .tp_traverse = (traverseproc)Memo_traverse,
+    .tp_clear = (inquiry)Memo_clear,
+    .tp_call = (ternaryfunc)Memo_call,
+    .tp_descr_get = Memo_descr_get,
+    .tp_getset = Memo_getset,
+    .tp_dictoffset = offsetof(MemoObject, dict),
+    .tp_weaklistoffset = offsetof(MemoObject, weakreflist),
 };
 
 /* ---- module ---------------------------------------------------------------------------- */
@@ -725,11 +1237,21 @@ static PyObject *mod_filters(PyObject *m, PyObject *unused) {
   return names_list(1);
 }
 
+static PyObject *mod_strerror(PyObject *m, PyObject *arg) {
+  (void)m;
+  int overflow = 0;
+  long code = PyLong_AsLongAndOverflow(arg, &overflow);
+  if (code == -1 && PyErr_Occurred()) return NULL;
+  if (overflow || code < INT_MIN || code > INT_MAX) code = INT_MIN;
+  return PyUnicode_FromString(macho_strerror((int)code));
+}
+
 static PyMethodDef module_methods[] = {
     {"policies", mod_policies, METH_NOARGS,
      "policies() -> [(name, implemented), ...] for every libmacho eviction policy."},
     {"filters", mod_filters, METH_NOARGS,
      "filters() -> [(name, implemented), ...] for every libmacho membership filter."},
+    {"strerror", mod_strerror, METH_O, "strerror(status) -> libmacho's message for a status code."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef macho_module = {
@@ -738,21 +1260,31 @@ static struct PyModuleDef macho_module = {
     module_methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__macho(void) {
-  if (PyType_Ready(&CacheType) < 0) return NULL;
+  if (PyType_Ready(&CacheType) < 0 || PyType_Ready(&MemoType) < 0) return NULL;
   PyObject *m = PyModule_Create(&macho_module);
   if (!m) return NULL;
+  ClosedError = PyErr_NewExceptionWithDoc(
+      "macho.CacheClosedError", "An operation on a macho.Cache after its close().",
+      PyExc_ValueError, NULL);
+  kwd_mark = PyBaseObject_Type.tp_alloc(&PyBaseObject_Type, 0);
+  if (!ClosedError || !kwd_mark) goto fail;
   Py_INCREF(&CacheType);
+  Py_INCREF(&MemoType);
+  Py_INCREF(ClosedError);
   if (PyModule_AddObject(m, "CacheCore", (PyObject *)&CacheType) < 0 ||
+      PyModule_AddObject(m, "Memo", (PyObject *)&MemoType) < 0 ||
+      PyModule_AddObject(m, "CacheClosedError", ClosedError) < 0 ||
       PyModule_AddStringConstant(m, "libmacho_version", macho_version_string()) < 0 ||
+      PyModule_AddIntConstant(m, "EADDRINUSE_STATUS", PYMACHO_EADDRINUSE) < 0 ||
 #ifdef MACHO_PY_HAVE_DASHBOARD
       PyModule_AddIntConstant(m, "HAVE_DASHBOARD", 1) < 0
 #else
       PyModule_AddIntConstant(m, "HAVE_DASHBOARD", 0) < 0
 #endif
-  ) {
-    Py_DECREF(&CacheType);
-    Py_DECREF(m);
-    return NULL;
-  }
+  )
+    goto fail;
   return m;
+fail:
+  Py_DECREF(m);
+  return NULL;
 }

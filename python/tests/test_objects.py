@@ -49,7 +49,7 @@ def test_a_raising_hash_propagates_and_leaves_the_cache_intact(call):
     c.add("a", 1)
     with pytest.raises(Boom):
         call(c, BadHash())
-    assert len(c) == 1 and c.get("a") == 1 and c.keys() == ["a"]
+    assert len(c) == 1 and c.get("a") == 1 and list(c) == ["a"]
 
 
 def test_a_raising_eq_propagates_and_leaves_the_cache_intact():
@@ -166,12 +166,12 @@ def test_values_are_released_on_replace_delete_clear_and_dealloc():
     assert refs(value) == v0
 
 
-def test_values_are_released_on_expiry():
-    c = Cache(max_cache_size=4, ttl=10.0, _manual_clock=True)
+def test_values_are_released_on_expiry(clock):
+    c = Cache(max_cache_size=4, ttl=10.0, clock=clock)
     value = object()
     v0 = refs(value)
     c.add("k", value)
-    c._advance_clock(11)
+    clock.advance(11)
     assert c.expire() == 1
     assert refs(value) == v0 and len(c) == 0
 
@@ -213,8 +213,8 @@ def test_a_finaliser_that_adds_during_clear_leaves_a_consistent_cache():
     c.clear()
     gc.collect()
     assert len(c) <= 4
-    assert all(isinstance(k, tuple) and k[0] == "from_del" for k in c.keys())
-    for k in c.keys():
+    assert all(isinstance(k, tuple) and k[0] == "from_del" for k in c)
+    for k in list(c):
         assert c.get(k) == k[1]
 
 

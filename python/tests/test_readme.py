@@ -1,6 +1,12 @@
 """The original macho README's examples, run as they were written (one fix:
 the first example lacks a comma after `bloom=True`, a SyntaxError in the
 original too). Comments are the original's."""
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
 import urllib.request
 
 import pytest
@@ -115,27 +121,57 @@ def test_metrics_example():
     assert len(data_cache.metrics) == 2  # one dict per shard, as the original
 
 
-def test_dashboard_example(capsys):
-    from macho import Cache, launch_dashboard
+DASHBOARD_SCRIPT = """
+from macho import Cache, launch_dashboard
 
-    # Instantiate the Cache-object
-    dashboard_cache = Cache(
-        max_cache_size=10,
-        ttl=5.0,
-        shard_count=2,
-        strategy="fifo",
-        bloom=False
-    )
+# Instantiate the Cache-object
+dashboard_cache = Cache(
+    max_cache_size=10,
+    ttl=5.0,
+    shard_count=2,
+    strategy="fifo",
+    bloom=False
+)
 
+launch_dashboard(dashboard_cache)       # This function launches the Streamlit dashboard
+"""
+
+
+def line_reader(proc):
+    """Lines of proc's stdout as they come (a thread feeds a queue)."""
+    lines = queue.Queue()
+
+    def pump():
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put("")
+    threading.Thread(target=pump, daemon=True).start()
+    return lambda timeout: lines.get(timeout=timeout)
+
+
+def test_dashboard_example_stays_up_until_interrupted(tmp_path):
+    # Run as the README's script: the dashboard must keep serving after the
+    # last line (the process used to exit at once) until Ctrl-C stops it.
     if not macho._macho.HAVE_DASHBOARD:
-        with pytest.raises(NotImplementedError):
-            launch_dashboard(dashboard_cache)
-        return
-    launch_dashboard(dashboard_cache)       # This function launches the Streamlit dashboard
-    url = capsys.readouterr().out.strip().split()[-1]
-    assert url.startswith("http://127.0.0.1:")
-    assert launch_dashboard(dashboard_cache, quiet=True) == url  # idempotent
-    dashboard_cache.add("k", "v")
-    with urllib.request.urlopen(url + "api/stats", timeout=10) as r:
-        assert r.status == 200 and b"{" in r.read()
-    dashboard_cache._dashboard_stop()
+        pytest.skip("built without the dashboard")
+    script = tmp_path / "dashboard_example.py"
+    script.write_text(DASHBOARD_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    read_line = line_reader(proc)
+    try:
+        line = read_line(60)
+        assert line.startswith("macho dashboard: http://127.0.0.1:"), (line, proc.stderr.read())
+        url = line.split()[-1]
+        assert "until interrupted" in read_line(60)
+        for _ in range(2):  # still up, answering
+            with urllib.request.urlopen(url + "api/stats", timeout=30) as r:
+                assert r.status == 200 and r.read().startswith(b"{")
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+        assert "stopped" in read_line(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
