@@ -58,6 +58,7 @@ int macho_open(const macho_config *cfg, macho_cache **out) {
     c->object_mode = true;
   }
   c->default_ttl_ns = macho__ttl_to_ns(cfg->ttl_seconds);
+  c->hash8_flip = macho__hash8_flip(cfg->seed);
   c->nshards = cfg->shards;
   c->rec_size = (sizeof(macho__trec) + (size_t)c->nshards * sizeof(macho__tcount) + 63) & ~(size_t)63;
   if (macho__registry_add(c) != MACHO_OK) goto fail_cache;

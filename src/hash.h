@@ -25,6 +25,20 @@ static inline uint64_t macho__hash_bytes(const void *key, size_t klen, uint64_t 
   return XXH3_64bits_withSeed(key, klen, seed);
 }
 
+/* The same XXH3 value for an 8-byte key, with the seed's part computed
+ * once per cache (macho__hash8_flip at open): XXH3's 4..8-byte path reads
+ * the key as its two 32-bit halves swapped, xors a seed-dependent constant
+ * and mixes. test_table's every_seed_finds_keys_of_every_length fails when
+ * the two disagree. */
+static inline uint64_t macho__hash8_flip(uint64_t seed) {
+  seed ^= (uint64_t)XXH_swap32((xxh_u32)seed) << 32;
+  return (XXH_readLE64(XXH3_kSecret + 8) ^ XXH_readLE64(XXH3_kSecret + 16)) - seed;
+}
+static inline uint64_t macho__hash8(const void *key, uint64_t flip) {
+  uint64_t w = XXH_readLE64(key);
+  return XXH3_rrmxmx(((w << 32) | (w >> 32)) ^ flip, 8);
+}
+
 /* splitmix64 finaliser (Steele, Lea, Flood 2014): a bijection with full avalanche. */
 static inline uint64_t macho__mix64(uint64_t x) {
   x ^= x >> 30;

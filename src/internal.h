@@ -215,7 +215,9 @@ void macho__metrics_on_latency(macho__shard *sh, int op, uint64_t t0, uint64_t t
  * 1 in MACHO_LATENCY_SAMPLE_EVERY: five puts and two gets show latencies. */
 #define MACHO__LAT_WARMUP MACHO_LATENCY_SAMPLE_EVERY
 static inline bool macho__lat_warming(const macho_cache *c, int op) {
-  return atomic_load_explicit(&c->lat_warm[op], memory_order_relaxed) < MACHO__LAT_WARMUP;
+  /* Only sampled timing warms up: metrics 0 times nothing, 2 everything. */
+  return c->cfg.metrics == 1 &&
+         atomic_load_explicit(&c->lat_warm[op], memory_order_relaxed) < MACHO__LAT_WARMUP;
 }
 static inline macho__lat macho__lat_begin(const macho_cache *c, int op) {
   macho__lat l = {0, false};

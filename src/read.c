@@ -319,9 +319,31 @@ static __attribute__((noinline)) int get_general(macho_cache *c, const void *key
 }
 
 
-/* The common get, kept small so the compiler keeps it in registers: a hit
- * in the key's first group, key and value of at most 8 bytes, nothing
- * special about the call. Anything else goes to get_general. */
+/* What the fast path below hands on. Both are tail calls of six
+ * arguments (a jump, so the fast path saves no registers for them); the
+ * fast path leaves the hash it computed in the thread's block. */
+static __attribute__((noinline)) int get_unchecked(macho_cache *c, const void *key, size_t klen,
+                                                   void *buf, size_t buflen, size_t *vlen) {
+  return get_general(c, key, klen, buf, buflen, vlen, macho__tl.tick[MACHO__OP_GET], 0, false);
+}
+static __attribute__((noinline)) int get_hashed(macho_cache *c, const void *key, size_t klen,
+                                                void *buf, size_t buflen, size_t *vlen) {
+  return get_general(c, key, klen, buf, buflen, vlen, macho__tl.tick[MACHO__OP_GET],
+                     macho__tl.get_hash, true);
+}
+/* A hit whose read-buffer record did not fit the fast path: record it the
+ * long way, then leave the read section (still inside it until then, so
+ * that the slot number cannot outlive its table). */
+static __attribute__((noinline)) int hit_record_slow(macho__shard *sh, macho__trec *r, uint32_t s) {
+  record(sh, r, s);
+  macho__read_exit(r);
+  return MACHO_OK;
+}
+
+/* The common get, kept small: a hit in one of the key's two groups, a key
+ * of 8 bytes and a value of at most 8, nothing special about the call.
+ * Everything else goes to get_general, as a tail call, so that no register
+ * is saved for the rare paths. */
 int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t buflen,
               size_t *vlen) {
   /* One per-thread tick: every 32nd get is special, and takes turns between
@@ -329,46 +351,86 @@ int macho_get(macho_cache *c, const void *key, size_t klen, void *buf, size_t bu
   uint32_t tick = ++macho__tl.tick[MACHO__OP_GET];
   /* The fast path's own conditions imply valid arguments; get_general
    * checks everything else. */
-  if (macho__unlikely(!c || !key || klen > 8 || !buf || (tick & 31) == 0 || c->cfg.metrics == 2 ||
+  if (macho__unlikely(!c || !key || klen != 8 || !buf || (tick & 31) == 0 || c->cfg.metrics == 2 ||
                       macho__lat_warming(c, MACHO__OP_GET)))
-    return get_general(c, key, klen, buf, buflen, vlen, tick, 0, false);
-  const uint64_t hash = macho__hash_bytes(key, klen, c->cfg.seed);
+    return get_unchecked(c, key, klen, buf, buflen, vlen);
+  const uint64_t hash = macho__hash8(key, c->hash8_flip);
+  macho__tl.get_hash = hash;
   macho__shard *sh = shard_for(c, hash);
   macho__tl_entry *e = &macho__tl.cache[c->uid & 3];
   if (macho__unlikely(sh->locked_reads || e->uid != c->uid))
-    return get_general(c, key, klen, buf, buflen, vlen, tick, hash, true);
+    return get_hashed(c, key, klen, buf, buflen, vlen);
   macho__trec *r = e->rec;
-  const uint64_t kw = macho__key_word(key, klen);
+  uint64_t kw;
+  memcpy(&kw, key, 8);
   macho__read_enter(r);
   const macho__table *t = atomic_load_explicit(&sh->table, memory_order_acquire);
-  const uint32_t g = macho__home_group(t, hash);
-  const macho__group *gr = &t->groups[g];
-  const uint32_t seq = atomic_load_explicit(&gr->seq, memory_order_acquire);
-  uint32_t bits = macho__group_match(gr, macho__tag(hash));
-  while (bits) {
-    uint32_t s = g * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(bits);
-    bits &= bits - 1;
-    const macho__slot *sl = &t->slots[s];
-    uint64_t m = atomic_load_explicit(&sl->m, memory_order_relaxed);
-    uint64_t k = atomic_load_explicit(&sl->k, memory_order_relaxed);
-    if (k != kw || macho__m_kform(m) != klen) continue;
-    uint64_t v = atomic_load_explicit(&sl->v, memory_order_relaxed);
-    uint32_t n = macho__m_vform(m);
-    if (macho__unlikely(n > MACHO__FORM_INLINE_MAX || n > buflen || (seq & 1) ||
-                        ((m & MACHO__M_DEADLINE) &&
-                         macho__m_expired(m, macho__group_epoch_ns(sh, gr), macho__now(c)))))
-      break; /* long value, ERANGE, a writer inside, or expired: the general path */
-    copy_small(buf, v, n);
-    macho__fence(memory_order_acquire);
-    if (macho__unlikely(atomic_load_explicit(&gr->seq, memory_order_relaxed) != seq)) break;
-    if (sh->access != MACHO__ACCESS_NONE) on_hit(sh, r, (macho__table *)t, s, m);
-    macho__read_exit(r);
-    if (vlen) *vlen = n;
-    macho__tcount_add(&r->c[sh->index].hits);
-    return MACHO_OK;
+  const uint8_t tag = macho__tag(hash);
+  /* The key's two candidate groups, first then second (a hit found in a
+   * group is validated by that group's seq alone; an absence is not an
+   * answer here: get_general proves it). */
+  uint32_t g = macho__home_group(t, hash);
+  /* The key's home slot, fetched while the tags are read: with 4 KiB
+   * pages and a big table, tags and slot are two misses otherwise. */
+  __builtin_prefetch(&t->slots[g * MACHO__GROUP_SLOTS + macho__home_pos(hash)]);
+  for (int round = 0; round < 2; round++) {
+    const macho__group *gr = &t->groups[g];
+    const uint32_t seq = atomic_load_explicit(&gr->seq, memory_order_acquire);
+    uint32_t bits = macho__group_match(gr, tag);
+    while (bits) {
+      uint32_t s = g * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(bits);
+      bits &= bits - 1;
+      const macho__slot *sl = &t->slots[s];
+      uint64_t m = atomic_load_explicit(&sl->m, memory_order_relaxed);
+      uint64_t k = atomic_load_explicit(&sl->k, memory_order_relaxed);
+      if (k != kw || macho__m_kform(m) != 8) continue;
+      uint64_t v = atomic_load_explicit(&sl->v, memory_order_relaxed);
+      uint32_t n = macho__m_vform(m);
+      if (macho__unlikely(n > MACHO__FORM_INLINE_MAX || n > buflen || (seq & 1)))
+        goto general; /* long value, ERANGE, or a writer inside */
+      if (m & MACHO__M_DEADLINE) {
+        /* Only the clock word and 100 us ticks here (no call: the fast
+         * path saves no registers); an injected clock, no ticker, or a
+         * deadline in whole seconds goes the long way. */
+        if (macho__unlikely((m & MACHO__M_LONG) || c->cfg.clock != NULL ||
+                            !atomic_load_explicit(&macho__ticker_live, memory_order_acquire)))
+          goto general;
+        uint64_t due = macho__group_epoch_ns(sh, gr) + (m & MACHO__M_TIME_MASK) * MACHO__FINE_NS;
+        if (macho__unlikely(due <= atomic_load_explicit(&macho__clock_word, memory_order_relaxed)))
+          goto general; /* expired */
+      }
+      copy_small(buf, v, n);
+      macho__fence(memory_order_acquire);
+      if (macho__unlikely(atomic_load_explicit(&gr->seq, memory_order_relaxed) != seq)) goto general;
+      if (vlen) *vlen = n;
+      macho__tcount_add(&r->c[sh->index].hits);
+      /* Tell the policy, still inside the read section. */
+      if (sh->access == MACHO__ACCESS_BIT) {
+        uint64_t bit = 1ull << (MACHO__M_POL_SHIFT + sh->pol->access_bit);
+        if (!(m & bit))
+          (void)atomic_compare_exchange_strong_explicit(&((macho__table *)t)->slots[s].m, &m,
+                                                        m | bit, memory_order_relaxed,
+                                                        memory_order_relaxed);
+      } else if (sh->access == MACHO__ACCESS_BUFFER) {
+        /* The common case of record(): room in our stripe, not half full,
+         * not the first record since a drain. */
+        macho__stripe *st = &sh->stripes[r->index & (MACHO__STRIPES - 1)];
+        uint32_t tl = atomic_load_explicit(&st->tail, memory_order_relaxed);
+        uint32_t hd = atomic_load_explicit(&st->head, memory_order_acquire);
+        if (macho__unlikely(r->index >= MACHO__STRIPES || tl == hd ||
+                            tl + 1 - hd >= MACHO__STRIPE_LEN / 2))
+          return hit_record_slow(sh, r, s);
+        atomic_store_explicit(&st->recs[tl % MACHO__STRIPE_LEN], (uint64_t)s, memory_order_relaxed);
+        atomic_store_explicit(&st->tail, tl + 1, memory_order_release);
+      }
+      macho__read_exit(r);
+      return MACHO_OK;
+    }
+    g = macho__second_group(t, hash);
   }
+general:
   macho__read_exit(r);
-  return get_general(c, key, klen, buf, buflen, vlen, tick, hash, true);
+  return get_hashed(c, key, klen, buf, buflen, vlen);
 }
 
 int macho_obj_get(macho_cache *c, const void *key, void **value) {

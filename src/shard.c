@@ -530,7 +530,7 @@ static uint32_t make_room(macho__shard *sh, macho__table *t, uint64_t hash) {
       if ((src != a && src != b) || a == b ||
           (atomic_load_explicit(&t->slots[x].m, memory_order_relaxed) & MACHO__M_BEYOND))
         continue; /* overflowed (its counts pin it), or nowhere to go */
-      uint32_t y = macho__table_room(t, src == a ? b : a);
+      uint32_t y = macho__table_room(t, src == a ? b : a, hx);
       if (y == MACHO__NIL) continue;
       macho__group_rebase(sh, t, x / MACHO__GROUP_SLOTS); /* a time moves as it is */
       macho__group_rebase(sh, t, y / MACHO__GROUP_SLOTS);

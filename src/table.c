@@ -52,23 +52,24 @@ static uint32_t popcount16(uint32_t x) {
 }
 static uint32_t fill(const macho__table *t, uint32_t g) { return popcount16(macho__group_full(&t->groups[g])); }
 
-static uint32_t first_empty(const macho__table *t, uint32_t g) {
+/* The first free slot of group g at or after the key's home position
+ * (macho__home_pos), circularly: a get prefetches the slot there while it
+ * reads the group's tags, so most hits wait for one cache miss, not two. */
+static uint32_t first_empty(const macho__table *t, uint32_t g, uint64_t hash) {
   uint32_t empty = ~macho__group_full(&t->groups[g]) & 0xffffu;
-  return g * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(empty);
+  uint32_t p = macho__home_pos(hash);
+  uint32_t r = ((empty >> p) | (empty << (MACHO__GROUP_SLOTS - p))) & 0xffffu;
+  return g * MACHO__GROUP_SLOTS + (((uint32_t)__builtin_ctz(r) + p) & (MACHO__GROUP_SLOTS - 1));
 }
 
 uint32_t macho__table_claim(macho__table *t, uint64_t hash) {
   uint32_t g1 = macho__home_group(t, hash);
-  uint32_t full1 = macho__group_full(&t->groups[g1]);
-  /* The common case without counting: the first group's low slots free. */
-  if (!(full1 & (1u << (MACHO__PREFER_FIRST - 1)))) {
-    uint32_t f1 = popcount16(full1);
-    if (f1 < MACHO__PREFER_FIRST) return g1 * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(~full1 & 0xffffu);
-  }
-  uint32_t f1 = popcount16(full1), g = g1;
+  uint32_t f1 = fill(t, g1);
+  if (f1 < MACHO__PREFER_FIRST) return first_empty(t, g1, hash);
+  uint32_t g = g1;
   uint32_t g2 = macho__second_group(t, hash), f2 = fill(t, g2);
   if (f2 < f1) g = g2, f1 = f2;
-  return f1 < MACHO__GROUP_SLOTS ? first_empty(t, g) : MACHO__NIL;
+  return f1 < MACHO__GROUP_SLOTS ? first_empty(t, g, hash) : MACHO__NIL;
 }
 
 uint32_t macho__table_claim_overflow(macho__table *t, uint64_t hash) {
@@ -83,15 +84,15 @@ uint32_t macho__table_claim_overflow(macho__table *t, uint64_t hash) {
         uint8_t o = atomic_load_explicit(&t->groups[p].ovf, memory_order_relaxed);
         if (o != 255) atomic_store_explicit(&t->groups[p].ovf, (uint8_t)(o + 1), memory_order_relaxed);
       }
-      return first_empty(t, g);
+      return first_empty(t, g, hash);
     }
     if (++g == t->ngroups) g = 0;
   }
   return MACHO__NIL;
 }
 
-uint32_t macho__table_room(const macho__table *t, uint32_t g) {
-  return fill(t, g) < MACHO__GROUP_SLOTS ? first_empty(t, g) : MACHO__NIL;
+uint32_t macho__table_room(const macho__table *t, uint32_t g, uint64_t hash) {
+  return fill(t, g) < MACHO__GROUP_SLOTS ? first_empty(t, g, hash) : MACHO__NIL;
 }
 
 void macho__table_release(macho__table *t, uint32_t s, uint64_t hash, bool beyond) {

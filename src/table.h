@@ -104,6 +104,9 @@ static inline uint32_t macho__second_group(const macho__table *t, uint64_t hash)
 /* A key goes to its first group while fewer than this many slots are taken. */
 #define MACHO__PREFER_FIRST 12u
 static inline uint8_t macho__tag(uint64_t hash) { return (uint8_t)(0x80u | (hash & 0x7fu)); }
+/* Where in its group a key is put when that slot is free (else the next
+ * free one, circularly): bits 10..7, beside the tag's. */
+static inline uint32_t macho__home_pos(uint64_t hash) { return (uint32_t)(hash >> 7) & (MACHO__GROUP_SLOTS - 1u); }
 
 static inline macho__slot *macho__slot_at(const macho__table *t, uint32_t s) { return &t->slots[s]; }
 static inline macho__group *macho__group_of(const macho__table *t, uint32_t s) {
@@ -214,8 +217,8 @@ uint32_t macho__table_claim(macho__table *t, uint64_t hash);
 /* When claim found both groups full and nothing could move aside (shard.c
  * tries a cuckoo move first): the first free slot after the second group. */
 uint32_t macho__table_claim_overflow(macho__table *t, uint64_t hash);
-/* A free slot in group g, or MACHO__NIL. */
-uint32_t macho__table_room(const macho__table *t, uint32_t g);
+/* A free slot in group g for a key of `hash`, or MACHO__NIL. */
+uint32_t macho__table_room(const macho__table *t, uint32_t g, uint64_t hash);
 /* Release slot s: clears the tag inside a write section and, when the
  * entry had overflowed (BEYOND; its key had `hash`), drops the overflow
  * counts on its path from the second group. */

@@ -140,6 +140,7 @@ typedef struct macho__tls {
   uint32_t tick[2];          /* per operation kind: latency sampling, get-side sweeps */
   uint32_t token;            /* this thread's owner token for records (0 = none yet) */
   uint32_t pad;
+  uint64_t get_hash;         /* the key's hash, from macho_get to the general get it hands on to */
   macho__tl_entry cache[4];  /* (cache uid, record) by uid % 4 */
 } macho__tls;
 
@@ -161,8 +162,7 @@ typedef struct macho__filter_ops macho__filter_ops;
 enum {
   MACHO__ACCESS_NONE = 0, /* FIFO, Random: a hit changes nothing */
   MACHO__ACCESS_BIT = 1,  /* SIEVE, CLOCK: set one bit of the slot's policy bits */
-  MACHO__ACCESS_COUNT = 2,/* S3-FIFO: saturating 2-bit counter in the policy bits */
-  MACHO__ACCESS_BUFFER = 3/* LRU, LFU, W-TinyLFU: record the slot in a read buffer */
+  MACHO__ACCESS_BUFFER = 2/* LRU, LFU, S3-FIFO, W-TinyLFU, ARC: record the slot in a read buffer */
 };
 
 /* ---- shard ------------------------------------------------------------------------ */
@@ -230,6 +230,7 @@ struct macho_cache {
   bool object_mode;
   uint64_t uid;                  /* unique for the process's lifetime (thread records) */
   uint64_t default_ttl_ns;       /* 0 = never */
+  uint64_t hash8_flip;           /* macho__hash8_flip(cfg.seed) */
   uint32_t nshards;
   macho__shard *shards;          /* 64-byte aligned inside shards_block */
   void *shards_block;

@@ -372,6 +372,46 @@ static void the_table_keeps_working_after_heavy_churn(void **state) {
   macho_close(c);
 }
 
+/* Gets of 8-byte keys hash them with a per-cache shortcut of XXH3, puts
+ * (and other lengths) with XXH3 itself: both must agree for every seed, or
+ * gets would look in the wrong groups and shards. */
+static void every_seed_finds_keys_of_every_length(void **state) {
+  (void)state;
+  const uint64_t seeds[] = {0, 1, 42, 0x9E3779B97F4A7C15ull, 0x00000000ffffffffull, UINT64_MAX};
+  for (size_t si = 0; si < sizeof seeds / sizeof seeds[0]; si++) {
+    for (uint32_t shards = 1; shards <= 4; shards += 3) {
+      macho_config cfg;
+      macho_config_init(&cfg);
+      cfg.seed = seeds[si];
+      cfg.shards = shards;
+      cfg.capacity_entries = 4000;
+      macho_cache *c = NULL;
+      assert_int_equal(macho_open(&cfg, &c), MACHO_OK);
+      for (uint32_t i = 0; i < 2000; i++) {
+        unsigned char key[16];
+        size_t klen = 2 + i % 15;
+        for (size_t j = 0; j < klen; j++) key[j] = (unsigned char)(i * 131 + j * 7);
+        memcpy(key, &i, 2); /* (length, first two bytes) name i */
+        uint64_t v = i * 3u + 1;
+        assert_int_equal(macho_put(c, key, klen, &v, 8), MACHO_OK);
+      }
+      for (uint32_t i = 0; i < 2000; i++) {
+        unsigned char key[16];
+        size_t klen = 2 + i % 15;
+        for (size_t j = 0; j < klen; j++) key[j] = (unsigned char)(i * 131 + j * 7);
+        memcpy(key, &i, 2); /* (length, first two bytes) name i */
+        uint64_t v = 0;
+        size_t vlen = 0;
+        int rc = macho_get(c, key, klen, &v, sizeof v, &vlen);
+        if (rc != MACHO_OK || v != i * 3u + 1 || vlen != 8)
+          fail_msg("seed %llu, %u shards: key %u (%zu B): rc %d, value %llu",
+                   (unsigned long long)seeds[si], shards, i, klen, rc, (unsigned long long)v);
+      }
+      macho_close(c);
+    }
+  }
+}
+
 int main(void) {
   test_seed();
   const struct CMUnitTest tests[] = {
@@ -383,6 +423,7 @@ int main(void) {
       cmocka_unit_test(filling_from_empty_to_capacity_keeps_every_key_and_grows_memory),
       cmocka_unit_test(a_small_cache_allocates_little),
       cmocka_unit_test(the_table_keeps_working_after_heavy_churn),
+      cmocka_unit_test(every_seed_finds_keys_of_every_length),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,16 +10,14 @@
  * shard's allocator.
  *
  * Every hook runs with the shard lock held. Hits reach the policy in one of
- * two ways, declared by `access`:
+ * three ways, declared by `access`:
  *   MACHO__ACCESS_NONE    hits change nothing (FIFO, Random);
  *   MACHO__ACCESS_BIT     the reader sets bit `access_bit` of the slot's
  *                         policy bits itself, with a CAS, only when it is
  *                         clear (SIEVE, CLOCK);
- *   MACHO__ACCESS_COUNT   the reader increments the 2-bit counter at bit
- *                         `access_bit` up to 3, only when below 3 (S3-FIFO);
  *   MACHO__ACCESS_BUFFER  the reader appends the slot to a read buffer and
  *                         the shard replays the buffer through access() in
- *                         batches (LRU, LFU, W-TinyLFU), Caffeine's scheme.
+ *                         batches (LRU, LFU, S3-FIFO, W-TinyLFU), Caffeine's scheme.
  * A policy that wants to see misses (W-TinyLFU's sketch, S3-FIFO's ghost)
  * sets record_misses: get misses then go through the buffer too, as
  * records flagged MACHO__REC_MISS carrying the key's hash.
