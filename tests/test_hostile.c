@@ -32,17 +32,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* Under ThreadSanitizer the 4 GiB rows (hashing 4 GiB through TSan's
- * instrumented loads takes minutes) are skipped, and counted as such: they
- * test sizes, not threads, and run in the release and ASan builds. */
-#if defined(__SANITIZE_THREAD__)
-#define TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TEST_TSAN 1
-#endif
-#endif
-
 #define SEC 1000000000ull
 #define MS 1000000ull
 #define WRONG (-1000) /* a row's own check failed: wrong value, length or out-parameter */
@@ -613,13 +602,15 @@ static int setup(void **state) {
     assert_int_equal(macho_put(fx.bytes, k, strlen(k), v, strlen(v)), MACHO_OK);
   }
   assert_int_equal(macho_put(fx.bytes, "s8", 2, "12345678", 8), MACHO_OK);
-#ifdef TEST_TSAN
+  /* The 4 GiB rows run in the release build only: a sanitizer checks nothing
+   * more there (an over-read runs off the mapping into unmapped memory and
+   * faults in any build), and hashing 4 GiB through instrumented loads costs
+   * 7 s (ASan) to minutes (TSan). Skips are printed and counted. */
   void *p = MAP_FAILED;
-  print_message("# SKIPPED comparison: the 3 rows with 4 GiB keys and values (ThreadSanitizer build)\n");
-#else
-  void *p = mmap(NULL, UINT32_MAX, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (p == MAP_FAILED) print_message("# SKIPPED comparison: no 4 GiB mapping, so the 3 rows that need one\n");
-#endif
+  if (test_sanitized())
+    print_message("# SKIPPED comparison: the 3 rows with 4 GiB keys and values (sanitizer build)\n");
+  else if ((p = mmap(NULL, UINT32_MAX, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)) == MAP_FAILED)
+    print_message("# SKIPPED comparison: no 4 GiB mapping, so the 3 rows that need one\n");
   if (p != MAP_FAILED) {
     (void)madvise(p, UINT32_MAX, MADV_HUGEPAGE); /* fewer page faults when read */
     fx.huge = p;
@@ -705,7 +696,7 @@ static void *table_thread(void *arg) {
 static void the_table_holds_with_many_threads_at_once(void **state) {
   (void)state;
   static tstate ts[THREADS];
-  int rounds = (int)test_scale(20, 4);
+  int rounds = (int)test_scale(20, 10);
   for (int i = 0; i < THREADS; i++) {
     ts[i] = (tstate){.rounds = rounds};
     if (pthread_create(&ts[i].tid, NULL, table_thread, &ts[i]) != 0) abort(); /* cannot unwind past threads */
