@@ -275,9 +275,11 @@ static void run_soak(macho_policy policy, macho_filter filter) {
   cfg.allocator = &hooks;
   assert_int_equal(macho_open(&cfg, &cache), MACHO_OK);
 
-  /* Baseline: structures at full size (slab, index, metrics blocks), no payload. */
+  /* Baseline: structures at full size (slab, index, metrics blocks, and any
+   * payload arena at its working size: same key and value sizes as the
+   * soak's), then no payload. */
   for (uint64_t k = 1; k <= 4 * CAPACITY; k++) {
-    uint64_t v = k;
+    value v = {k, 0, 0};
     assert_int_equal(macho_put(cache, &k, sizeof k, &v, sizeof v), MACHO_OK);
     assert_int_equal(macho_get(cache, &k, sizeof k, &v, sizeof v, NULL), MACHO_OK);
   }
