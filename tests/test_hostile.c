@@ -36,6 +36,8 @@
 #define MS 1000000ull
 #define WRONG (-1000) /* a row's own check failed: wrong value, length or out-parameter */
 #define U32P1 ((size_t)UINT32_MAX + 1)
+/* The largest shard macho.h allows: capacity_entries / shards below 2^30 - 1. */
+#define SHARD_MAX ((size_t)(1u << 30) - 2)
 
 /* ---- fixtures ---------------------------------------------------------------------- */
 
@@ -173,7 +175,7 @@ static int open_fp(macho_filter f, double p) {
 
 static int open_huge_capped(macho_policy p, macho_filter f) {
   macho_config c = defaults();
-  c.capacity_entries = (size_t)UINT32_MAX / 2 - 1; /* the largest a shard may hold */
+  c.capacity_entries = SHARD_MAX;
   c.policy = p;
   c.filter = f;
   c.allocator = &capped;
@@ -224,15 +226,29 @@ static int huge_or_skip(void) { return fx.huge ? 0 : 1; }
   })                                                                                                            \
   X(cap_0, "capacity_entries 0", MACHO_EINVAL, C, { macho_config c = defaults(); c.capacity_entries = 0; return open_status(&c); }) \
   X(cap_1, "capacity_entries 1", MACHO_OK, C, { macho_config c = defaults(); c.capacity_entries = 1; return open_status(&c); }) \
-  X(cap_max_shard, "capacity_entries 2^31-2 (largest per shard), LRU", MACHO_OK, C, {                           \
+  X(cap_max_shard, "capacity_entries 2^30-2 (largest per shard), LRU", MACHO_OK, C, {                           \
     macho_config c = defaults();                                                                                \
-    c.capacity_entries = (size_t)UINT32_MAX / 2 - 1;                                                            \
+    c.capacity_entries = SHARD_MAX;                                                                             \
     return open_status(&c);                                                                                     \
   })                                                                                                            \
-  X(cap_over_shard, "capacity_entries 2^31-1 in one shard", MACHO_EINVAL, C, {                                  \
+  X(cap_over_shard, "capacity_entries 2^30-1 in one shard", MACHO_EINVAL, C, {                                  \
     macho_config c = defaults();                                                                                \
-    c.capacity_entries = (size_t)UINT32_MAX / 2;                                                                \
+    c.capacity_entries = SHARD_MAX + 1;                                                                         \
     return open_status(&c);                                                                                     \
+  })                                                                                                            \
+  X(cap_over_shard_why, "capacity_entries 2^30-1: the reason names the real limit", MACHO_OK, C, {              \
+    macho_config c = defaults();                                                                                \
+    c.capacity_entries = SHARD_MAX + 1;                                                                         \
+    const char *why = NULL;                                                                                     \
+    if (macho_config_check(&c, &why) != MACHO_EINVAL || !why) return WRONG;                                     \
+    return strstr(why, "2^30") ? MACHO_OK : WRONG;                                                              \
+  })                                                                                                            \
+  X(cap_max_shards_65536, "capacity_entries 65536 x (2^30-2) in 65536 shards", MACHO_OK, C, {                   \
+    macho_config c = defaults();                                                                                \
+    c.capacity_entries = (size_t)65536 * SHARD_MAX;                                                             \
+    c.shards = 65536;                                                                                           \
+    const char *why = NULL;                                                                                     \
+    return macho_config_check(&c, &why); /* only checked: 65536 shards are opened by shards_65536 */           \
   })                                                                                                            \
   X(cap_size_max, "capacity_entries SIZE_MAX, 1 shard", MACHO_EINVAL, C, { macho_config c = defaults(); c.capacity_entries = SIZE_MAX; return open_status(&c); }) \
   X(cap_size_max_65536, "capacity_entries SIZE_MAX, 65536 shards", MACHO_EINVAL, C, {                           \
@@ -241,11 +257,11 @@ static int huge_or_skip(void) { return fx.huge ? 0 : 1; }
     c.shards = 65536;                                                                                           \
     return open_status(&c);                                                                                     \
   })                                                                                                            \
-  X(cap_huge_lfu, "capacity 2^31-2, LFU, allocator refusing blocks > 64 MiB", MACHO_ENOMEM, C, { return open_huge_capped(MACHO_POLICY_LFU, MACHO_FILTER_NONE); }) \
-  X(cap_huge_s3fifo, "capacity 2^31-2, S3-FIFO, capped allocator", MACHO_ENOMEM, C, { return open_huge_capped(MACHO_POLICY_S3FIFO, MACHO_FILTER_NONE); }) \
-  X(cap_huge_wtlfu, "capacity 2^31-2, W-TinyLFU, capped allocator", MACHO_ENOMEM, C, { return open_huge_capped(MACHO_POLICY_WTINYLFU, MACHO_FILTER_NONE); }) \
-  X(cap_huge_bloom, "capacity 2^31-2, LRU + bloom, capped allocator", MACHO_ENOMEM, C, { return open_huge_capped(MACHO_POLICY_LRU, MACHO_FILTER_BLOOM); }) \
-  X(cap_huge_lru, "capacity 2^31-2, LRU, capped allocator (grows lazily)", MACHO_OK, C, { return open_huge_capped(MACHO_POLICY_LRU, MACHO_FILTER_NONE); }) \
+  X(cap_huge_lfu, "capacity 2^30-2, LFU, allocator refusing blocks > 64 MiB", MACHO_ENOMEM, C, { return open_huge_capped(MACHO_POLICY_LFU, MACHO_FILTER_NONE); }) \
+  X(cap_huge_s3fifo, "capacity 2^30-2, S3-FIFO, capped allocator", MACHO_ENOMEM, C, { return open_huge_capped(MACHO_POLICY_S3FIFO, MACHO_FILTER_NONE); }) \
+  X(cap_huge_wtlfu, "capacity 2^30-2, W-TinyLFU, capped allocator", MACHO_ENOMEM, C, { return open_huge_capped(MACHO_POLICY_WTINYLFU, MACHO_FILTER_NONE); }) \
+  X(cap_huge_bloom, "capacity 2^30-2, LRU + bloom, capped allocator", MACHO_ENOMEM, C, { return open_huge_capped(MACHO_POLICY_LRU, MACHO_FILTER_BLOOM); }) \
+  X(cap_huge_lru, "capacity 2^30-2, LRU, capped allocator (grows lazily)", MACHO_OK, C, { return open_huge_capped(MACHO_POLICY_LRU, MACHO_FILTER_NONE); }) \
   X(shards_0, "shards 0", MACHO_EINVAL, C, { macho_config c = defaults(); c.shards = 0; return open_status(&c); }) \
   X(shards_1, "shards 1", MACHO_OK, C, { macho_config c = defaults(); c.shards = 1; return open_status(&c); })  \
   X(shards_eq_cap, "shards = capacity (100)", MACHO_OK, C, { macho_config c = defaults(); c.shards = 100; return open_status(&c); }) \
