@@ -10,7 +10,8 @@ case "$flavour" in
   # (issue 10 defect 10 passed gcc's), and the release build is gcc, so both
   # compilers' warnings are errors somewhere.
   asan)    extra=(-DCMAKE_BUILD_TYPE=Debug -DMACHO_SANITIZE=address,undefined -DMACHO_BENCH=OFF)
-           if command -v clang >/dev/null; then extra+=(-DCMAKE_C_COMPILER=clang); fi ;;
+           cc=$(command -v clang || true)
+           if [ -n "$cc" ]; then extra+=(-DCMAKE_C_COMPILER="$cc"); fi ;;
   tsan)    extra=(-DCMAKE_BUILD_TYPE=Debug -DMACHO_SANITIZE=thread -DMACHO_BENCH=OFF) ;;
   *) echo "usage: scripts/build.sh release|asan|tsan" >&2; exit 2 ;;
 esac
@@ -18,6 +19,13 @@ esac
 # its last lines are shown when configure or build fails.
 mkdir -p build
 log="build/$flavour.log"
+# A build directory configured with another compiler starts afresh: on a
+# compiler change cmake resets the cache and drops the -D options above
+# (the sanitizers among them) for that run.
+cache="build/$flavour/CMakeCache.txt"
+if [ -n "${cc:-}" ] && [ -f "$cache" ] && ! grep -qx "CMAKE_C_COMPILER:[A-Z]*=$cc" "$cache"; then
+  rm -rf "build/$flavour"
+fi
 if ! { cmake -S . -B "build/$flavour" -DMACHO_WERROR=ON "${extra[@]}" &&
        cmake --build "build/$flavour" -j"$(nproc)"; } >"$log" 2>&1; then
   echo "build ($flavour) failed; last lines of $log:" >&2

@@ -98,7 +98,8 @@ int macho_config_check(const macho_config *cfg, const char **why) {
   else if (cfg->shards > cfg->capacity_entries)
     msg = "shards must not exceed capacity_entries (every shard needs room for an entry)";
   else if (cfg->capacity_entries / cfg->shards >= MACHO__MAX_SHARD_ENTRIES)
-    msg = "capacity_entries per shard must be below 2^31; use more shards";
+    msg = "capacity_entries / shards must be below 2^30 - 1 (a shard holds at most 2^30 - 2 entries); "
+          "use more shards";
   else if (isnan(cfg->ttl_seconds) || cfg->ttl_seconds < 0)
     msg = "ttl_seconds must be >= 0 (0 or infinity: entries never expire)";
   else if ((unsigned)cfg->policy >= MACHO_POLICY_COUNT) msg = "policy is not a known macho_policy";

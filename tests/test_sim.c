@@ -377,8 +377,19 @@ static void the_full_cloudphysics_trace_matches_the_reference_in_every_format(vo
     printf("# ../shared/traces absent: %zu full-trace comparisons skipped\n", missing);
     skip();
   }
+  /* Under a sanitizer (MACHO_SANITIZED) the 113k-request trace is replayed in
+   * two formats, one text and one binary; the others read the same sequence
+   * (every_format_gives_identical_miss_ratios_for_every_policy) and are
+   * compared in the release build. The skips are printed and counted. */
+  size_t lighter = 0;
   for (size_t k = 0; k < nfull; k++) {
     if (stat(full[k].file, &sb) != 0) continue;
+    if (test_sanitized() && k != 0 && strcmp(full[k].fmt, "oracleGeneral") != 0) {
+      printf("# SKIPPED comparison: %s (%s) under a sanitizer; the release build runs it\n", full[k].file,
+             full[k].fmt);
+      lighter++;
+      continue;
+    }
     char args[1024];
     snprintf(args, sizeof args, "'%s' --format %s --policy lru,fifo,belady --size 1%%,5%%,20%% --json",
              full[k].file, full[k].fmt);
@@ -390,6 +401,7 @@ static void the_full_cloudphysics_trace_matches_the_reference_in_every_format(vo
     free_result(&r);
   }
   if (missing) printf("# %zu of %zu full-trace comparisons skipped (traces missing)\n", missing, nfull);
+  if (lighter) printf("# %zu of %zu full-trace comparisons left to the release build\n", lighter, nfull);
 }
 
 /* ---- errors ------------------------------------------------------------------------------- */

@@ -174,7 +174,8 @@ typedef struct macho_allocator {
 typedef uint64_t (*macho_clock_fn)(void *ctx);
 
 typedef struct macho_config {
-  size_t capacity_entries;   /* total entries across shards (default 100) */
+  size_t capacity_entries;   /* total entries across shards (default 100); capacity_entries /
+                                shards must be below 2^30 - 1 */
   size_t capacity_bytes;     /* byte budget for keys+values, 0 = none (bytes mode only) */
   double ttl_seconds;        /* default TTL (600); 0 or +inf = entries never expire */
   uint32_t shards;           /* number of shards (1); 1 <= shards <= capacity_entries */
