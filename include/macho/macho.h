@@ -468,8 +468,8 @@ MACHO_API void macho_dashboard_stop(macho_dashboard *dash);
 /*    relies on, L1 is emptied first, and nothing is stored again until      */
 /*    tracking is re-established;                                             */
 /*  - a silent connection (half-open, paused server) is detected by a         */
-/*    heartbeat within heartbeat_interval_ms + heartbeat_timeout_ms (data    */
-/*    connections: + command_timeout_ms), and then L1 is emptied;             */
+/*    heartbeat (a PING on every connection) within heartbeat_interval_ms +  */
+/*    heartbeat_timeout_ms, and then L1 is emptied;                           */
 /*  - an L1 entry never outlives the key's TTL in Redis (read with PTTL in   */
 /*    the same MULTI as the value) nor the L1 config's TTL.                   */
 /* So a value may be served at most (invalidation delivery delay) after a    */
@@ -511,10 +511,11 @@ typedef int (*macho_tier_loader)(void *ctx, const void *key, size_t klen, macho_
 MACHO_API MACHO_NODISCARD int macho_tier_load_set(macho_tier_load *out, const void *value, size_t vlen,
                                                   double ttl_seconds);
 
-/* Called on the tier's invalidation thread after L1 dropped what Redis
- * reported: one key (without key_prefix; cause -1), or key NULL / klen 0 when
- * L1 was emptied as a whole (cause = a macho_tier_flush_cause). Must be quick
- * and must not call macho_tier_close; other tier calls are allowed. */
+/* Called after L1 dropped what Redis reported: one key (without key_prefix;
+ * cause -1), on the tier's invalidation thread; or key NULL / klen 0 when L1
+ * was emptied as a whole (cause = a macho_tier_flush_cause), on the thread
+ * that saw the failure. It may hold tier locks: it must be quick and must
+ * not call into the tier (record, signal, return). */
 typedef void (*macho_tier_invalidate_fn)(void *ctx, const void *key, size_t klen, int cause);
 
 typedef struct macho_tier_options {
@@ -536,7 +537,7 @@ typedef struct macho_tier_options {
   uint32_t connect_timeout_ms;    /* TCP connect + handshake (1000) */
   uint32_t command_timeout_ms;    /* one request's reply (1000) */
   uint32_t heartbeat_interval_ms; /* PING every connection this often (500) */
-  uint32_t heartbeat_timeout_ms;  /* invalidation connection: PONG due within (500) */
+  uint32_t heartbeat_timeout_ms;  /* each PONG due within this (500) */
   uint32_t reconnect_max_ms;      /* reconnect backoff doubles from 10 ms up to this (1000) */
   double l2_ttl_seconds;    /* TTL of values written to Redis without their own
                                (0 = none, the default; +inf = none) */

@@ -292,7 +292,9 @@ static int conn_acquire(macho_tier *t, uint64_t h, macho__tier_conn **out, bool 
   if (!t->bcast) {
     int rc = ensure_tracking(t, c);
     if (rc != MACHO__RC_OK) {
-      if (rc == MACHO__RC_IO || rc == MACHO__RC_TIMEOUT) macho__tier_conn_failed(t, c, rc, "CLIENT TRACKING failed");
+      if (rc == MACHO__RC_IO || rc == MACHO__RC_TIMEOUT)
+        macho__tier_conn_failed(t, c, rc == MACHO__RC_TIMEOUT ? MACHO_TIER_FLUSH_TIMEOUT : MACHO_TIER_FLUSH_DATA,
+                                "CLIENT TRACKING failed");
       pthread_mutex_unlock(&c->mu);
       return rc_to_status(rc);
     }
@@ -305,7 +307,8 @@ static int conn_acquire(macho_tier *t, uint64_t h, macho__tier_conn **out, bool 
 static int conn_run(macho_tier *t, macho__tier_conn *c, macho__tier_req *r, redisReply **replies) {
   char err[MACHO__TIER_ERROR_LEN];
   int rc = macho__tier_roundtrip(c->rc, r, replies, err, sizeof err);
-  if (rc == MACHO__RC_IO || rc == MACHO__RC_TIMEOUT) macho__tier_conn_failed(t, c, rc, err);
+  if (rc == MACHO__RC_IO || rc == MACHO__RC_TIMEOUT)
+    macho__tier_conn_failed(t, c, rc == MACHO__RC_TIMEOUT ? MACHO_TIER_FLUSH_TIMEOUT : MACHO_TIER_FLUSH_DATA, err);
   pthread_mutex_unlock(&c->mu);
   if (rc != MACHO__RC_OK) count(&t->n.l2_errors);
   return rc;
@@ -595,6 +598,7 @@ static int tier_write(macho_tier *t, const void *key, size_t klen, const void *v
     st = MACHO_EIO;
   } else {
     count(&t->n.puts);
+    hook(t, MACHO__TIER_HOOK_BEFORE_STORE, key, klen);
     if (t->bcast)
       l1_drop(t, key, klen, h);
     else

@@ -238,9 +238,9 @@ uint64_t macho__tier_hash(const void *key, size_t klen);
  * re-establish it; pass 0 for a flush that keeps tracking up. Returns true
  * when it took tracking down. */
 bool macho__tier_flush(struct macho_tier *t, int cause, uint64_t down_from_epoch);
-/* A data connection failed with `rc` (MACHO__RC_IO or _TIMEOUT): drop it, and
- * empty L1 if tracking relied on it. Called with c->mu held. */
-void macho__tier_conn_failed(struct macho_tier *t, macho__tier_conn *c, int rc, const char *err);
+/* A data connection failed: drop it, and empty L1 (counted under `cause`, a
+ * macho_tier_flush_cause) if tracking relied on it. Called with c->mu held. */
+void macho__tier_conn_failed(struct macho_tier *t, macho__tier_conn *c, int cause, const char *err);
 /* Drop one key from L1 because Redis said it changed (the tracker). */
 void macho__tier_invalidate_key(struct macho_tier *t, const void *rkey, size_t rklen);
 

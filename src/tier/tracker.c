@@ -19,7 +19,8 @@
  * under an old epoch is ever stored). A half-open connection says nothing
  * either: the thread PINGs the invalidation connection every
  * heartbeat_interval_ms and gives up when the PONG is heartbeat_timeout_ms
- * late; it PINGs every idle data connection (and the BCAST one) as well.
+ * late; it PINGs every idle data connection (and the BCAST one) in the same
+ * round, with the same deadline.
  */
 #ifdef MACHO_HAVE_HIREDIS
 #include "tier.h"
@@ -76,7 +77,7 @@ bool macho__tier_flush(struct macho_tier *t, int cause, uint64_t down_from_epoch
   return went_down;
 }
 
-void macho__tier_conn_failed(struct macho_tier *t, macho__tier_conn *c, int rc, const char *err) {
+void macho__tier_conn_failed(struct macho_tier *t, macho__tier_conn *c, int cause, const char *err) {
   uint64_t tracked = c->track_epoch;
   if (c->rc) redisFree(c->rc);
   c->rc = NULL;
@@ -86,8 +87,7 @@ void macho__tier_conn_failed(struct macho_tier *t, macho__tier_conn *c, int rc, 
   macho__tier_set_error(t, "data connection %u: %s", c->index, err);
   /* Keys read on it are no longer tracked: L1 must go if it relied on them.
    * In BCAST mode data connections carry no tracking. */
-  if (!t->bcast && tracked)
-    macho__tier_flush(t, rc == MACHO__RC_TIMEOUT ? MACHO_TIER_FLUSH_TIMEOUT : MACHO_TIER_FLUSH_DATA, tracked);
+  if (!t->bcast && tracked) macho__tier_flush(t, cause, tracked);
 }
 
 /* ---- invalidation messages ------------------------------------------------------ */
@@ -109,9 +109,15 @@ void macho__tier_invalidate_key(struct macho_tier *t, const void *rkey, size_t r
   if (t->on_invalidate) t->on_invalidate(t->on_invalidate_ctx, key, klen, -1);
 }
 
+/* A heartbeat round: one PING on every connection at once, every reply due
+ * within heartbeat_timeout_ms. The invalidation connection's PONG arrives
+ * among its messages; each idle data connection is locked for the round
+ * (its user waits a round trip, microseconds) and read here. */
 typedef struct hb_state {
-  uint64_t ping_sent_ns; /* 0 = no PING outstanding */
-  uint64_t next_ns;      /* next heartbeat */
+  uint64_t sent_ns;  /* when the round's PINGs went out; 0 = no round outstanding */
+  uint64_t next_ns;  /* next round */
+  bool inv_pending, bcast_pending;
+  bool data_pending[MACHO__TIER_MAX_CONNECTIONS];
 } hb_state;
 
 /* One message from the subscribed connection. Returns false on a protocol
@@ -137,13 +143,13 @@ static bool handle_message(struct macho_tier *t, redisReply *r, hb_state *hb) {
     return true;
   }
   if (strcmp(kind, "pong") == 0) {
-    if (hb->ping_sent_ns) {
-      uint64_t rtt = macho__tier_now_ns() - hb->ping_sent_ns;
+    if (hb->inv_pending) {
+      uint64_t rtt = macho__tier_now_ns() - hb->sent_ns;
       uint64_t max = atomic_load_explicit(&t->n.hb_rtt_max, memory_order_relaxed);
       if (rtt > max) atomic_store_explicit(&t->n.hb_rtt_max, rtt, memory_order_relaxed);
       atomic_fetch_add_explicit(&t->n.heartbeats, 1, memory_order_relaxed);
     }
-    hb->ping_sent_ns = 0;
+    hb->inv_pending = false;
     return true;
   }
   return strcmp(kind, "subscribe") == 0; /* anything else is unexpected */
@@ -192,7 +198,7 @@ int macho__tier_establish(struct macho_tier *t, char *err, size_t errlen) {
     }
     /* CLIENT TRACKING ON REDIRECT id BCAST PREFIX p ... (no NOLOOP: a write
      * from any connection must be reported, the tier's own included). */
-    size_t argc = 5 + 2 * t->nbcast;
+    size_t argc = 6 + 2 * t->nbcast;
     const char **argv = macho__tier_malloc(&t->alloc, argc * sizeof *argv);
     size_t *lens = macho__tier_malloc(&t->alloc, argc * sizeof *lens);
     char ids[32];
@@ -209,7 +215,9 @@ int macho__tier_establish(struct macho_tier *t, char *err, size_t errlen) {
     argv[5] = "BCAST";
     for (size_t i = 0; i < 5 + 1; i++) lens[i] = strlen(argv[i]);
     size_t n = 6;
-    for (size_t i = 0; i < t->nbcast; i++) {
+    bool all_keys = false;
+    for (size_t i = 0; i < t->nbcast; i++) all_keys = all_keys || t->bcast_prefix_lens[i] == 0;
+    for (size_t i = 0; i < t->nbcast && !all_keys; i++) { /* an empty prefix: no PREFIX at all */
       argv[n] = "PREFIX", lens[n] = 6, n++;
       argv[n] = t->bcast_prefixes[i], lens[n] = t->bcast_prefix_lens[i], n++;
     }
@@ -230,6 +238,7 @@ int macho__tier_establish(struct macho_tier *t, char *err, size_t errlen) {
   uint64_t e = atomic_load(&t->epoch);
   if (e & 1) atomic_store(&t->epoch, e + 1);
   t->inv_id = id;
+  if (t->thread_started) atomic_fetch_add_explicit(&t->n.reconnects, 1, memory_order_relaxed);
   pthread_cond_broadcast(&t->state_cv);
   pthread_mutex_unlock(&t->state_mu);
   return MACHO_OK;
@@ -247,28 +256,66 @@ static bool send_ping(struct macho_tier *t, redisContext *rc, char *err, size_t 
   return rcode == MACHO__RC_OK;
 }
 
-/* PING each idle data connection (a busy one is being checked by its user's
- * own request) and the BCAST connection. Blocking, bounded by
- * command_timeout_ms each; an answer normally takes microseconds. */
-static void ping_others(struct macho_tier *t, uint64_t epoch) {
-  char err[MACHO__TIER_ERROR_LEN];
-  const char *argv[] = {"PING"};
-  for (uint32_t i = 0; i < t->nconns && !atomic_load(&t->stop); i++) {
+/* Start a round. Returns false when the invalidation connection failed. */
+static bool round_start(struct macho_tier *t, hb_state *hb, uint64_t epoch, char *err, size_t errlen) {
+  hb->sent_ns = macho__tier_now_ns();
+  if (!send_ping(t, t->inv, err, errlen)) {
+    macho__tier_set_error(t, "invalidation connection: %s", err);
+    macho__tier_flush(t, MACHO_TIER_FLUSH_INVALIDATION, epoch);
+    return false;
+  }
+  hb->inv_pending = true;
+  for (uint32_t i = 0; i < t->nconns; i++) {
     macho__tier_conn *c = &t->conns[i];
+    /* A busy connection is being checked by its user's own request. */
     if (pthread_mutex_trylock(&c->mu) != 0) continue;
-    if (c->rc) {
-      int rc = macho__tier_command(c->rc, &t->alloc, NULL, err, sizeof err, 1, argv, NULL);
-      if (rc == MACHO__RC_IO || rc == MACHO__RC_TIMEOUT) macho__tier_conn_failed(t, c, rc, err);
+    if (c->rc && send_ping(t, c->rc, err, errlen)) {
+      hb->data_pending[i] = true; /* keeps c->mu until the PONG */
+      continue;
     }
+    if (c->rc) macho__tier_conn_failed(t, c, MACHO_TIER_FLUSH_DATA, err);
     pthread_mutex_unlock(&c->mu);
   }
   if (t->bcast_rc) {
-    int rc = macho__tier_command(t->bcast_rc, &t->alloc, NULL, err, sizeof err, 1, argv, NULL);
-    if (rc == MACHO__RC_IO || rc == MACHO__RC_TIMEOUT) {
+    if (!send_ping(t, t->bcast_rc, err, errlen)) {
       macho__tier_set_error(t, "BCAST tracking connection: %s", err);
-      macho__tier_flush(t, rc == MACHO__RC_TIMEOUT ? MACHO_TIER_FLUSH_TIMEOUT : MACHO_TIER_FLUSH_DATA, epoch);
+      macho__tier_flush(t, MACHO_TIER_FLUSH_DATA, epoch);
+      return true; /* serve() sees the epoch move */
     }
+    hb->bcast_pending = true;
   }
+  return true;
+}
+
+/* A data connection's PONG (or failure); c->mu is held and released here. */
+static void data_pong(struct macho_tier *t, hb_state *hb, uint32_t i) {
+  macho__tier_conn *c = &t->conns[i];
+  redisReply *r = NULL;
+  char err[MACHO__TIER_ERROR_LEN];
+  macho__tier_req none;
+  macho__tier_req_init(&none, &t->alloc);
+  none.ncmds = 1; /* read one reply, send nothing */
+  int rc = c->rc ? macho__tier_roundtrip(c->rc, &none, &r, err, sizeof err) : MACHO__RC_IO;
+  if (rc == MACHO__RC_OK && r->type != REDIS_REPLY_STATUS) {
+    snprintf(err, sizeof err, "unexpected reply to PING");
+    rc = MACHO__RC_IO;
+  }
+  if (r) freeReplyObject(r);
+  if (rc != MACHO__RC_OK) macho__tier_conn_failed(t, c, MACHO_TIER_FLUSH_DATA, err);
+  hb->data_pending[i] = false;
+  pthread_mutex_unlock(&c->mu);
+}
+
+/* End the round's leftovers when serve() stops: a connection whose PONG is
+ * still due has an unread reply, so it cannot be reused. */
+static void round_abandon(struct macho_tier *t, hb_state *hb) {
+  for (uint32_t i = 0; i < t->nconns; i++)
+    if (hb->data_pending[i]) {
+      macho__tier_conn *c = &t->conns[i];
+      macho__tier_conn_failed(t, c, MACHO_TIER_FLUSH_DATA, "heartbeat abandoned");
+      hb->data_pending[i] = false;
+      pthread_mutex_unlock(&c->mu);
+    }
 }
 
 /* ---- the thread -------------------------------------------------------------- */
@@ -277,80 +324,120 @@ static void ping_others(struct macho_tier *t, uint64_t epoch) {
  * (another thread saw a failure) or the tier stops. */
 static void serve(struct macho_tier *t) {
   uint64_t epoch = atomic_load(&t->epoch);
-  /* The first heartbeat at once: after a re-establishment it finds data
+  const uint64_t interval = (uint64_t)t->heartbeat_interval_ms * 1000000u;
+  const uint64_t patience = (uint64_t)t->heartbeat_timeout_ms * 1000000u;
+  /* The first round at once: after a re-establishment it finds data
    * connections that died with the old server before a caller does. */
-  hb_state hb = {0, macho__tier_now_ns()};
+  hb_state hb;
+  memset(&hb, 0, sizeof hb);
+  hb.next_ns = macho__tier_now_ns();
   char err[MACHO__TIER_ERROR_LEN];
+  struct pollfd pfd[3 + MACHO__TIER_MAX_CONNECTIONS];
+  uint32_t pfd_conn[3 + MACHO__TIER_MAX_CONNECTIONS];
   while (!atomic_load(&t->stop) && atomic_load(&t->epoch) == epoch) {
     uint64_t now = macho__tier_now_ns();
-    if (hb.ping_sent_ns && now - hb.ping_sent_ns >= (uint64_t)t->heartbeat_timeout_ms * 1000000u) {
-      macho__tier_set_error(t, "invalidation connection: no PONG within heartbeat_timeout_ms (%u ms)",
-                            t->heartbeat_timeout_ms);
-      macho__tier_flush(t, MACHO_TIER_FLUSH_HEARTBEAT, epoch);
-      return;
-    }
-    if (now >= hb.next_ns) {
-      if (!hb.ping_sent_ns) {
-        if (!send_ping(t, t->inv, err, sizeof err)) {
-          macho__tier_set_error(t, "invalidation connection: %s", err);
-          macho__tier_flush(t, MACHO_TIER_FLUSH_INVALIDATION, epoch);
-          return;
-        }
-        hb.ping_sent_ns = now;
+    if (hb.sent_ns && now - hb.sent_ns >= patience) { /* the round is late */
+      if (hb.inv_pending) {
+        macho__tier_set_error(t, "invalidation connection: no PONG within heartbeat_timeout_ms (%u ms)",
+                              t->heartbeat_timeout_ms);
+        macho__tier_flush(t, MACHO_TIER_FLUSH_HEARTBEAT, epoch);
+        break;
       }
-      ping_others(t, epoch);
-      hb.next_ns = macho__tier_now_ns() + (uint64_t)t->heartbeat_interval_ms * 1000000u;
+      if (hb.bcast_pending) {
+        macho__tier_set_error(t, "BCAST tracking connection: no PONG within heartbeat_timeout_ms (%u ms)",
+                              t->heartbeat_timeout_ms);
+        macho__tier_flush(t, MACHO_TIER_FLUSH_HEARTBEAT, epoch);
+        break;
+      }
+      for (uint32_t i = 0; i < t->nconns; i++)
+        if (hb.data_pending[i]) {
+          macho__tier_conn *c = &t->conns[i];
+          macho__tier_conn_failed(t, c, MACHO_TIER_FLUSH_HEARTBEAT, "no PONG within heartbeat_timeout_ms");
+          hb.data_pending[i] = false;
+          pthread_mutex_unlock(&c->mu);
+        }
+      hb.sent_ns = 0;
       continue;
     }
-    uint64_t due = hb.next_ns;
-    if (hb.ping_sent_ns) {
-      uint64_t late = hb.ping_sent_ns + (uint64_t)t->heartbeat_timeout_ms * 1000000u;
-      if (late < due) due = late;
+    bool pending = hb.inv_pending || hb.bcast_pending;
+    for (uint32_t i = 0; i < t->nconns; i++) pending = pending || hb.data_pending[i];
+    if (hb.sent_ns && !pending) hb.sent_ns = 0; /* round complete */
+    if (!hb.sent_ns && now >= hb.next_ns) {
+      if (!round_start(t, &hb, epoch, err, sizeof err)) break;
+      hb.next_ns = hb.sent_ns + interval;
+      continue;
     }
-    int timeout_ms = (int)((due - now + 999999u) / 1000000u);
+    uint64_t due = hb.sent_ns ? hb.sent_ns + patience : hb.next_ns;
+    int timeout_ms = due > now ? (int)((due - now + 999999u) / 1000000u) : 0;
     /* The BCAST connection never receives anything unasked (its
-     * invalidations go to t->inv): readable means closed or broken. */
-    struct pollfd pfd[3] = {{.fd = t->inv->fd, .events = POLLIN},
-                            {.fd = t->wake[0], .events = POLLIN},
-                            {.fd = t->bcast_rc ? t->bcast_rc->fd : -1, .events = POLLIN}};
-    int n = poll(pfd, 3, timeout_ms);
-    if (n < 0 && errno != EINTR) {
+     * invalidations go to t->inv): readable with no PING due means closed. */
+    nfds_t n = 0;
+    pfd[n] = (struct pollfd){.fd = t->inv->fd, .events = POLLIN}, pfd_conn[n++] = UINT32_MAX;
+    pfd[n] = (struct pollfd){.fd = t->wake[0], .events = POLLIN}, pfd_conn[n++] = UINT32_MAX;
+    pfd[n] = (struct pollfd){.fd = t->bcast_rc ? t->bcast_rc->fd : -1, .events = POLLIN}, pfd_conn[n++] = UINT32_MAX;
+    for (uint32_t i = 0; i < t->nconns; i++)
+      if (hb.data_pending[i]) pfd[n] = (struct pollfd){.fd = t->conns[i].rc->fd, .events = POLLIN}, pfd_conn[n++] = i;
+    int ready = poll(pfd, n, timeout_ms);
+    if (ready < 0 && errno != EINTR) {
       macho__tier_set_error(t, "poll: %s", strerror(errno));
       macho__tier_flush(t, MACHO_TIER_FLUSH_INVALIDATION, epoch);
-      return;
+      break;
     }
-    if (n <= 0) continue;
+    if (ready <= 0) continue;
     if (pfd[1].revents) drain_wake(t);
+    for (nfds_t k = 3; k < n; k++)
+      if (pfd[k].revents) data_pong(t, &hb, pfd_conn[k]);
     if (pfd[2].revents) {
-      macho__tier_set_error(t, "BCAST tracking connection closed");
-      macho__tier_flush(t, MACHO_TIER_FLUSH_DATA, epoch);
-      return;
+      if (!hb.bcast_pending) {
+        macho__tier_set_error(t, "BCAST tracking connection closed");
+        macho__tier_flush(t, MACHO_TIER_FLUSH_DATA, epoch);
+        break;
+      }
+      redisReply *r = NULL;
+      macho__tier_req none;
+      macho__tier_req_init(&none, &t->alloc);
+      none.ncmds = 1;
+      int rc = macho__tier_roundtrip(t->bcast_rc, &none, &r, err, sizeof err);
+      bool ok = rc == MACHO__RC_OK && r->type == REDIS_REPLY_STATUS;
+      if (r) freeReplyObject(r);
+      if (!ok) {
+        macho__tier_set_error(t, "BCAST tracking connection: %s", rc == MACHO__RC_OK ? "bad PONG" : err);
+        macho__tier_flush(t, MACHO_TIER_FLUSH_DATA, epoch);
+        break;
+      }
+      hb.bcast_pending = false;
     }
     if (pfd[0].revents) {
       if (redisBufferRead(t->inv) != REDIS_OK) {
         macho__tier_set_error(t, "invalidation connection: %s",
                               t->inv->errstr[0] ? t->inv->errstr : "connection closed");
         macho__tier_flush(t, MACHO_TIER_FLUSH_INVALIDATION, epoch);
-        return;
+        break;
       }
+      bool failed = false;
       for (;;) {
         void *reply = NULL;
         if (redisGetReplyFromReader(t->inv, &reply) != REDIS_OK) {
           macho__tier_set_error(t, "invalidation connection: protocol error: %s", t->inv->errstr);
-          macho__tier_flush(t, MACHO_TIER_FLUSH_INVALIDATION, epoch);
-          return;
+          failed = true;
+          break;
         }
         if (!reply) break;
         bool ok = handle_message(t, reply, &hb);
         freeReplyObject(reply);
         if (!ok) {
           macho__tier_set_error(t, "invalidation connection: unexpected message");
-          macho__tier_flush(t, MACHO_TIER_FLUSH_INVALIDATION, epoch);
-          return;
+          failed = true;
+          break;
         }
+      }
+      if (failed) {
+        macho__tier_flush(t, MACHO_TIER_FLUSH_INVALIDATION, epoch);
+        break;
       }
     }
   }
+  round_abandon(t, &hb);
 }
 
 /* Sleep up to ms, or until woken (close). */
@@ -368,7 +455,6 @@ static void *tracker_main(void *arg) {
       char err[MACHO__TIER_ERROR_LEN];
       close_tracker_conns(t);
       if (macho__tier_establish(t, err, sizeof err) == MACHO_OK) {
-        atomic_fetch_add_explicit(&t->n.reconnects, 1, memory_order_relaxed);
         backoff_ms = 0;
       } else {
         macho__tier_set_error(t, "re-establishing tracking: %s", err);
@@ -386,8 +472,11 @@ static void *tracker_main(void *arg) {
 
 int macho__tier_tracker_start(struct macho_tier *t) {
   if (pipe2(t->wake, O_CLOEXEC | O_NONBLOCK) != 0) return MACHO_EIO;
-  if (pthread_create(&t->thread, NULL, tracker_main, t) != 0) return MACHO_ENOMEM;
-  t->thread_started = true;
+  t->thread_started = true; /* before the thread runs: establish() reads it */
+  if (pthread_create(&t->thread, NULL, tracker_main, t) != 0) {
+    t->thread_started = false;
+    return MACHO_ENOMEM;
+  }
   return MACHO_OK;
 }
 
