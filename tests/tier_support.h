@@ -263,17 +263,27 @@ static inline macho_tier_stats tier_stats(macho_tier *t) {
   return s;
 }
 
-/* Options for tests: the test's server, short heartbeats and timeouts (real
- * network timeouts must elapse in the fault tests, so they are kept small). */
+/* Options for tests: the test's server, a frequent heartbeat (a killed
+ * connection is found by its next PING) and quick reconnects. Timeouts stay
+ * generous, so that a loaded machine (or a sanitizer) cannot trip them by
+ * accident; the tests of timeouts shorten them (tier_test_impatient). */
 static inline void tier_test_options(macho_tier_options *o, const tier_redis *r) {
   macho_tier_options_init(o);
   o->redis = r->addr;
   o->key_prefix = "test:";
-  o->connect_timeout_ms = 500;
-  o->command_timeout_ms = 300;
+  o->connect_timeout_ms = 2000;
+  o->command_timeout_ms = 2000;
   o->heartbeat_interval_ms = 50;
-  o->heartbeat_timeout_ms = 150;
+  o->heartbeat_timeout_ms = 2000;
   o->reconnect_max_ms = 50;
+}
+
+/* For the tests where a real timeout must elapse: short, and bounded. */
+#define TIER_TEST_HEARTBEAT_TIMEOUT_MS 150u
+#define TIER_TEST_COMMAND_TIMEOUT_MS 300u
+static inline void tier_test_impatient(macho_tier_options *o) {
+  o->heartbeat_timeout_ms = TIER_TEST_HEARTBEAT_TIMEOUT_MS;
+  o->command_timeout_ms = TIER_TEST_COMMAND_TIMEOUT_MS;
 }
 
 #endif /* MACHO_TIER_SUPPORT_H */

@@ -158,9 +158,6 @@ typedef struct snapshot {
 } snapshot;
 
 static inline uint32_t gen_of(uint64_t h) { return (uint32_t)(h % MACHO__TIER_GENS); }
-static inline macho__tier_stripe *stripe_of(macho_tier *t, uint32_t g) {
-  return &t->stripes[g % MACHO__TIER_STRIPES];
-}
 
 static void take_snapshot(macho_tier *t, const macho__tier_conn *c, uint64_t h, snapshot *s) {
   s->epoch = atomic_load(&t->epoch);
@@ -192,8 +189,7 @@ static void l1_store(macho_tier *t, const void *key, size_t klen, uint64_t h, co
     }
   }
   uint32_t g = gen_of(h);
-  macho__tier_stripe *st = stripe_of(t, g);
-  pthread_mutex_lock(&st->mu);
+  macho__tier_lock_gen(t, g);
   bool fresh = atomic_load(&t->epoch) == s->epoch && atomic_load(&t->l1_seq) == s->seq &&
                atomic_load(&t->gens[g]) == s->gen;
   bool stored = false;
@@ -203,7 +199,7 @@ static void l1_store(macho_tier *t, const void *key, size_t klen, uint64_t h, co
   }
   if (!stored) macho__tier_l1_forget(t->l1, key, klen);
   if (local_write) atomic_fetch_add(&t->gens[g], 1);
-  pthread_mutex_unlock(&st->mu);
+  macho__tier_unlock_gen(t, g);
   if (stored)
     count(&t->n.fills);
   else if (!skip && !fresh)
@@ -215,11 +211,10 @@ static void l1_store(macho_tier *t, const void *key, size_t klen, uint64_t h, co
 /* A local write that leaves no copy in L1 (delete, BCAST put, failed put). */
 static void l1_drop(macho_tier *t, const void *key, size_t klen, uint64_t h) {
   uint32_t g = gen_of(h);
-  macho__tier_stripe *st = stripe_of(t, g);
-  pthread_mutex_lock(&st->mu);
+  macho__tier_lock_gen(t, g);
   macho__tier_l1_forget(t->l1, key, klen);
   atomic_fetch_add(&t->gens[g], 1);
-  pthread_mutex_unlock(&st->mu);
+  macho__tier_unlock_gen(t, g);
 }
 
 /* ---- data connections ------------------------------------------------------------ */
@@ -690,6 +685,7 @@ static void tier_free(macho_tier *t) {
   for (size_t i = 0; i < t->nbcast; i++) macho__tier_free(&a, t->bcast_prefixes[i], t->bcast_prefix_lens[i] + 1);
   macho__tier_free(&a, t->bcast_prefixes, t->nbcast * sizeof *t->bcast_prefixes);
   macho__tier_free(&a, t->bcast_prefix_lens, t->nbcast * sizeof *t->bcast_prefix_lens);
+  pthread_rwlock_destroy(&t->flush_lock);
   pthread_cond_destroy(&t->state_cv);
   pthread_mutex_destroy(&t->state_mu);
   macho__tier_free(&a, t, sizeof *t);
@@ -805,15 +801,25 @@ int macho_tier_open(const macho_tier_options *opts, macho_tier **out) {
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  bool sync_ok = pthread_mutex_init(&t->state_mu, NULL) == 0;
-  sync_ok = sync_ok && pthread_cond_init(&t->state_cv, &ca) == 0;
+  /* Writers first: a flush must not wait behind a stream of fills. */
+  pthread_rwlockattr_t ra;
+  pthread_rwlockattr_init(&ra);
+  pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  int s1 = pthread_mutex_init(&t->state_mu, NULL);
+  int s2 = pthread_cond_init(&t->state_cv, &ca);
+  int s3 = pthread_rwlock_init(&t->flush_lock, &ra);
   pthread_condattr_destroy(&ca);
-  if (!sync_ok) { /* nothing else exists yet */
+  pthread_rwlockattr_destroy(&ra);
+  if (s1 || s2 || s3) { /* nothing else exists yet */
+    if (!s1) pthread_mutex_destroy(&t->state_mu);
+    if (!s2) pthread_cond_destroy(&t->state_cv);
+    if (!s3) pthread_rwlock_destroy(&t->flush_lock);
     macho__tier_free(&alloc, t, sizeof *t);
     open_error(opts, "%s", "out of memory");
     return MACHO_ENOMEM;
   }
   if (macho__tier_flights_init(&t->flights, &t->alloc) != MACHO_OK) {
+    pthread_rwlock_destroy(&t->flush_lock);
     pthread_cond_destroy(&t->state_cv);
     pthread_mutex_destroy(&t->state_mu);
     macho__tier_free(&alloc, t, sizeof *t);

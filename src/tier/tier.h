@@ -10,7 +10,8 @@
  *     invalidation of the key and by every local put or delete (a fill that
  *     raced either loses);
  *   - the L1 sequence, bumped whenever L1 is emptied as a whole (flush
- *     message, failure, manual flush), under every stripe lock;
+ *     message, failure, manual flush), under the flush lock held for writing
+ *     (every check-and-store holds it for reading);
  *   - the tracking epoch: odd while tracking is down, even while it is up;
  *     bumped on each failure and each re-establishment. A data connection
  *     records the epoch under which it enabled tracking (REDIRECT to that
@@ -49,7 +50,7 @@ void macho__tier_set_hook(macho_tier *t, macho__tier_hook_fn fn, void *ctx);
 #ifdef MACHO_HAVE_HIREDIS
 #include <hiredis/hiredis.h>
 
-#define MACHO__TIER_STRIPES 256u  /* locks, by key hash; flushes take them all */
+#define MACHO__TIER_STRIPES 256u  /* locks, by key hash */
 #define MACHO__TIER_GENS 4096u    /* generation counters; gen i is guarded by lock i % STRIPES */
 #define MACHO__TIER_FLIGHT_BUCKETS 64u
 #define MACHO__TIER_MAX_CONNECTIONS 64u
@@ -184,6 +185,7 @@ struct macho_tier {
   uint32_t nconns;
   macho__tier_stripe *stripes;
   _Atomic uint64_t *gens; /* MACHO__TIER_GENS */
+  pthread_rwlock_t flush_lock; /* read: one key's check-and-store; write: a whole-L1 flush */
   macho__tier_flights flights;
 
   _Atomic uint64_t epoch;  /* odd = tracking down, even = up */
@@ -223,6 +225,17 @@ static inline void macho__tier_l1_clear(macho_cache *l1) {
   int rc = macho_clear(l1);
   assert(rc == MACHO_OK);
   (void)rc;
+}
+
+/* Exclusive use of generation g and its L1 key (the stripe lock), with no
+ * whole-L1 flush in between (the flush lock, shared). */
+static inline void macho__tier_lock_gen(struct macho_tier *t, uint32_t g) {
+  pthread_rwlock_rdlock(&t->flush_lock);
+  pthread_mutex_lock(&t->stripes[g % MACHO__TIER_STRIPES].mu);
+}
+static inline void macho__tier_unlock_gen(struct macho_tier *t, uint32_t g) {
+  pthread_mutex_unlock(&t->stripes[g % MACHO__TIER_STRIPES].mu);
+  pthread_rwlock_unlock(&t->flush_lock);
 }
 
 /* Monotonic nanoseconds (CLOCK_MONOTONIC): network timing. */

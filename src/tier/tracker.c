@@ -50,8 +50,8 @@ static void drain_wake(struct macho_tier *t) {
 /* ---- flushing --------------------------------------------------------------- */
 
 bool macho__tier_flush(struct macho_tier *t, int cause, uint64_t down_from_epoch) {
-  /* Every stripe lock: no fill can check-and-store across the clear. */
-  for (uint32_t i = 0; i < MACHO__TIER_STRIPES; i++) pthread_mutex_lock(&t->stripes[i].mu);
+  /* The flush lock for writing: no fill can check-and-store across the clear. */
+  pthread_rwlock_wrlock(&t->flush_lock);
   bool went_down = false;
   uint64_t e = atomic_load(&t->epoch);
   if (down_from_epoch && e == down_from_epoch && (e & 1) == 0) {
@@ -63,7 +63,7 @@ bool macho__tier_flush(struct macho_tier *t, int cause, uint64_t down_from_epoch
     atomic_fetch_add(&t->l1_seq, 1);
     macho__tier_l1_clear(t->l1);
   }
-  for (uint32_t i = MACHO__TIER_STRIPES; i-- > 0;) pthread_mutex_unlock(&t->stripes[i].mu);
+  pthread_rwlock_unlock(&t->flush_lock);
   if (!counts) return false;
   macho__tier_flight_detach_all(&t->flights);
   atomic_fetch_add_explicit(&t->n.flushes[cause], 1, memory_order_relaxed);
@@ -99,11 +99,10 @@ void macho__tier_invalidate_key(struct macho_tier *t, const void *rkey, size_t r
   size_t klen = rklen - t->prefix_len;
   uint64_t h = macho__tier_hash(key, klen);
   uint32_t g = (uint32_t)(h % MACHO__TIER_GENS);
-  macho__tier_stripe *s = &t->stripes[g % MACHO__TIER_STRIPES];
-  pthread_mutex_lock(&s->mu);
+  macho__tier_lock_gen(t, g);
   atomic_fetch_add(&t->gens[g], 1);
   macho__tier_l1_forget(t->l1, key, klen);
-  pthread_mutex_unlock(&s->mu);
+  macho__tier_unlock_gen(t, g);
   macho__tier_flight_detach(&t->flights, key, klen, h);
   atomic_fetch_add_explicit(&t->n.invalidations, 1, memory_order_relaxed);
   if (t->on_invalidate) t->on_invalidate(t->on_invalidate_ctx, key, klen, -1);
