@@ -559,6 +559,31 @@ static void another_process_sees_a_write_once_invalidated(void **state) {
   macho_tier_close(a);
 }
 
+static void tier_demo_shows_another_process_follow_a_write(void **state) {
+  (void)state;
+  need_server();
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "%s tier-demo --redis %s --writes 30 --json", MACHO_CLI, server.addr);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  char out[1024] = "";
+  size_t n = fread(out, 1, sizeof out - 1, p);
+  out[n] = '\0';
+  assert_int_equal(pclose(p), 0);
+  assert_non_null(strstr(out, "\"writes\":30,\"invalidated\":30,\"missed\":0,\"stale_reads_after_invalidation\":0"));
+  assert_non_null(strstr(out, "\"invalidations\":30"));
+  /* Without --redis: a usage error; with nothing listening: a runtime error naming the address. */
+  snprintf(cmd, sizeof cmd, "%s tier-demo 2>/dev/null", MACHO_CLI);
+  assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+  snprintf(cmd, sizeof cmd, "%s tier-demo --redis 127.0.0.1:%d 2>&1", MACHO_CLI, tier_free_port());
+  p = popen(cmd, "r");
+  assert_non_null(p);
+  n = fread(out, 1, sizeof out - 1, p);
+  out[n] = '\0';
+  assert_int_equal(WEXITSTATUS(pclose(p)), 1);
+  assert_non_null(strstr(out, "connecting to Redis at 127.0.0.1:"));
+}
+
 /* ---- races, made deterministic -------------------------------------------------- */
 
 typedef struct race {
@@ -1061,6 +1086,7 @@ int main(void) {
       cmocka_unit_test(flushall_elsewhere_empties_l1),
       cmocka_unit_test(key_prefixes_keep_tiers_apart),
       cmocka_unit_test(another_process_sees_a_write_once_invalidated),
+      cmocka_unit_test(tier_demo_shows_another_process_follow_a_write),
       cmocka_unit_test(a_fill_that_raced_an_invalidation_is_never_stored),
       cmocka_unit_test(a_put_that_raced_a_write_elsewhere_leaves_no_stale_copy),
       cmocka_unit_test(a_fill_that_raced_a_connection_failure_is_never_stored),
