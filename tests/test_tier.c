@@ -1024,6 +1024,80 @@ static void a_redis_restart_empties_l1_and_reconnects(void **state) {
   macho_tier_close(t);
 }
 
+/* ---- the read lease: a stuck invalidation thread cannot stretch the bound ---------- */
+
+typedef struct stall {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool stalled, released;
+} stall;
+
+/* Runs on the tier's invalidation thread: on the key "block" it stops there
+ * (as a starved or stuck thread would) until the test lets it go. */
+static void stalling_listener(void *ctx, const void *key, size_t klen, int cause) {
+  stall *st = ctx;
+  (void)cause;
+  if (!key || klen != 5 || memcmp(key, "block", 5) != 0) return;
+  pthread_mutex_lock(&st->mu);
+  st->stalled = true;
+  pthread_cond_broadcast(&st->cv);
+  while (!st->released) pthread_cond_wait(&st->cv, &st->mu);
+  pthread_mutex_unlock(&st->mu);
+}
+
+static bool is_stalled(void *p) {
+  stall *st = p;
+  pthread_mutex_lock(&st->mu);
+  bool s = st->stalled;
+  pthread_mutex_unlock(&st->mu);
+  return s;
+}
+
+static void a_stuck_invalidation_thread_cannot_stretch_the_bound(void **state) {
+  (void)state;
+  need_server();
+  stall st = {.stalled = false, .released = false};
+  pthread_mutex_init(&st.mu, NULL);
+  pthread_cond_init(&st.cv, NULL);
+  macho_tier_options o;
+  tier_test_options(&o, &server);
+  tier_test_impatient(&o); /* bound: 50 + 150 ms */
+  o.on_invalidate = stalling_listener;
+  o.on_invalidate_ctx = &st;
+  macho_tier *t = open_tier(&o);
+  char buf[32];
+  assert_true(ext_set(ext, "test:x", "v1"));
+  assert_true(ext_set(ext, "test:block", "b"));
+  assert_true(tier_str(t, "x", buf, sizeof buf, NULL));
+  assert_true(tier_str(t, "block", buf, sizeof buf, NULL));
+  assert_true(ext_set(ext, "test:block", "b2")); /* its invalidation stops the thread */
+  assert_true(tier_wait_for(is_stalled, &st, 5000));
+  uint64_t t0 = tier_now_ns();
+  assert_true(ext_set(ext, "test:x", "v2")); /* its invalidation waits behind the stuck one */
+  /* L1 still holds v1 and nobody will tell it otherwise; the lease runs out
+   * and the tier reads Redis instead. */
+  uint64_t until = t0 + 5000000000ull;
+  bool fresh = false;
+  while (!fresh && tier_now_ns() < until) fresh = tier_str(t, "x", buf, sizeof buf, NULL) && strcmp(buf, "v2") == 0;
+  uint64_t waited_ms = (tier_now_ns() - t0) / 1000000u;
+  assert_true(fresh);
+  assert_true(tier_stats(t).lease_bypasses > 0);
+  assert_true(l1_has(t, "x")); /* L1 had it all along: only the lease kept it from answering */
+  print_message("lease: with the invalidation thread stuck, a write elsewhere was read after %llu ms (bound %u ms)\n",
+                (unsigned long long)waited_ms, 50u + TIER_TEST_HEARTBEAT_TIMEOUT_MS);
+  pthread_mutex_lock(&st.mu);
+  st.released = true;
+  pthread_cond_broadcast(&st.cv);
+  pthread_mutex_unlock(&st.mu);
+  /* The thread goes on; its first late round may take tracking down. */
+  assert_int_equal(macho_tier_wait_ready(t, 5000), MACHO_OK);
+  const char *keys[] = {"x", "block"};
+  assert_agrees_with_redis(t, "test:", keys, 2);
+  macho_tier_close(t);
+  pthread_cond_destroy(&st.cv);
+  pthread_mutex_destroy(&st.mu);
+}
+
 /* ---- BCAST ------------------------------------------------------------------------ */
 
 static void bcast_mode_hears_every_key_under_its_prefixes(void **state) {
@@ -1098,6 +1172,7 @@ int main(void) {
       cmocka_unit_test(a_paused_server_trips_the_heartbeat),
       cmocka_unit_test(debug_sleep_trips_the_heartbeat),
       cmocka_unit_test(a_redis_restart_empties_l1_and_reconnects),
+      cmocka_unit_test(a_stuck_invalidation_thread_cannot_stretch_the_bound),
       cmocka_unit_test(bcast_mode_hears_every_key_under_its_prefixes),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);

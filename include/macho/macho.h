@@ -470,12 +470,16 @@ MACHO_API void macho_dashboard_stop(macho_dashboard *dash);
 /*  - a silent connection (half-open, paused server) is detected by a         */
 /*    heartbeat (a PING on every connection) within heartbeat_interval_ms +  */
 /*    heartbeat_timeout_ms, and then L1 is emptied;                           */
+/*  - L1 answers only under a lease that each completed heartbeat round       */
+/*    renews to (start of the round) + heartbeat_interval_ms +               */
+/*    heartbeat_timeout_ms: should the tier's thread stall, gets bypass L1    */
+/*    rather than serve past that bound;                                      */
 /*  - an L1 entry never outlives the key's TTL in Redis (read with PTTL in   */
 /*    the same MULTI as the value) nor the L1 config's TTL.                   */
 /* So a value may be served at most (invalidation delivery delay) after a    */
-/* write in normal operation, and at most the detection bound above after a */
-/* network failure. Built only with hiredis; without it every macho_tier_*   */
-/* function returns MACHO_ENOTSUP (macho_tier_available() says which).        */
+/* write in normal operation, and never more than heartbeat_interval_ms +   */
+/* heartbeat_timeout_ms after it. Built only with hiredis; without it every   */
+/* macho_tier_* function returns MACHO_ENOTSUP (macho_tier_available()).      */
 /* ======================================================================== */
 typedef struct macho_tier macho_tier;
 
@@ -577,7 +581,8 @@ MACHO_API void macho_tier_close(macho_tier *tier);
  * retry is local); MACHO_EIO when Redis fails or times out (detail:
  * macho_tier_last_error); MACHO_ECALLBACK when the loader failed; MACHO_EBUSY
  * when the loader asks for its own key; MACHO_EINVAL for bad arguments. An L1
- * hit takes no tier lock and makes no system call. Thread-safe. */
+ * hit takes no tier lock and makes no system call (the lease is checked
+ * against CLOCK_MONOTONIC_COARSE, a vDSO read). Thread-safe. */
 MACHO_API MACHO_NODISCARD int macho_tier_get(macho_tier *tier, const void *key, size_t klen, void *buf,
                                              size_t buflen, size_t *vlen);
 
@@ -613,6 +618,7 @@ typedef struct macho_tier_stats {
   uint64_t l1_hits, l1_misses;   /* gets answered by L1 / not (L1's own hits and misses) */
   uint64_t l2_hits, l2_misses;   /* L1 misses that Redis answered with a value / without */
   uint64_t l2_errors;            /* Redis requests that failed (connection, timeout, error reply) */
+  uint64_t lease_bypasses;       /* gets that skipped L1: its lease had lapsed (heartbeat late) */
   uint64_t joined;               /* L1 misses that waited for another caller's read of the key */
   uint64_t loads, load_errors;   /* loader calls, and those that failed */
   uint64_t puts, deletes;        /* successful writes through the tier */

@@ -540,6 +540,7 @@ static PyObject *Tier_stats(TierObject *self, void *closure) {
   U("l2_hits", s.l2_hits);
   U("l2_misses", s.l2_misses);
   U("l2_errors", s.l2_errors);
+  U("lease_bypasses", s.lease_bypasses);
   U("joined", s.joined);
   U("loads", s.loads);
   U("load_errors", s.load_errors);

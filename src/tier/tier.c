@@ -69,6 +69,27 @@ uint64_t macho__tier_now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t macho__tier_coarse_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void macho__tier_lease_renew(struct macho_tier *t, uint64_t round_start_ns) {
+  /* The coarse clock lags the precise one by up to its resolution: take
+   * that off, so that coarse_now < lease implies now < start + bound. */
+  uint64_t lease = round_start_ns + t->max_staleness_ns - t->coarse_res_ns;
+  uint64_t old = atomic_load(&t->lease_ns);
+  while (lease > old && !atomic_compare_exchange_weak(&t->lease_ns, &old, lease)) {
+  }
+}
+
+void macho__tier_conn_release(struct macho_tier *t, macho__tier_conn *c) {
+  pthread_mutex_unlock(&c->mu);
+  if (atomic_load_explicit(&c->hb_wanted, memory_order_relaxed) && atomic_exchange(&c->hb_wanted, false))
+    macho__tier_wake(t);
+}
+
 uint64_t macho__tier_l1_now_ns(const struct macho_tier *t) {
   return t->l1_clock ? t->l1_clock(t->l1_clock_ctx) : macho__tier_now_ns();
 }
@@ -267,7 +288,7 @@ static int conn_acquire(macho_tier *t, uint64_t h, macho__tier_conn **out, bool 
   if (!c->rc) {
     uint64_t now = macho__tier_now_ns();
     if (now < c->retry_at_ns) { /* failing fast while Redis is away */
-      pthread_mutex_unlock(&c->mu);
+      macho__tier_conn_release(t, c);
       return MACHO_EIO;
     }
     char err[MACHO__TIER_ERROR_LEN];
@@ -277,7 +298,7 @@ static int conn_acquire(macho_tier *t, uint64_t h, macho__tier_conn **out, bool 
       if (c->backoff_ms > t->reconnect_max_ms) c->backoff_ms = t->reconnect_max_ms;
       c->retry_at_ns = now + (uint64_t)c->backoff_ms * 1000000u;
       macho__tier_set_error(t, "data connection %u: %s", c->index, err);
-      pthread_mutex_unlock(&c->mu);
+      macho__tier_conn_release(t, c);
       return MACHO_EIO;
     }
     c->backoff_ms = 0;
@@ -290,7 +311,7 @@ static int conn_acquire(macho_tier *t, uint64_t h, macho__tier_conn **out, bool 
       if (rc == MACHO__RC_IO || rc == MACHO__RC_TIMEOUT)
         macho__tier_conn_failed(t, c, rc == MACHO__RC_TIMEOUT ? MACHO_TIER_FLUSH_TIMEOUT : MACHO_TIER_FLUSH_DATA,
                                 "CLIENT TRACKING failed");
-      pthread_mutex_unlock(&c->mu);
+      macho__tier_conn_release(t, c);
       return rc_to_status(rc);
     }
   }
@@ -301,10 +322,12 @@ static int conn_acquire(macho_tier *t, uint64_t h, macho__tier_conn **out, bool 
 /* Run the request on c (locked), classify the outcome, unlock c. */
 static int conn_run(macho_tier *t, macho__tier_conn *c, macho__tier_req *r, redisReply **replies) {
   char err[MACHO__TIER_ERROR_LEN];
+  uint64_t sent = macho__tier_now_ns();
   int rc = macho__tier_roundtrip(c->rc, r, replies, err, sizeof err);
+  if (rc == MACHO__RC_OK || rc == MACHO__RC_REPLY_ERROR) atomic_store(&c->ok_sent_ns, sent);
   if (rc == MACHO__RC_IO || rc == MACHO__RC_TIMEOUT)
     macho__tier_conn_failed(t, c, rc == MACHO__RC_TIMEOUT ? MACHO_TIER_FLUSH_TIMEOUT : MACHO_TIER_FLUSH_DATA, err);
-  pthread_mutex_unlock(&c->mu);
+  macho__tier_conn_release(t, c);
   if (rc != MACHO__RC_OK) count(&t->n.l2_errors);
   return rc;
 }
@@ -532,8 +555,14 @@ static int tier_miss(macho_tier *t, const void *key, size_t klen, void *buf, siz
 
 int macho_tier_get(macho_tier *t, const void *key, size_t klen, void *buf, size_t buflen, size_t *vlen) {
   if (!t || (klen && !key) || (buflen && !buf)) return MACHO_EINVAL;
-  int st = macho_get(t->l1, key, klen, buf, buflen, vlen);
-  if (st != MACHO_ENOTFOUND) return st; /* a hit, ERANGE, or a bad argument */
+  /* L1 answers only under the lease (tier.h): past it, L1 may be behind
+   * Redis by more than the bound, so the read goes to Redis. */
+  if (macho__tier_coarse_ns() < atomic_load_explicit(&t->lease_ns, memory_order_acquire)) {
+    int st = macho_get(t->l1, key, klen, buf, buflen, vlen);
+    if (st != MACHO_ENOTFOUND) return st; /* a hit, ERANGE, or a bad argument */
+  } else {
+    count(&t->n.lease_bypasses);
+  }
   return tier_miss(t, key, klen, buf, buflen, vlen);
 }
 
@@ -784,6 +813,13 @@ int macho_tier_open(const macho_tier_options *opts, macho_tier **out) {
   t->heartbeat_timeout_ms = opts->heartbeat_timeout_ms;
   t->reconnect_max_ms = opts->reconnect_max_ms < 10 ? 10 : opts->reconnect_max_ms;
   t->l2_ttl_seconds = opts->l2_ttl_seconds;
+  t->max_staleness_ns = ((uint64_t)opts->heartbeat_interval_ms + opts->heartbeat_timeout_ms) * 1000000u;
+  struct timespec res;
+  t->coarse_res_ns = clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0
+                         ? (uint64_t)res.tv_sec * 1000000000u + (uint64_t)res.tv_nsec
+                         : 10000000u;
+  if (t->coarse_res_ns >= t->max_staleness_ns) t->coarse_res_ns = t->max_staleness_ns / 2;
+  atomic_init(&t->lease_ns, 0);
   t->loader = opts->loader;
   t->loader_ctx = opts->loader_ctx;
   t->on_invalidate = opts->on_invalidate;
@@ -862,7 +898,7 @@ int macho_tier_open(const macho_tier_options *opts, macho_tier **out) {
     /* conns[i] is the one for a hash whose high half is i. */
     st = conn_acquire(t, (uint64_t)i << 32, &c, &fresh);
     if (st == MACHO_OK && !t->bcast && c->track_epoch != atomic_load(&t->epoch)) st = MACHO_EIO;
-    if (st == MACHO_OK) pthread_mutex_unlock(&c->mu);
+    if (st == MACHO_OK) macho__tier_conn_release(t, c);
     if (st != MACHO_OK) {
       open_error(opts, "%s", t->last_error);
       tier_free(t);
@@ -921,6 +957,7 @@ int macho_tier_stats_get(macho_tier *t, macho_tier_stats *out) {
   out->l2_hits = LOAD(l2_hits);
   out->l2_misses = LOAD(l2_misses);
   out->l2_errors = LOAD(l2_errors);
+  out->lease_bypasses = LOAD(lease_bypasses);
   out->joined = LOAD(joined);
   out->loads = LOAD(loads);
   out->load_errors = LOAD(load_errors);

@@ -118,9 +118,15 @@ typedef struct macho__tier_conn {
   redisContext *rc;     /* NULL = not connected */
   uint64_t track_epoch; /* epoch under which CLIENT TRACKING was enabled (0 = none) */
   uint64_t retry_at_ns; /* no reconnect before (backoff) */
+  _Atomic uint64_t ok_sent_ns; /* send time of the last request answered: it was alive after that */
   uint32_t backoff_ms;
   uint32_t index;
+  _Atomic bool hb_wanted; /* the heartbeat found it busy: whoever unlocks it wakes the thread */
 } macho__tier_conn;
+
+/* Unlock a data connection, waking the invalidation thread if its heartbeat
+ * round is waiting for this connection. */
+void macho__tier_conn_release(struct macho_tier *t, macho__tier_conn *c);
 
 /* ---- single flight (flight.c) ------------------------------------------------- */
 typedef struct macho__tier_flight macho__tier_flight;
@@ -188,6 +194,14 @@ struct macho_tier {
   pthread_rwlock_t flush_lock; /* read: one key's check-and-store; write: a whole-L1 flush */
   macho__tier_flights flights;
 
+  /* The read lease (CLOCK_MONOTONIC_COARSE ns): L1 answers gets only before
+   * it. A completed heartbeat round proves that every change made in Redis
+   * before the round began has reached L1; the round renews the lease to
+   * (start of the round) + max_staleness, so a thread that stops (starved,
+   * stuck) cannot make L1 serve past the bound: L1 is then bypassed. */
+  _Atomic uint64_t lease_ns;
+  uint64_t max_staleness_ns; /* heartbeat_interval_ms + heartbeat_timeout_ms */
+  uint64_t coarse_res_ns;    /* resolution of CLOCK_MONOTONIC_COARSE */
   _Atomic uint64_t epoch;  /* odd = tracking down, even = up */
   _Atomic uint64_t l1_seq; /* bumped on every whole-L1 flush */
 
@@ -208,7 +222,7 @@ struct macho_tier {
   void *hook_ctx;
 
   struct {
-    _Atomic uint64_t l2_hits, l2_misses, l2_errors, joined, loads, load_errors, puts, deletes, fills,
+    _Atomic uint64_t l2_hits, l2_misses, l2_errors, lease_bypasses, joined, loads, load_errors, puts, deletes, fills,
         fills_refused, fills_skipped, inv_messages, invalidations, reconnects, heartbeats, hb_rtt_max;
     _Atomic uint64_t flushes[MACHO_TIER_FLUSH_COUNT];
   } n;
@@ -240,6 +254,10 @@ static inline void macho__tier_unlock_gen(struct macho_tier *t, uint32_t g) {
 
 /* Monotonic nanoseconds (CLOCK_MONOTONIC): network timing. */
 uint64_t macho__tier_now_ns(void);
+/* CLOCK_MONOTONIC_COARSE: the lease check on every get (a few ns). */
+uint64_t macho__tier_coarse_ns(void);
+/* Renew the read lease: every change made before `round_start_ns` is in L1. */
+void macho__tier_lease_renew(struct macho_tier *t, uint64_t round_start_ns);
 /* The L1 clock (config.clock or CLOCK_MONOTONIC): TTL arithmetic. */
 uint64_t macho__tier_l1_now_ns(const struct macho_tier *t);
 void macho__tier_set_error(struct macho_tier *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -110,13 +110,19 @@ void macho__tier_invalidate_key(struct macho_tier *t, const void *rkey, size_t r
 
 /* A heartbeat round: one PING on every connection at once, every reply due
  * within heartbeat_timeout_ms. The invalidation connection's PONG arrives
- * among its messages; each idle data connection is locked for the round
- * (its user waits a round trip, microseconds) and read here. */
+ * among its messages; an idle data connection is locked for the round (its
+ * user waits a round trip, microseconds) and read here; a busy one counts
+ * as answered once a request it sent after the round began is answered (the
+ * tier is woken when it is released). A completed round renews the read
+ * lease (tier.h): Redis answered the invalidation connection's PING after
+ * queueing every invalidation of earlier writes, and every tracked data
+ * connection was alive, so still tracking, after the round began. */
+enum { HB_DONE = 0, HB_PENDING, HB_WANTED };
 typedef struct hb_state {
-  uint64_t sent_ns;  /* when the round's PINGs went out; 0 = no round outstanding */
+  uint64_t sent_ns;  /* when the round began; 0 = no round outstanding */
   uint64_t next_ns;  /* next round */
   bool inv_pending, bcast_pending;
-  bool data_pending[MACHO__TIER_MAX_CONNECTIONS];
+  uint8_t data[MACHO__TIER_MAX_CONNECTIONS];
 } hb_state;
 
 /* One message from the subscribed connection. Returns false on a protocol
@@ -164,6 +170,10 @@ static void close_tracker_conns(struct macho_tier *t) {
 
 int macho__tier_establish(struct macho_tier *t, char *err, size_t errlen) {
   close_tracker_conns(t);
+  /* L1 is empty now (it was emptied when tracking went down): whatever it
+   * holds later was read after this moment, and is tracked on the new
+   * invalidation connection. So the lease may run from here. */
+  uint64_t started = macho__tier_now_ns();
   redisContext *inv = macho__tier_connect(t, "macho-tier-invalidations", err, errlen);
   if (!inv) return MACHO_EIO;
   redisReply *r = NULL;
@@ -237,6 +247,7 @@ int macho__tier_establish(struct macho_tier *t, char *err, size_t errlen) {
   uint64_t e = atomic_load(&t->epoch);
   if (e & 1) atomic_store(&t->epoch, e + 1);
   t->inv_id = id;
+  macho__tier_lease_renew(t, started);
   if (t->thread_started) atomic_fetch_add_explicit(&t->n.reconnects, 1, memory_order_relaxed);
   pthread_cond_broadcast(&t->state_cv);
   pthread_mutex_unlock(&t->state_mu);
@@ -255,6 +266,43 @@ static bool send_ping(struct macho_tier *t, redisContext *rc, char *err, size_t 
   return rcode == MACHO__RC_OK;
 }
 
+/* Data connection i is locked: settle its part of the round. */
+static void round_conn(struct macho_tier *t, hb_state *hb, uint32_t i) {
+  macho__tier_conn *c = &t->conns[i];
+  char err[MACHO__TIER_ERROR_LEN];
+  if (!c->rc || atomic_load(&c->ok_sent_ns) >= hb->sent_ns) { /* nothing to lose, or answered since */
+    hb->data[i] = HB_DONE;
+    macho__tier_conn_release(t, c);
+    return;
+  }
+  if (send_ping(t, c->rc, err, sizeof err)) {
+    hb->data[i] = HB_PENDING; /* keeps c->mu until the PONG */
+    return;
+  }
+  macho__tier_conn_failed(t, c, MACHO_TIER_FLUSH_DATA, err);
+  hb->data[i] = HB_DONE;
+  macho__tier_conn_release(t, c);
+}
+
+/* Try the busy connections of the round again (woken when one is released). */
+static void round_retry(struct macho_tier *t, hb_state *hb) {
+  for (uint32_t i = 0; i < t->nconns; i++) {
+    if (hb->data[i] != HB_WANTED) continue;
+    macho__tier_conn *c = &t->conns[i];
+    if (atomic_load(&c->ok_sent_ns) >= hb->sent_ns) { /* its user's request, sent since, was answered */
+      atomic_store(&c->hb_wanted, false);
+      hb->data[i] = HB_DONE;
+      continue;
+    }
+    if (pthread_mutex_trylock(&c->mu) != 0) {
+      atomic_store(&c->hb_wanted, true);
+      if (pthread_mutex_trylock(&c->mu) != 0) continue; /* its holder will wake us */
+    }
+    atomic_store(&c->hb_wanted, false);
+    round_conn(t, hb, i);
+  }
+}
+
 /* Start a round. Returns false when the invalidation connection failed. */
 static bool round_start(struct macho_tier *t, hb_state *hb, uint64_t epoch, char *err, size_t errlen) {
   hb->sent_ns = macho__tier_now_ns();
@@ -264,17 +312,8 @@ static bool round_start(struct macho_tier *t, hb_state *hb, uint64_t epoch, char
     return false;
   }
   hb->inv_pending = true;
-  for (uint32_t i = 0; i < t->nconns; i++) {
-    macho__tier_conn *c = &t->conns[i];
-    /* A busy connection is being checked by its user's own request. */
-    if (pthread_mutex_trylock(&c->mu) != 0) continue;
-    if (c->rc && send_ping(t, c->rc, err, errlen)) {
-      hb->data_pending[i] = true; /* keeps c->mu until the PONG */
-      continue;
-    }
-    if (c->rc) macho__tier_conn_failed(t, c, MACHO_TIER_FLUSH_DATA, err);
-    pthread_mutex_unlock(&c->mu);
-  }
+  for (uint32_t i = 0; i < t->nconns; i++) hb->data[i] = HB_WANTED;
+  round_retry(t, hb);
   if (t->bcast_rc) {
     if (!send_ping(t, t->bcast_rc, err, errlen)) {
       macho__tier_set_error(t, "BCAST tracking connection: %s", err);
@@ -300,21 +339,36 @@ static void data_pong(struct macho_tier *t, hb_state *hb, uint32_t i) {
     rc = MACHO__RC_IO;
   }
   if (r) freeReplyObject(r);
-  if (rc != MACHO__RC_OK) macho__tier_conn_failed(t, c, MACHO_TIER_FLUSH_DATA, err);
-  hb->data_pending[i] = false;
-  pthread_mutex_unlock(&c->mu);
+  if (rc == MACHO__RC_OK)
+    atomic_store(&c->ok_sent_ns, hb->sent_ns);
+  else
+    macho__tier_conn_failed(t, c, MACHO_TIER_FLUSH_DATA, err);
+  hb->data[i] = HB_DONE;
+  macho__tier_conn_release(t, c);
 }
 
-/* End the round's leftovers when serve() stops: a connection whose PONG is
- * still due has an unread reply, so it cannot be reused. */
-static void round_abandon(struct macho_tier *t, hb_state *hb) {
-  for (uint32_t i = 0; i < t->nconns; i++)
-    if (hb->data_pending[i]) {
-      macho__tier_conn *c = &t->conns[i];
-      macho__tier_conn_failed(t, c, MACHO_TIER_FLUSH_DATA, "heartbeat abandoned");
-      hb->data_pending[i] = false;
-      pthread_mutex_unlock(&c->mu);
+/* End the round's leftovers: a connection whose PONG is still due has an
+ * unread reply, so it cannot be reused. */
+static void round_abandon(struct macho_tier *t, hb_state *hb, int cause) {
+  for (uint32_t i = 0; i < t->nconns; i++) {
+    macho__tier_conn *c = &t->conns[i];
+    if (hb->data[i] == HB_PENDING) {
+      macho__tier_conn_failed(t, c, cause, "no PONG within heartbeat_timeout_ms");
+      macho__tier_conn_release(t, c);
+    } else if (hb->data[i] == HB_WANTED) {
+      atomic_store(&c->hb_wanted, false);
     }
+    hb->data[i] = HB_DONE;
+  }
+  hb->inv_pending = hb->bcast_pending = false;
+  hb->sent_ns = 0;
+}
+
+static bool round_complete(const struct macho_tier *t, const hb_state *hb) {
+  if (hb->inv_pending || hb->bcast_pending) return false;
+  for (uint32_t i = 0; i < t->nconns; i++)
+    if (hb->data[i] != HB_DONE) return false;
+  return true;
 }
 
 /* ---- the thread -------------------------------------------------------------- */
@@ -348,19 +402,16 @@ static void serve(struct macho_tier *t) {
         macho__tier_flush(t, MACHO_TIER_FLUSH_HEARTBEAT, epoch);
         break;
       }
-      for (uint32_t i = 0; i < t->nconns; i++)
-        if (hb.data_pending[i]) {
-          macho__tier_conn *c = &t->conns[i];
-          macho__tier_conn_failed(t, c, MACHO_TIER_FLUSH_HEARTBEAT, "no PONG within heartbeat_timeout_ms");
-          hb.data_pending[i] = false;
-          pthread_mutex_unlock(&c->mu);
-        }
-      hb.sent_ns = 0;
+      /* A data connection that did not answer is dropped; one that stayed
+       * busy all along is left to its user's own timeout. Either way this
+       * round renews nothing, and the lease may lapse. */
+      round_abandon(t, &hb, MACHO_TIER_FLUSH_HEARTBEAT);
       continue;
     }
-    bool pending = hb.inv_pending || hb.bcast_pending;
-    for (uint32_t i = 0; i < t->nconns; i++) pending = pending || hb.data_pending[i];
-    if (hb.sent_ns && !pending) hb.sent_ns = 0; /* round complete */
+    if (hb.sent_ns && round_complete(t, &hb)) {
+      macho__tier_lease_renew(t, hb.sent_ns);
+      hb.sent_ns = 0;
+    }
     if (!hb.sent_ns && now >= hb.next_ns) {
       if (!round_start(t, &hb, epoch, err, sizeof err)) break;
       hb.next_ns = hb.sent_ns + interval;
@@ -375,7 +426,7 @@ static void serve(struct macho_tier *t) {
     pfd[n] = (struct pollfd){.fd = t->wake[0], .events = POLLIN}, pfd_conn[n++] = UINT32_MAX;
     pfd[n] = (struct pollfd){.fd = t->bcast_rc ? t->bcast_rc->fd : -1, .events = POLLIN}, pfd_conn[n++] = UINT32_MAX;
     for (uint32_t i = 0; i < t->nconns; i++)
-      if (hb.data_pending[i]) pfd[n] = (struct pollfd){.fd = t->conns[i].rc->fd, .events = POLLIN}, pfd_conn[n++] = i;
+      if (hb.data[i] == HB_PENDING) pfd[n] = (struct pollfd){.fd = t->conns[i].rc->fd, .events = POLLIN}, pfd_conn[n++] = i;
     int ready = poll(pfd, n, timeout_ms);
     if (ready < 0 && errno != EINTR) {
       macho__tier_set_error(t, "poll: %s", strerror(errno));
@@ -383,7 +434,10 @@ static void serve(struct macho_tier *t) {
       break;
     }
     if (ready <= 0) continue;
-    if (pfd[1].revents) drain_wake(t);
+    if (pfd[1].revents) {
+      drain_wake(t);
+      if (hb.sent_ns) round_retry(t, &hb); /* a busy connection was released */
+    }
     for (nfds_t k = 3; k < n; k++)
       if (pfd[k].revents) data_pong(t, &hb, pfd_conn[k]);
     if (pfd[2].revents) {
@@ -436,7 +490,7 @@ static void serve(struct macho_tier *t) {
       }
     }
   }
-  round_abandon(t, &hb);
+  round_abandon(t, &hb, MACHO_TIER_FLUSH_DATA);
 }
 
 /* Sleep up to ms, or until woken (close). */
