@@ -277,6 +277,80 @@ static void calls_with_bad_arguments_change_nothing(void **state) {
   macho_tier_close(t);
 }
 
+static void running_out_of_memory_is_an_error_that_loses_nothing(void **state) {
+  (void)state;
+  need_server();
+  /* Open: fail the n-th allocation for n = 1, 2, ... until open succeeds;
+   * every failure is MACHO_ENOMEM and leaves nothing allocated. */
+  test_alloc ta = {0};
+  macho_allocator hooks = test_alloc_hooks(&ta);
+  macho_config l1;
+  macho_config_init(&l1);
+  l1.allocator = &hooks;
+  macho_tier_options o;
+  tier_test_options(&o, &server);
+  o.l1 = &l1;
+  char err[256];
+  o.error_buf = err;
+  o.error_buf_size = sizeof err;
+  macho_tier *t = NULL;
+  int failures = 0;
+  for (uint64_t n = 1;; n++) {
+    ta = (test_alloc){.fail_at = n};
+    int rc = macho_tier_open(&o, &t);
+    if (rc == MACHO_OK) break;
+    assert_int_equal(rc, MACHO_ENOMEM);
+    assert_null(t);
+    assert_int_equal(ta.live_blocks, 0);
+    failures++;
+    assert_true(n < 10000);
+  }
+  assert_true(failures > 5);
+  /* Then each call on its own: a failed allocation is ENOMEM, and the tier
+   * and Redis stay as they were. A long key and a large value need heap
+   * buffers for the request. */
+  char key[600], value[2000], buf[2100];
+  memset(key, 'k', sizeof key);
+  memset(value, 'v', sizeof value);
+  size_t n;
+  int oom = 0;
+  for (int attempt = 0; attempt < 50; attempt++) {
+    ta.fail_at = ta.calls + 1 + (uint64_t)attempt; /* the 1st, then the 2nd, ... allocation of the call */
+    int rc = macho_tier_put(t, key, sizeof key, value, sizeof value);
+    if (rc == MACHO_ENOMEM) {
+      oom++;
+      continue;
+    }
+    assert_int_equal(rc, MACHO_OK);
+    ta.fail_at = 0;
+    break;
+  }
+  assert_true(oom > 0);
+  ta.fail_at = 0;
+  char rkey[sizeof key + 6];
+  memcpy(rkey, "test:", 5);
+  memcpy(rkey + 5, key, sizeof key);
+  rkey[sizeof rkey - 1] = '\0';
+  char *got = malloc(4096);
+  assert_non_null(got);
+  assert_true(ext_get(ext, rkey, got, 4096));
+  assert_int_equal(strlen(got), sizeof value);
+  free(got);
+  assert_int_equal(macho_tier_flush_local(t), MACHO_OK);
+  for (int attempt = 0;; attempt++) {
+    ta.fail_at = ta.calls + 1 + (uint64_t)attempt;
+    int rc = macho_tier_get(t, key, sizeof key, buf, sizeof buf, &n);
+    ta.fail_at = 0;
+    if (rc == MACHO_OK) break;
+    assert_int_equal(rc, MACHO_ENOMEM);
+    assert_true(attempt < 50);
+  }
+  assert_int_equal(n, sizeof value);
+  assert_memory_equal(buf, value, sizeof value);
+  macho_tier_close(t);
+  assert_int_equal(ta.live_blocks, 0);
+}
+
 /* ---- read-through, write-through ------------------------------------------------ */
 
 static void get_reads_through_redis_then_answers_from_l1(void **state) {
@@ -1154,6 +1228,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(open_rejects_bad_options_with_a_sentence),
       cmocka_unit_test(calls_with_bad_arguments_change_nothing),
+      cmocka_unit_test(running_out_of_memory_is_an_error_that_loses_nothing),
       cmocka_unit_test(get_reads_through_redis_then_answers_from_l1),
       cmocka_unit_test(put_and_delete_write_through_to_redis_and_l1),
       cmocka_unit_test(a_write_elsewhere_drops_the_key_from_l1),
