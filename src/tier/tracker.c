@@ -69,7 +69,8 @@ bool macho__tier_flush(struct macho_tier *t, int cause, uint64_t down_from_epoch
   atomic_fetch_add_explicit(&t->n.flushes[cause], 1, memory_order_relaxed);
   if (went_down) {
     pthread_mutex_lock(&t->state_mu);
-    t->inv_id = -1;
+    /* Unless the thread has already re-established tracking meanwhile. */
+    if (atomic_load(&t->epoch) == down_from_epoch + 1) t->inv_id = -1;
     pthread_mutex_unlock(&t->state_mu);
     macho__tier_wake(t);
   }
