@@ -205,8 +205,10 @@ int cmd_tier_demo(int argc, char **argv) {
   macho_tier *a = NULL;
   int rc = open_tier(redis, prefix, NULL, &a, false);
   uint64_t *delays = rc == MACHO_OK ? malloc(writes * sizeof *delays) : NULL;
+  uint64_t *puts = rc == MACHO_OK ? malloc(writes * sizeof *puts) : NULL; /* A's own round trip, the baseline */
+  size_t nputs = 0;
   size_t ndelays = 0, missed = 0, wrong = 0;
-  if (rc == MACHO_OK && !delays) {
+  if (rc == MACHO_OK && (!delays || !puts)) {
     fprintf(stderr, "macho tier-demo: out of memory\n");
     rc = MACHO_ENOMEM;
   }
@@ -224,6 +226,7 @@ int cmd_tier_demo(int argc, char **argv) {
     snprintf(value, sizeof value, "hello from A (write %llu)", (unsigned long long)i + 1);
     uint64_t t0 = now_ns();
     int st = macho_tier_put(a, "greeting", 8, value, strlen(value));
+    puts[nputs++] = now_ns() - t0;
     if (st != MACHO_OK) {
       char err[256];
       if (macho_tier_last_error(a, err, sizeof err) != MACHO_OK) err[0] = '\0';
@@ -260,15 +263,20 @@ int cmd_tier_demo(int argc, char **argv) {
     qsort(delays, ndelays, sizeof *delays, cmp_u64);
     double med = quantile_us(delays, ndelays, 0.5), p99 = quantile_us(delays, ndelays, 0.99),
            max = (double)delays[ndelays - 1] / 1000.0, min = (double)delays[0] / 1000.0;
+    qsort(puts, nputs, sizeof *puts, cmp_u64);
+    double put_med = quantile_us(puts, nputs, 0.5), put_p99 = quantile_us(puts, nputs, 0.99);
     if (json)
       printf("{\"writes\":%llu,\"invalidated\":%zu,\"missed\":%zu,\"stale_reads_after_invalidation\":%zu,"
              "\"delay_us\":{\"min\":%.1f,\"median\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
+             "\"put_us\":{\"median\":%.1f,\"p99\":%.1f},"
              "\"b\":{\"l1_hits\":%llu,\"l1_misses\":%llu,\"invalidations\":%llu}}\n",
-             (unsigned long long)writes, ndelays, missed, wrong, min, med, p99, max,
+             (unsigned long long)writes, ndelays, missed, wrong, min, med, p99, max, put_med, put_p99,
              (unsigned long long)bs.l1_hits, (unsigned long long)bs.l1_misses, (unsigned long long)bs.invalidations);
     else {
       printf("invalidation delay (start of A's put -> B's L1 drops the key), %zu writes:\n", ndelays);
       printf("  min %.1f us, median %.1f us, p99 %.1f us, max %.1f us\n", min, med, p99, max);
+      printf("  for scale, A's put itself (one round trip to Redis): median %.1f us, p99 %.1f us\n", put_med,
+             put_p99);
       if (have_bs)
         printf("process B: %llu L1 hits, %llu L1 misses, %llu invalidations received\n",
                (unsigned long long)bs.l1_hits, (unsigned long long)bs.l1_misses,
@@ -276,6 +284,7 @@ int cmd_tier_demo(int argc, char **argv) {
     }
   }
   free(delays);
+  free(puts);
   if (rc != MACHO_OK) return CLI_FAIL;
   if (missed || wrong) {
     fprintf(stderr, "macho tier-demo: %zu writes were never reported to B, %zu read back wrong\n", missed, wrong);
