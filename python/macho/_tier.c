@@ -468,6 +468,32 @@ static PyObject *Tier_clear(TierObject *self, PyObject *unused) {
   return rc == MACHO_OK ? new_ref(Py_None) : raise_tier(self, rc);
 }
 
+typedef struct keys_ctx {
+  TierObject *self;
+  PyObject *list;
+} keys_ctx;
+
+static int collect_key(void *ctx, const void *key, size_t klen) {
+  keys_ctx *k = ctx;
+  PyObject *o = make_value(k->self, key, klen);
+  if (!o) return 1;
+  int rc = PyList_Append(k->list, o);
+  Py_DECREF(o);
+  return rc ? 1 : 0;
+}
+
+/* keys(): the keys L1 holds now (a snapshot; Redis may hold more). */
+static PyObject *Tier_keys(TierObject *self, PyObject *unused) {
+  (void)unused;
+  if (enter(self) != 0) return NULL;
+  keys_ctx k = {self, PyList_New(0)};
+  int rc = k.list ? macho_foreach_key(macho_tier_l1(self->tier), collect_key, &k) : 1;
+  leave(self);
+  if (rc == 0) return k.list;
+  Py_XDECREF(k.list);
+  return rc == 1 ? NULL : raise_tier(self, rc);
+}
+
 static PyObject *Tier_wait_ready(TierObject *self, PyObject *args, PyObject *kw) {
   static char *names[] = {"timeout", NULL};
   double timeout = 5.0;
@@ -648,6 +674,7 @@ static PyMethodDef Tier_methods[] = {
     {"delete", (PyCFunction)Tier_delete, METH_O, "delete(key) -> bool: DEL in Redis and drop from L1; True if Redis had it."},
     {"clear", (PyCFunction)Tier_clear, METH_NOARGS,
      "clear(): empty L1 (this process's copy). Redis, shared by every process, is unchanged."},
+    {"keys", (PyCFunction)Tier_keys, METH_NOARGS, "keys() -> list: the keys L1 holds now (Redis may hold more)."},
     {"wait_ready", (PyCFunction)(void (*)(void))Tier_wait_ready, METH_VARARGS | METH_KEYWORDS,
      "wait_ready(timeout=5.0) -> bool: wait until tracking is up (after a failure it reconnects by itself)."},
     {"close", (PyCFunction)Tier_close, METH_NOARGS, "close(): stop the tier (waits for calls in flight). Idempotent."},

@@ -143,6 +143,7 @@ def test_reads_through_redis_then_answers_from_l1(server, outside):
         with pytest.raises(KeyError):
             t["nobody"]
         assert len(t) == 1 and t.current_size == 1
+        assert t.keys() == [b"user"]
 
 
 def test_writes_through_to_redis_and_l1(server, outside):
