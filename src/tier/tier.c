@@ -197,11 +197,13 @@ static void l1_store(macho_tier *t, const void *key, size_t klen, uint64_t h, co
   double ttl = -1; /* -1: L1's default TTL */
   if (!skip && pttl_ms >= 0) {
     /* Expire no later than Redis does: Redis read the PTTL after t0, so the
-     * key lives at least until t0 + pttl. One millisecond of margin for L1
-     * deadlines kept in whole-millisecond ticks. */
+     * key lives at least until t0 + pttl. L1 deadlines may be one tick late
+     * (README: 100 us, 1 s beyond 119 hours), so take a tick off: 1 ms, or
+     * 1 s for TTLs that long. */
     uint64_t elapsed_ns = macho__tier_l1_now_ns(t) - s->t0_ns;
     long long elapsed_ms = (long long)((elapsed_ns + 999999u) / 1000000u);
-    long long rem = pttl_ms - elapsed_ms - 1;
+    long long margin_ms = pttl_ms > 119LL * 3600 * 1000 ? 1000 : 1;
+    long long rem = pttl_ms - elapsed_ms - margin_ms;
     if (rem <= 0)
       skip = true;
     else {
