@@ -154,26 +154,18 @@ static double quantile_us(const uint64_t *sorted, size_t n, double q) {
   return (double)sorted[i] / 1000.0;
 }
 
-int cmd_tier_demo(int argc, char **argv) {
-  const char *redis = NULL;
-  uint64_t writes = 1000;
-  bool json = false;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--redis") == 0 && i + 1 < argc)
-      redis = argv[++i];
-    else if (strcmp(argv[i], "--writes") == 0 && i + 1 < argc) {
-      if (!cli_parse_u64("--writes", argv[++i], 1, 10000000, &writes)) return CLI_USAGE;
-    } else if (strcmp(argv[i], "--json") == 0)
-      json = true;
-    else {
-      fprintf(stderr, "macho tier-demo: unknown or incomplete option '%s'\n", argv[i]);
-      return CLI_USAGE;
-    }
-  }
-  if (!redis) {
-    fprintf(stderr, "macho tier-demo: --redis HOST:PORT is required\n");
-    return CLI_USAGE;
-  }
+typedef struct tier_demo_opts {
+  cli_base base;
+  const char *redis;
+  uint64_t writes;
+  bool json;
+} tier_demo_opts;
+
+static int tier_demo_run(void *p) {
+  const tier_demo_opts *o = p;
+  const char *redis = o->redis;
+  uint64_t writes = o->writes;
+  bool json = o->json;
   if (!macho_tier_available()) {
     fprintf(stderr, "macho tier-demo: this build has no Redis tier (built without hiredis)\n");
     return CLI_FAIL;
@@ -292,3 +284,34 @@ int cmd_tier_demo(int argc, char **argv) {
   }
   return CLI_OK;
 }
+
+static const cli_option tier_demo_options[] = {
+    {CLI_OPT("redis", 'r', CLI_STRING, tier_demo_opts, redis, "HOST:PORT",
+             "the Redis both processes use (HOST:PORT, [IPv6]:PORT or unix:/path)"), .flags = CLI_REQUIRED},
+    {CLI_OPT("writes", 'n', CLI_U64, tier_demo_opts, writes, "N",
+             "writes by process A, each timed until process B is told"), .min = 1, .max = 10000000},
+    {CLI_OPT("json", 0, CLI_FLAG, tier_demo_opts, json, NULL,
+             "one JSON object: the delay's min, median, p99, max, and B's counters")},
+    {0},
+};
+
+static const tier_demo_opts tier_demo_defaults = {.writes = 1000};
+
+const cli_spec cli_spec_tier_demo = {
+    .name = "tier-demo",
+    .summary = "two processes, one Redis: write in one, watch the other's L1 follow",
+    .args = "",
+    .description =
+        "Forks a second process; each opens a macho tier (a local L1 kept coherent with Redis "
+        "through CLIENT TRACKING). Process A writes a key N times; before each write process B "
+        "reads it (so Redis tracks it for B), and B's invalidation listener notes when Redis "
+        "told it of A's write. Prints what B reads after each of the first writes, then the "
+        "delay from the start of A's put to B's invalidation (min, median, p99, max) next to "
+        "A's own put round trip. Keys are macho:tier-demo:PID:..., deleted at the end. Exit "
+        "status 1 when a write never reached B or B read a stale value after it.",
+    .examples = "macho tier-demo --redis 127.0.0.1:6379\nmacho tier-demo --redis 127.0.0.1:6379 --writes 10000 --json",
+    .options = tier_demo_options,
+    .opts_size = sizeof(tier_demo_opts),
+    .defaults = &tier_demo_defaults,
+    .run = tier_demo_run,
+};
