@@ -1224,6 +1224,68 @@ static void bcast_mode_hears_every_key_under_its_prefixes(void **state) {
   macho_tier_close(t);
 }
 
+/* ---- the dashboard ------------------------------------------------------------------ */
+
+/* GET path from 127.0.0.1:port; returns the HTTP status, body into buf. */
+static int http_get(int port, const char *path, char *buf, size_t buflen) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) return -1;
+  char req[256];
+  int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1:%d\r\n\r\n", path, port);
+  if (write(fd, req, (size_t)n) != n) return -1;
+  size_t got = 0;
+  ssize_t r;
+  while (got + 1 < buflen && (r = read(fd, buf + got, buflen - 1 - got)) > 0) got += (size_t)r;
+  buf[got] = '\0';
+  close(fd);
+  int status = -1;
+  sscanf(buf, "HTTP/1.%*d %d", &status);
+  return status;
+}
+
+static void the_dashboard_shows_the_tier_by_level(void **state) {
+  (void)state;
+  need_server();
+  macho_tier *t = open_default();
+  assert_true(ext_set(ext, "test:d", "1"));
+  char buf[64];
+  assert_true(tier_str(t, "d", buf, sizeof buf, NULL)); /* an L1 miss, an L2 hit */
+  assert_true(tier_str(t, "d", buf, sizeof buf, NULL)); /* an L1 hit */
+  assert_false(tier_str(t, "nope", buf, sizeof buf, NULL));
+  macho_dashboard_options d;
+  macho_dashboard_options_init(&d);
+  assert_null(d.tier);
+  d.tier = t;
+  macho_dashboard *dash;
+  assert_int_equal(macho_dashboard_start(macho_tier_l1(t), &d, &dash), MACHO_OK);
+  int port = 0;
+  assert_int_equal(sscanf(macho_dashboard_url(dash), "http://127.0.0.1:%d/", &port), 1);
+  static char body[65536];
+  assert_int_equal(http_get(port, "/api/tier", body, sizeof body), 200);
+  assert_non_null(strstr(body, "{\"enabled\":true,\"tracking\":true"));
+  assert_non_null(strstr(body, "\"l1\":{\"hits\":1,\"misses\":2}"));
+  assert_non_null(strstr(body, "\"l2\":{\"hits\":1,\"misses\":1,\"errors\":0}"));
+  assert_int_equal(http_get(port, "/metrics", body, sizeof body), 200);
+  assert_non_null(strstr(body, "macho_hits_total{shard=\"0\"} 1")); /* the cache's own series stay */
+  assert_non_null(strstr(body, "macho_tier_gets_total{level=\"l1\",result=\"hit\"} 1\n"));
+  assert_non_null(strstr(body, "macho_tier_gets_total{level=\"l2\",result=\"miss\"} 1\n"));
+  assert_non_null(strstr(body, "macho_tier_flushes_total{cause=\"heartbeat\"} 0\n"));
+  assert_non_null(strstr(body, "macho_tier_tracking 1\n"));
+  macho_dashboard_stop(dash);
+  /* Without a tier: /api/tier says so and /metrics has no tier series. */
+  d.tier = NULL;
+  assert_int_equal(macho_dashboard_start(macho_tier_l1(t), &d, &dash), MACHO_OK);
+  assert_int_equal(sscanf(macho_dashboard_url(dash), "http://127.0.0.1:%d/", &port), 1);
+  assert_int_equal(http_get(port, "/api/tier", body, sizeof body), 200);
+  assert_non_null(strstr(body, "{\"enabled\":false}"));
+  assert_int_equal(http_get(port, "/metrics", body, sizeof body), 200);
+  assert_null(strstr(body, "macho_tier_"));
+  macho_dashboard_stop(dash);
+  macho_tier_close(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(open_rejects_bad_options_with_a_sentence),
@@ -1249,6 +1311,7 @@ int main(void) {
       cmocka_unit_test(a_redis_restart_empties_l1_and_reconnects),
       cmocka_unit_test(a_stuck_invalidation_thread_cannot_stretch_the_bound),
       cmocka_unit_test(bcast_mode_hears_every_key_under_its_prefixes),
+      cmocka_unit_test(the_dashboard_shows_the_tier_by_level),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -428,6 +428,9 @@ typedef struct macho_dashboard_options {
                          (Authorization: Bearer, ?token= or the page's cookie); 1-256 of
                          [A-Za-z0-9._~-]; NULL = none */
   int management;     /* 1 = enable the clear/get/del endpoints (default 0: read-only) */
+  struct macho_tier *tier; /* also serve this Redis tier's figures: GET /api/tier and the
+                              macho_tier_* series in /metrics; NULL = none (default). Pass
+                              macho_tier_l1(tier) as the cache; the tier must outlive it. */
 } macho_dashboard_options;
 
 /* Fill *opts with the defaults above (NULL is a no-op). */
