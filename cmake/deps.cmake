@@ -20,3 +20,17 @@ file(GLOB MACHO_DASHBOARD_WWW_FILES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/
 set_source_files_properties(${PROJECT_SOURCE_DIR}/src/dashboard/assets.c PROPERTIES
   COMPILE_DEFINITIONS "MACHO_DASHBOARD_WWW=\"${PROJECT_SOURCE_DIR}/src/dashboard/www\";MACHO_CHARTJS=\"${MACHO_CHARTJS}\""
   OBJECT_DEPENDS "${MACHO_DASHBOARD_WWW_FILES};${MACHO_CHARTJS}")
+# The Redis tier (src/tier/) talks to Redis through hiredis (Debian
+# libhiredis-dev). Optional: without it the tier compiles to stubs that
+# return MACHO_ENOTSUP. -DMACHO_TIER=OFF leaves it out even when found.
+option(MACHO_TIER "Build the Redis tier when hiredis is found" ON)
+if(MACHO_TIER)
+  pkg_check_modules(HIREDIS hiredis)
+endif()
+if(HIREDIS_FOUND)
+  target_include_directories(macho_objects PRIVATE ${HIREDIS_INCLUDE_DIRS})
+  # Directory-wide: the tier's tests use hiredis as an outside client too.
+  add_compile_definitions(MACHO_HAVE_HIREDIS=1)
+  list(APPEND MACHO_LINK_LIBS ${HIREDIS_LINK_LIBRARIES})
+  set(MACHO_PC_PRIVATE "${MACHO_PC_PRIVATE} -lhiredis")
+endif()

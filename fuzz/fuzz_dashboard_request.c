@@ -246,6 +246,7 @@ static void fuzz_decide(uint8_t flags, unsigned port, const char *text, size_t n
   case MACHO__ROUTE_STATS:
   case MACHO__ROUTE_METRICS:
   case MACHO__ROUTE_HISTORY:
+  case MACHO__ROUTE_TIER:
     CHECK(get || head, "a read answered to %.*s", (int)r.method_len, r.method);
     CHECK(d.head == head, "HEAD not flagged");
     if (d.route == MACHO__ROUTE_HISTORY) CHECK(d.seconds <= MACHO__HISTORY_SECONDS, "seconds out of range");

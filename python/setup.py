@@ -76,9 +76,20 @@ if os.path.exists(deps):
         if re.search(r"\b%s\b" % re.escape(name), text) and lib not in libraries:
             libraries.append(lib)
 
+# macho.Tier (python/macho/_tier.c, the Redis tier of src/tier/) is compiled
+# into the same shared object; macho/__init__.py loads its module, macho._tier,
+# from it. With hiredis it is the real tier, without it Tier() raises
+# NotImplementedError.
+hiredis = pkg_config("--cflags", "--libs", "hiredis")
+if hiredis:
+    define_macros.append(("MACHO_HAVE_HIREDIS", "1"))
+    extra_compile_args += [f for f in hiredis if f.startswith("-I")]
+    libraries += [f[2:] for f in hiredis if f.startswith("-l")] or ["hiredis"]
+
 ext = Extension(
     "macho._macho",
-    sources=[rel(os.path.join(HERE, "macho", "_macho.c"))] + [rel(p) for p in lib_sources],
+    sources=[rel(os.path.join(HERE, "macho", "_macho.c")), rel(os.path.join(HERE, "macho", "_tier.c"))]
+    + [rel(p) for p in lib_sources],
     include_dirs=[os.path.join(ROOT, "include"), os.path.join(ROOT, "src")],
     define_macros=define_macros,
     libraries=libraries,

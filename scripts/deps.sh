@@ -9,6 +9,7 @@ PKGS=(
   python3 python3-dev python3-pytest python3-hypothesis python3-setuptools python3-wheel python3-pip
   python3-cachetools python3-selenium chromium chromium-driver curl
   python3-lru-dict mypy
+  libhiredis-dev redis-server
 )
 missing=()
 for p in "${PKGS[@]}"; do

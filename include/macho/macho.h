@@ -429,6 +429,9 @@ typedef struct macho_dashboard_options {
                          (Authorization: Bearer, ?token= or the page's cookie); 1-256 of
                          [A-Za-z0-9._~-]; NULL = none */
   int management;     /* 1 = enable the clear/get/del endpoints (default 0: read-only) */
+  struct macho_tier *tier; /* also serve this Redis tier's figures: GET /api/tier and the
+                              macho_tier_* series in /metrics; NULL = none (default). Pass
+                              macho_tier_l1(tier) as the cache; the tier must outlive it. */
 } macho_dashboard_options;
 
 /* Fill *opts with the defaults above (NULL is a no-op). */
@@ -453,6 +456,200 @@ MACHO_API MACHO_NODISCARD int macho_dashboard_start(macho_cache *cache,
 MACHO_API const char *macho_dashboard_url(const macho_dashboard *dash);
 /* Stop the server (waits for its thread) and free it. NULL is a no-op. */
 MACHO_API void macho_dashboard_stop(macho_dashboard *dash);
+
+/* ======================================================================== */
+/* Redis tier (src/tier/): macho as a coherent near-cache (L1) in front of   */
+/* Redis (L2). Reads look in L1, then Redis, and fill L1; writes go through  */
+/* to Redis and L1. Coherence comes from Redis server-assisted client-side   */
+/* caching (CLIENT TRACKING, REDIRECT to a connection subscribed to          */
+/* __redis__:invalidate; optional BCAST with prefixes): Redis tells the tier */
+/* which keys changed and the tier drops them from L1.                        */
+/*                                                                            */
+/* What the tier promises (README "Near-cache in front of Redis"):            */
+/*  - a value read into L1 is dropped when Redis reports a change to its key; */
+/*    a fill that raced such a report is never stored;                        */
+/*  - on any error, timeout or reconnect of a connection whose tracking L1    */
+/*    relies on, L1 is emptied first, and nothing is stored again until      */
+/*    tracking is re-established;                                             */
+/*  - a silent connection (half-open, paused server) is detected by a         */
+/*    heartbeat (a PING on every connection) within heartbeat_interval_ms +  */
+/*    heartbeat_timeout_ms, and then L1 is emptied;                           */
+/*  - L1 answers only under a lease that each completed heartbeat round       */
+/*    renews to (start of the round) + heartbeat_interval_ms +               */
+/*    heartbeat_timeout_ms: should the tier's thread stall, gets bypass L1    */
+/*    rather than serve past that bound;                                      */
+/*  - an L1 entry never outlives the key's TTL in Redis (read with PTTL in   */
+/*    the same MULTI as the value) nor the L1 config's TTL.                   */
+/* So a value may be served at most (invalidation delivery delay) after a    */
+/* write in normal operation, and never more than heartbeat_interval_ms +   */
+/* heartbeat_timeout_ms after it. Built only with hiredis; without it every   */
+/* macho_tier_* function returns MACHO_ENOTSUP (macho_tier_available()).      */
+/* ======================================================================== */
+typedef struct macho_tier macho_tier;
+
+/* Why L1 was emptied as a whole (macho_tier_stats.flushes[] index). */
+typedef enum macho_tier_flush_cause {
+  MACHO_TIER_FLUSH_SERVER = 0,   /* Redis sent a flush message (FLUSHALL / FLUSHDB) */
+  MACHO_TIER_FLUSH_INVALIDATION, /* the invalidation connection failed or closed */
+  MACHO_TIER_FLUSH_DATA,         /* a tracked data connection failed or closed */
+  MACHO_TIER_FLUSH_TIMEOUT,      /* a command on a tracked connection timed out */
+  MACHO_TIER_FLUSH_HEARTBEAT,    /* the invalidation connection missed its heartbeat */
+  MACHO_TIER_FLUSH_MANUAL,       /* macho_tier_flush_local */
+  MACHO_TIER_FLUSH_COUNT
+} macho_tier_flush_cause;
+
+/* "server", "invalidation", "data", "timeout", "heartbeat", "manual"; NULL if out of range. */
+MACHO_API const char *macho_tier_flush_cause_name(int cause);
+
+/* A loader fills a double miss (absent in L1 and in Redis). It runs on the
+ * calling thread, once per key at a time (other callers for the same key wait
+ * for its result; other keys are not blocked), with no tier lock held. It
+ * returns MACHO_OK after handing the value to macho_tier_load_set,
+ * MACHO_ENOTFOUND when the key has no value (nothing is stored), or any other
+ * value for an error (every waiter then gets MACHO_ECALLBACK, nothing is
+ * stored). The loaded value is written to Redis with SET NX (a value another
+ * writer stored meanwhile wins and is what the caller gets), then to L1. A
+ * loader may call the tier for other keys; for the same key it gets
+ * MACHO_EBUSY instead of a deadlock. */
+typedef struct macho_tier_load macho_tier_load;
+typedef int (*macho_tier_loader)(void *ctx, const void *key, size_t klen, macho_tier_load *out);
+/* Hand the loaded value to the tier (copied). ttl_seconds: its TTL in Redis,
+ * 0 = the tier's l2_ttl_seconds, +inf = none; negative or NaN = MACHO_EINVAL.
+ * MACHO_ENOMEM possible. Call at most once per load (a second call replaces). */
+MACHO_API MACHO_NODISCARD int macho_tier_load_set(macho_tier_load *out, const void *value, size_t vlen,
+                                                  double ttl_seconds);
+
+/* Called after L1 dropped what Redis reported: one key (without key_prefix;
+ * cause -1), on the tier's invalidation thread; or key NULL / klen 0 when L1
+ * was emptied as a whole (cause = a macho_tier_flush_cause), on the thread
+ * that saw the failure. It may hold tier locks: it must be quick and must
+ * not call into the tier (record, signal, return). */
+typedef void (*macho_tier_invalidate_fn)(void *ctx, const void *key, size_t klen, int cause);
+
+typedef struct macho_tier_options {
+  const char *redis;        /* "HOST:PORT" (IPv4, name, or "[IPv6]:PORT") or "unix:/path";
+                               default "127.0.0.1:6379" */
+  const char *username;     /* ACL user for AUTH (NULL = default user) */
+  const char *password;     /* AUTH password, NULL = no AUTH */
+  int db;                   /* SELECT this database (0..INT_MAX, default 0). Note that Redis
+                               tracks key names across databases. */
+  const char *key_prefix;   /* prepended to every key in Redis (NULL or "" = none); L1 keys
+                               and invalidation callbacks see keys without it */
+  int bcast;                /* 0 = default tracking (Redis remembers which keys this tier
+                               read); 1 = BCAST: told about every key under the prefixes */
+  const char *const *bcast_prefixes; /* BCAST prefixes of Redis keys (key_prefix included);
+                               NULL/0 = { key_prefix } (all keys when it is empty). Keys
+                               outside them are served from Redis but never held in L1. */
+  size_t nbcast_prefixes;
+  uint32_t connections;     /* data connections, keys spread over them by hash (2; 1..64) */
+  uint32_t connect_timeout_ms;    /* TCP connect + handshake (1000) */
+  uint32_t command_timeout_ms;    /* one request's reply (1000) */
+  uint32_t heartbeat_interval_ms; /* PING every connection this often (500) */
+  uint32_t heartbeat_timeout_ms;  /* each PONG due within this (500) */
+  uint32_t reconnect_max_ms;      /* reconnect backoff doubles from 10 ms up to this (1000) */
+  double l2_ttl_seconds;    /* TTL of values written to Redis without their own
+                               (0 = none, the default; +inf = none) */
+  const macho_config *l1;   /* the local cache (bytes mode); NULL = macho_config_init
+                               defaults. Copied; its clock also times the TTL clamp. */
+  macho_tier_loader loader; /* NULL = none: a double miss is MACHO_ENOTFOUND */
+  void *loader_ctx;
+  macho_tier_invalidate_fn on_invalidate; /* NULL = none */
+  void *on_invalidate_ctx;
+  char *error_buf;          /* when macho_tier_open fails: receives a sentence (may be NULL) */
+  size_t error_buf_size;
+} macho_tier_options;
+
+/* 1 when this build has the tier (hiredis), else 0. */
+MACHO_API int macho_tier_available(void);
+
+/* Fill *opts with the defaults above (NULL is a no-op). */
+MACHO_API void macho_tier_options_init(macho_tier_options *opts);
+
+/* Open a tier: opens L1, connects the invalidation connection (SUBSCRIBE) and
+ * the data connections, and starts the invalidation thread. Tracking is up
+ * when it returns MACHO_OK. MACHO_EINVAL for bad options (the sentence in
+ * error_buf says which), MACHO_EMODE when l1 is an object-mode config,
+ * MACHO_EIO when Redis cannot be reached or refuses (AUTH, SELECT, CLIENT
+ * TRACKING), MACHO_ENOMEM. On error nothing is left behind. */
+MACHO_API MACHO_NODISCARD int macho_tier_open(const macho_tier_options *opts, macho_tier **out);
+
+/* Stop the invalidation thread, close the connections and L1, free the tier.
+ * NULL is a no-op. Not thread-safe with respect to other calls on the tier. */
+MACHO_API void macho_tier_close(macho_tier *tier);
+
+/* Get key: from L1, else from Redis (GET and PTTL in one MULTI, one request
+ * per key in flight), else from the loader. The value is copied into buf
+ * (capacity buflen) and its length into *vlen (may be NULL). MACHO_OK;
+ * MACHO_ENOTFOUND when absent; MACHO_ERANGE when buflen is too small (*vlen
+ * says the size needed; a value read from Redis is still held in L1, so the
+ * retry is local); MACHO_EIO when Redis fails or times out (detail:
+ * macho_tier_last_error); MACHO_ECALLBACK when the loader failed; MACHO_EBUSY
+ * when the loader asks for its own key; MACHO_EINVAL for bad arguments. An L1
+ * hit takes no tier lock and makes no system call (the lease is checked
+ * against CLOCK_MONOTONIC_COARSE, a vDSO read). Thread-safe. */
+MACHO_API MACHO_NODISCARD int macho_tier_get(macho_tier *tier, const void *key, size_t klen, void *buf,
+                                             size_t buflen, size_t *vlen);
+
+/* Write key -> value to Redis (SET, with l2_ttl_seconds when set) and then
+ * to L1 (default tracking; in BCAST mode L1 only drops the key, since Redis
+ * reports the tier's own writes back). MACHO_OK, MACHO_EIO (the write may or
+ * may not have reached Redis; L1 holds no copy of the key afterwards),
+ * MACHO_EINVAL. Thread-safe. */
+MACHO_API MACHO_NODISCARD int macho_tier_put(macho_tier *tier, const void *key, size_t klen,
+                                             const void *value, size_t vlen);
+/* As macho_tier_put with this TTL in Redis (whole milliseconds, rounded up):
+ * 0 or +inf = no TTL; negative or NaN = MACHO_EINVAL. */
+MACHO_API MACHO_NODISCARD int macho_tier_put_ttl(macho_tier *tier, const void *key, size_t klen,
+                                                 const void *value, size_t vlen, double ttl_seconds);
+
+/* Delete key from Redis (DEL) and from L1. MACHO_OK when Redis had it,
+ * MACHO_ENOTFOUND when it did not, MACHO_EIO, MACHO_EINVAL. Thread-safe. */
+MACHO_API MACHO_NODISCARD int macho_tier_delete(macho_tier *tier, const void *key, size_t klen);
+
+/* Empty L1 (cause MACHO_TIER_FLUSH_MANUAL); Redis is unchanged. Thread-safe. */
+MACHO_API MACHO_NODISCARD int macho_tier_flush_local(macho_tier *tier);
+
+/* Wait up to timeout_ms until tracking is up (after a failure the tier
+ * reconnects by itself). MACHO_OK, or MACHO_EIO when it is still down. */
+MACHO_API MACHO_NODISCARD int macho_tier_wait_ready(macho_tier *tier, uint32_t timeout_ms);
+
+/* The L1 cache, for reading its counters and statistics (macho_counters_get,
+ * macho_stats_get, the dashboard). Writing to it directly bypasses coherence.
+ * Valid until macho_tier_close. NULL for NULL. */
+MACHO_API macho_cache *macho_tier_l1(macho_tier *tier);
+
+typedef struct macho_tier_stats {
+  uint64_t l1_hits, l1_misses;   /* gets answered by L1 / not (L1's own hits and misses) */
+  uint64_t l2_hits, l2_misses;   /* L1 misses that Redis answered with a value / without */
+  uint64_t l2_errors;            /* Redis requests that failed (connection, timeout, error reply) */
+  uint64_t lease_bypasses;       /* gets that skipped L1: its lease had lapsed (heartbeat late) */
+  uint64_t joined;               /* L1 misses that waited for another caller's read of the key */
+  uint64_t loads, load_errors;   /* loader calls, and those that failed */
+  uint64_t puts, deletes;        /* successful writes through the tier */
+  uint64_t fills;                /* values stored in L1 from Redis (gets, loads, puts) */
+  uint64_t fills_refused;        /* not stored: an invalidation or a failure raced the read */
+  uint64_t fills_skipped;        /* not stored: tracking down, TTL about to end, key outside BCAST prefixes */
+  uint64_t invalidation_messages;/* invalidation messages received */
+  uint64_t invalidations;        /* keys they named */
+  uint64_t flushes[MACHO_TIER_FLUSH_COUNT]; /* L1 emptied as a whole, by cause */
+  uint64_t reconnects;           /* times tracking was re-established after a failure */
+  uint64_t heartbeats;           /* PINGs answered on the invalidation connection */
+  uint64_t heartbeat_rtt_ns_max; /* the slowest of them */
+  int tracking;                  /* 1 = tracking is up now, 0 = down (L1 is bypassed) */
+  uint32_t connections;          /* data connections configured */
+  int64_t invalidation_client_id;/* CLIENT ID of the invalidation connection (-1 when down) */
+} macho_tier_stats;
+
+/* A snapshot of the tier's counters (each read atomically; they move while
+ * read). MACHO_OK or MACHO_EINVAL. Thread-safe. */
+MACHO_API MACHO_NODISCARD int macho_tier_stats_get(macho_tier *tier, macho_tier_stats *out);
+
+/* The last failure the tier saw as a sentence ("" when none), copied into buf
+ * (truncated to buflen, always terminated). MACHO_OK or MACHO_EINVAL. */
+MACHO_API MACHO_NODISCARD int macho_tier_last_error(macho_tier *tier, char *buf, size_t buflen);
+/* ======================================================================== */
+/* end of the Redis tier                                                      */
+/* ======================================================================== */
 
 #ifdef __cplusplus
 }

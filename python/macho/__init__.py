@@ -28,7 +28,19 @@ from . import _macho
 from ._macho import CacheClosedError
 from ._macho import CacheCore as _CacheCore
 
-__all__ = ["Cache", "CacheClosedError", "CacheInfo", "CacheMetrics", "CacheStats", "Dashboard",
+# macho.Tier (python/macho/_tier.c) lives in the same shared object as
+# _macho, as a second module: load it from there under its own name.
+import importlib.machinery as _machinery
+import importlib.util as _util
+
+_spec = _util.spec_from_file_location(
+    "macho._tier", _macho.__file__, loader=_machinery.ExtensionFileLoader("macho._tier", _macho.__file__))
+_tier = _util.module_from_spec(_spec)
+_spec.loader.exec_module(_tier)
+sys.modules["macho._tier"] = _tier
+Tier = _tier.Tier
+
+__all__ = ["Cache", "Tier", "CacheClosedError", "CacheInfo", "CacheMetrics", "CacheStats", "Dashboard",
            "Distribution", "GeneralInfo", "LatencyMetrics", "LifespanByReason", "LifespanMetrics",
            "Memoized", "cached", "filters", "launch_dashboard", "strategies", "__version__"]
 __version__ = "0.1.0"

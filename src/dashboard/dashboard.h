@@ -76,6 +76,10 @@ int macho__stats_json(macho_cache *c, macho__buf *b);
 /* /metrics, Prometheus text exposition format 0.0.4. */
 int macho__stats_prometheus(macho_cache *c, macho__buf *b);
 
+/* The Redis tier's figures (tier.c): /api/tier, and more /metrics series. */
+int macho__tier_stats_json(macho_tier *t, macho__buf *b);
+int macho__tier_stats_prometheus(macho_tier *t, macho__buf *b);
+
 /* ---- page assets (assets.c) ----------------------------------------------------- */
 
 typedef struct macho__asset {
@@ -123,6 +127,7 @@ typedef enum macho__dash_route {
   MACHO__ROUTE_STATS,
   MACHO__ROUTE_METRICS,
   MACHO__ROUTE_HISTORY,
+  MACHO__ROUTE_TIER,      /* GET /api/tier: the Redis tier's figures (tier.c) */
   MACHO__ROUTE_CLEAR,
   MACHO__ROUTE_GET,
   MACHO__ROUTE_DELETE,

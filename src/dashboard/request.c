@@ -286,6 +286,7 @@ static const route_def routes[] = {
     {"/api/stats", MACHO__ROUTE_STATS, "GET, HEAD"},
     {"/metrics", MACHO__ROUTE_METRICS, "GET, HEAD"},
     {"/api/history", MACHO__ROUTE_HISTORY, "GET, HEAD"},
+    {"/api/tier", MACHO__ROUTE_TIER, "GET, HEAD"},
     {"/api/clear", MACHO__ROUTE_CLEAR, "POST"},
     {"/api/get", MACHO__ROUTE_GET, "POST"},
     {"/api/key", MACHO__ROUTE_DELETE, "DELETE"},

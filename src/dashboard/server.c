@@ -48,6 +48,7 @@
 
 struct macho_dashboard {
   macho_cache *cache;
+  macho_tier *tier; /* NULL, or a tier whose figures are served too (/api/tier, /metrics) */
   macho__dash_alloc alloc;
   struct MHD_Daemon *daemon;
   macho__dash_site site;
@@ -85,6 +86,7 @@ void macho_dashboard_options_init(macho_dashboard_options *o) {
   o->listen = "127.0.0.1:0";
   o->token = NULL;
   o->management = 0;
+  o->tier = NULL;
 }
 
 void macho__dash_tuning_init(macho__dash_tuning *t) {
@@ -157,7 +159,18 @@ static int write_stats(macho_dashboard *d, macho__buf *b, const macho__dash_deci
 }
 static int write_metrics(macho_dashboard *d, macho__buf *b, const macho__dash_decision *dec) {
   (void)dec;
-  return macho__stats_prometheus(d->cache, b);
+  int rc = macho__stats_prometheus(d->cache, b);
+  return rc == MACHO_OK && d->tier ? macho__tier_stats_prometheus(d->tier, b) : rc;
+}
+/* /api/tier: the tier's figures, or {"enabled":false} (so the page can ask
+ * without a failed request). */
+static int write_tier(macho_dashboard *d, macho__buf *b, const macho__dash_decision *dec) {
+  (void)dec;
+  if (!d->tier) {
+    macho__buf_puts(b, "{\"enabled\":false}\n");
+    return b->oom ? MACHO_ENOMEM : MACHO_OK;
+  }
+  return macho__tier_stats_json(d->tier, b);
 }
 static int write_history(macho_dashboard *d, macho__buf *b, const macho__dash_decision *dec) {
   pthread_mutex_lock(&d->mu);
@@ -398,6 +411,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     return send_written(d, conn, write_metrics, dec, "text/plain; version=0.0.4; charset=utf-8");
   case MACHO__ROUTE_HISTORY:
     return send_written(d, conn, write_history, dec, "application/json");
+  case MACHO__ROUTE_TIER:
+    return send_written(d, conn, write_tier, dec, "application/json");
   case MACHO__ROUTE_CLEAR: {
     int rc = macho_clear(d->cache);
     return rc == MACHO_OK ? send_json(conn, "{\"cleared\":true}\n")
@@ -599,6 +614,7 @@ int macho__dashboard_start_tuned(macho_cache *cache, const macho_dashboard_optio
   macho_dashboard *d = macho__dash_calloc(alloc, 1, sizeof *d);
   if (!d) return MACHO_ENOMEM;
   d->cache = cache;
+  d->tier = o.tier;
   d->alloc = alloc;
   d->tune = tune;
   d->nslots = (size_t)tune.limits.max_connections + SLOT_SLACK;

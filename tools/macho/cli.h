@@ -105,6 +105,7 @@ typedef struct cli_command {
  * declares `int cmd_NAME(int argc, char **argv);` here instead. */
 extern const cli_spec cli_spec_demo, cli_spec_sim, cli_spec_stats, cli_spec_clear, cli_spec_get,
     cli_spec_del, cli_spec_filters, cli_spec_help;
+extern const cli_spec cli_spec_tier_demo; /* tier_demo.c */
 
 /* The command table (main.c). */
 const cli_command *cli_find(const char *name);

@@ -27,6 +27,7 @@ static const cli_command commands[] = {
     {.spec = &cli_spec_filters},
     CLI_RAW("bench", cmd_bench, "macho's speed and memory against a bare table and its peers, in one run",
             cli_bench_usage),
+    {.spec = &cli_spec_tier_demo},
     {.spec = &cli_spec_help},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -299,6 +299,59 @@
     return r.json();
   }
 
+  // ---- the Redis tier (/api/tier: {"enabled":false} when the dashboard serves none)
+  let tierChart = null, tierPrev = null, tierOn = true;
+  function renderTier(x) {
+    if (!tierChart) {
+      $('tier').innerHTML =
+        '<div class="card wide"><h2>Redis tier <span class="hint">gets per second by level: L1 = this process, ' +
+        'L2 = Redis</span></h2><div class="chart"><canvas id="c-tier"></canvas></div></div>' +
+        '<div class="card"><h2>Tier <span class="hint" id="tier-state"></span></h2><table class="kv" id="tier-kv"></table></div>';
+      $('tier').hidden = false;
+      tierChart = timeLine('c-tier', [['L1 hits/s', colors.hits], ['L2 hits/s', colors.get], ['L2 misses/s', colors.misses],
+        ['invalidations/s', colors.evictions], ['L2 errors/s', colors.put, [4, 4]]], 'per second', fmtRate);
+      charts.tier = tierChart;
+    }
+    const now = Date.now();
+    if (tierPrev && now > tierPrev.at) {
+      const dt = (now - tierPrev.at) / 1000, p = tierPrev.x, r = (a, b) => Math.max(0, (a - b) / dt);
+      [r(x.l1.hits, p.l1.hits), r(x.l2.hits, p.l2.hits), r(x.l2.misses, p.l2.misses),
+        r(x.invalidations, p.invalidations), r(x.l2.errors, p.l2.errors)].forEach((v, i) => {
+        const d = tierChart.data.datasets[i].data;
+        d.push({ x: now, y: v });
+        while (d.length && d[0].x < now - view.range * 1000) d.shift();
+      });
+      tierChart.update();
+    }
+    tierPrev = { at: now, x };
+    const l1 = x.l1.hits + x.l1.misses;
+    const flushes = Object.entries(x.flushes).filter(([, n]) => n).map(([k, n]) => k + ' ' + fmtInt(n)).join(', ');
+    $('tier-state').textContent = x.tracking ? 'tracking up' : 'tracking DOWN: L1 bypassed';
+    $('tier-state').className = 'hint ' + (x.tracking ? 'ok' : 'err');
+    const kv = [
+      ['L1 hit ratio', l1 ? (100 * x.l1.hits / l1).toFixed(2) + ' % of ' + fmtInt(l1) + ' gets' : '–'],
+      ['L2 (Redis)', fmtInt(x.l2.hits) + ' hits, ' + fmtInt(x.l2.misses) + ' misses, ' + fmtInt(x.l2.errors) + ' errors'],
+      ['fills', fmtInt(x.fills.stored) + ' stored, ' + fmtInt(x.fills.refused) + ' refused (raced), ' +
+        fmtInt(x.fills.skipped) + ' skipped'],
+      ['invalidations', fmtInt(x.invalidations) + ' keys in ' + fmtInt(x.invalidation_messages) + ' messages'],
+      ['L1 flushes', flushes || 'none'],
+      ['lease', fmtInt(x.lease_bypasses) + ' gets bypassed L1 (heartbeat late)'],
+      ['reconnects', fmtInt(x.reconnects)],
+      ['heartbeat', fmtInt(x.heartbeats) + ' answered, slowest ' + fmtNs(x.heartbeat_rtt_max_ns)],
+      ['writes', fmtInt(x.puts) + ' puts, ' + fmtInt(x.deletes) + ' deletes'],
+      ['single flight', fmtInt(x.joined) + ' joined, ' + fmtInt(x.loads) + ' loads (' + fmtInt(x.load_errors) + ' failed)'],
+      ['connections', x.connections + ' data + invalidations (client ' + x.invalidation_client_id + ')']];
+    $('tier-kv').innerHTML = kv.map(([k, v]) => '<tr><td>' + k + '</td><td>' + String(v).replace(/</g, '&lt;') + '</td></tr>').join('');
+  }
+  async function pollTier() {
+    if (!tierOn) return;
+    try {
+      const x = await getJSON('/api/tier');
+      if (!x.enabled) { tierOn = false; return; }
+      renderTier(x);
+    } catch (e) { /* the main poll reports the connection */ }
+  }
+
   let timer = null, busy = false;
   async function poll() {
     clearTimeout(timer);
@@ -312,6 +365,7 @@
         addSamples(h.samples);
         renderStats(s);
         drawHistory();
+        await pollTier();
         $('dot').className = 'dot ok';
         $('status').textContent = 'live · ' + s.config.policy + ' · ' + fmtClock(Date.now());
       }
