@@ -13,7 +13,8 @@
  * sanitizer it also catches allocations that bypass the hooks: between
  * fz_lib_enter() and fz_lib_leave() (around calls into a cache that has
  * hooks), any malloc the sanitizer sees that the hooks did not make is a
- * stray (macho.h: "every allocation the cache makes goes through these").
+ * stray (macho.h: "every allocation the cache makes goes through these");
+ * the flags are per thread, since the fuzzer's own threads allocate too.
  */
 #ifndef MACHO_FUZZ_UTIL_H
 #define MACHO_FUZZ_UTIL_H
@@ -95,9 +96,9 @@ typedef struct fz_hdr {
 int __sanitizer_install_malloc_and_free_hooks(void (*m)(const volatile void *, size_t),
                                               void (*f)(const volatile void *))
     __attribute__((weak));
-static volatile int fz_hook_depth;   /* > 0 while our hooks call malloc themselves (volatile: the
+static _Thread_local volatile int fz_hook_depth;   /* > 0 while our hooks call malloc themselves (volatile: the
                                       compiler assumes malloc reads no globals) */
-static volatile int fz_in_lib;       /* > 0 while the library runs with hooks installed */
+static _Thread_local volatile int fz_in_lib;       /* > 0 while the library runs with hooks installed */
 static volatile uint64_t fz_strays;  /* mallocs seen inside the library not made by the hooks */
 void __sanitizer_print_stack_trace(void) __attribute__((weak));
 static void fz_san_malloc(const volatile void *p, size_t size) {

@@ -47,10 +47,12 @@ fi
 # Build (quiet unless it fails, as scripts/build.sh).
 mkdir -p build
 log=build/fuzz.log
-if ! { { [ -f build/fuzz/CMakeCache.txt ] ||
-         cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DMACHO_FUZZ=ON \
-           -DMACHO_TESTS=OFF -DMACHO_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo; } &&
-       cmake --build build/fuzz -j"$(nproc)" --target "${targets[@]}"; } >"$log" 2>&1; then
+# Configure every time (cheap): a target added since the last run needs the glob re-read.
+if [ -f build/fuzz/CMakeCache.txt ]; then cfg=(-S . -B build/fuzz)
+else cfg=(-S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DMACHO_FUZZ=ON -DMACHO_TESTS=OFF -DMACHO_BENCH=OFF
+          -DCMAKE_BUILD_TYPE=RelWithDebInfo)
+fi
+if ! { cmake "${cfg[@]}" && cmake --build build/fuzz -j"$(nproc)" --target "${targets[@]}"; } >"$log" 2>&1; then
   echo "build (fuzz) failed; last lines of $log:" >&2
   tail -n 40 "$log" >&2
   exit 1
@@ -91,10 +93,15 @@ for t in "${targets[@]}"; do
     echo "$t: ok, ${execs:-?} executions (${eps:-?}/s), ${cov:-cov ?}, corpus $n0 -> $n1 inputs"
   else
     failed=$((failed + 1))
-    what=$(grep -m1 -oE 'FUZZ FAILURE.*|ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer): [^ ]+.*|runtime error: .*|ALARM: working on the last Unit.*|out-of-memory.*' "$tlog" | head -1 || true)
+    what=$(grep -m1 -oE 'FUZZ FAILURE.*|Assertion .*|ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer): [^ ]+.*|runtime error: .*|ALARM: working on the last Unit.*|out-of-memory.*' "$tlog" | head -1 || true)
     unit=$(grep -oE '(Test unit|artifact) written to [^ ]+' "$tlog" | tail -1 | awk '{print $NF}' || true)
-    echo "---- last lines of $tlog ----"
-    tail -n 40 "$tlog"
+    # The report: from the first line that names the failure (stack frames of
+    # libFuzzer itself left out), then the lines that locate the input.
+    echo "---- $tlog ----"
+    awk '/divergence at step|FUZZ FAILURE|Assertion|ERROR: |runtime error:|ALARM:/ {on=1} on' "$tlog" |
+      grep -vE '^ +#[0-9]+ 0x[0-9a-f]+ in (fuzzer::|__libc_start|_start|main )' | head -n 60
+    echo "...."
+    tail -n 6 "$tlog"
     echo "----"
     echo "$t: FAILED (exit $rc): ${what:-see $tlog}"
     echo "$t: input: ${unit:-none written}; replay: $exe ${unit:-<input>}; log: $tlog"
