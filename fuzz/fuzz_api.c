@@ -1446,7 +1446,9 @@ static void build_op_table(void) {
 }
 
 /* ---- configuration --------------------------------------------------------------------- */
-static const double FP_RATES[8] = {0.5, 0.1, 0.01, 0.001, 0.25, 0.9, 1e-4, 0.03};
+/* Valid rates, the edges included: near 1 (issue 10 defect 2) and the smallest accepted. */
+static const double FP_RATES[16] = {0.5, 0.1, 0.01, 0.001, 0.25, 0.9, 1e-4, 0.03,
+                                    0.999, 0.9999, 1e-9, 0.75, 0.6, 1e-6, 0.05, 0.99999};
 static const uint32_t SHARDS[4] = {1, 2, 4, 7};
 
 static int setup(run *r, fz_in *in) {
@@ -1486,7 +1488,7 @@ static int setup(run *r, fz_in *in) {
   cfg->shards = r->nshards;
   cfg->policy = r->policy;
   cfg->filter = r->filter;
-  cfg->filter_fp_rate = FP_RATES[(b1 >> 2) & 7];
+  cfg->filter_fp_rate = FP_RATES[(b1 >> 2) & 15];
   cfg->seed = (uint64_t)b6 << 8 | b7;
   cfg->metrics = metrics;
   cfg->ttl_seconds = ttl_on ? (1 + (b5 >> 3) * 7) / 1000.0 : 0; /* whole ms: 1..218 */

@@ -85,7 +85,7 @@ def main():
                 budget = 0 if objects or rng.random() < 0.6 else rng.randrange(1, 256)
                 ttl = rng.choice([0, 0, 1, 5, 30])
                 cfg = config(p, f, objects, shard_code, budget, ttl, rng.randrange(3), cap, keys,
-                             rng.randrange(8), fp=rng.randrange(8), lazy=rng.random() < 0.2,
+                             rng.randrange(8), fp=rng.randrange(16), lazy=rng.random() < 0.2,
                              reenter=objects and rng.random() < 0.5, weak=objects and rng.random() < 0.5)
                 universe = min(2 + keys % 254, 2 * (cap + 1) + 8)
                 body = ops(rng, rng.randrange(60, 400), max(universe, 2))
