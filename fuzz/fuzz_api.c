@@ -28,7 +28,9 @@
  *    exactly the keys the model says expired, so no lazily reclaimed entry
  *    makes the victim uncertain.
  *  - invariant: several shards, Random, W-TinyLFU, or expiry left to the
- *    cache's own sweeps. Victims are learned by observation. What must hold
+ *    cache's own sweeps. Victims are learned by observation (and, when the
+ *    configuration says so, named at once by peeking at the evicting shard's
+ *    keys: then the keys gone must be exactly the evictions). What must hold
  *    whatever the victim: a returned value is the last one put and not past
  *    its deadline (+1 ms); a key that is certainly live is found; a key that
  *    vanished while live is covered by its shard's eviction count; per
@@ -122,6 +124,7 @@ typedef struct run {
   macho_policy policy;
   macho_filter filter;
   int objects, weak_hash, reenter, lazy_expiry, exact;
+  int observe; /* invariant model: name the victims of every eviction by peeking */
   uint32_t nshards, universe;
   uint32_t cap[MAXSH];
   uint64_t budget[MAXSH];
@@ -136,6 +139,7 @@ typedef struct run {
   mkey k[MAXKEYS];
   ref r;
   uint64_t unexplained[MAXSH]; /* evictions not yet matched to a vanished key */
+  uint64_t ambiguous_gone[MAXSH]; /* keys that vanished past their deadline: evicted or expired */
   uint64_t cleared; /* entries cleared since the last reset */
   struct { uint64_t count, sum, min, max; } life[MACHO_REMOVED_COUNT]; /* exact mode, since the last reset */
   uint64_t m_evictions, m_expirations, m_deletes, m_hits, m_misses, m_puts;
@@ -549,6 +553,8 @@ static void observed_absent(run *r, int k, const char *how) {
     int s = m->shard;
     EXPECT(r->unexplained[s] > 0, "key %d vanished (%s) while live; shard %d's evictions are all accounted for", k, how, s);
     r->unexplained[s]--;
+  } else {
+    r->ambiguous_gone[m->shard]++;
   }
   set_absent(r, k);
 }
@@ -713,6 +719,39 @@ static int arm_callbacks(run *r, uint8_t flags) {
   return r->hash_fail || r->equal_fail;
 }
 static void disarm_callbacks(run *r) { r->hash_fail = r->equal_fail = 0; }
+
+/* Invariant model, after shard s evicted: peek at each key of s that may be
+ * gone, so that the victims are named (a peek changes no counter and no
+ * recency; it may reclaim an expired entry, so the counters are read again).
+ * When no key of s can be expired, the keys found gone must be exactly the
+ * evictions. */
+static void identify_victims(run *r, int s, int except) {
+  int ambiguous = 0;
+
+  for (uint32_t x = 0; x < r->universe; x++) {
+    mkey *m = &r->k[x];
+    if ((int)x == except || m->state == ABSENT || m->shard != s) continue;
+    if (!live_certain(r, m)) ambiguous = 1;
+    if (m->state != MAYBE) continue;
+    size_t xl;
+    const uint8_t *xb = key_bytes((int)x, &xl);
+    fz_lib_enter();
+    int rc = r->objects ? macho_obj_contains(r->c, &r->kobj[x]) : macho_contains(r->c, xb, xl);
+    fz_lib_leave();
+    if (rc == MACHO_OK) observed_present(r, (int)x, "a peek after an eviction");
+    else if (rc == MACHO_ENOTFOUND) observed_absent(r, (int)x, "a peek after an eviction");
+    else DIVERGE("contains returned %d (%s)", rc, macho_status_name(rc));
+  }
+  /* Evictions not matched to a live key that vanished must be matched by keys
+   * that vanished past their deadline (evicted or expired: either is fine). */
+  if (!ambiguous) {
+    EXPECT(r->unexplained[s] <= r->ambiguous_gone[s],
+           "shard %d counted %llu evictions that no vanished key accounts for", s,
+           (unsigned long long)(r->unexplained[s] - r->ambiguous_gone[s]));
+    r->unexplained[s] = r->ambiguous_gone[s] = 0;
+  }
+  read_counters(r, r->aft);
+}
 
 /* A put (ttl < 0: the default TTL). */
 static void do_put(run *r, fz_in *in, int with_ttl) {
@@ -897,6 +936,7 @@ static void do_put(run *r, fz_in *in, int with_ttl) {
   m->hw = r->clk.now_ns;
   EXPECT(present_after == MACHO_OK, "key %d not present right after a successful put (%s)", k,
          macho_status_name(present_after));
+  if (!r->exact && r->observe && ev) identify_victims(r, s, k);
 }
 
 static void op_put(op_ctx *x) { do_put(x->r, x->in, 0); }
@@ -1071,7 +1111,7 @@ static void op_clear(op_ctx *x) {
     if (r->exact && r->k[k].state != ABSENT) lifespan(r, (int)k, MACHO_REMOVED_CLEARED);
     set_absent(r, (int)k);
   }
-  for (uint32_t s = 0; s < r->nshards; s++) r->unexplained[s] = 0;
+  for (uint32_t s = 0; s < r->nshards; s++) r->unexplained[s] = r->ambiguous_gone[s] = 0;
   if (r->exact) ref_init(&r->r, r->policy, r->cap[0]);
   check_no_expiry(r);
 }
@@ -1502,6 +1542,7 @@ static int setup(run *r, fz_in *in) {
   r->weak_hash = r->objects && (b2 & 0x80);
   r->reenter = (b0 & 0x80) != 0;
   r->lazy_expiry = (b0 & 0x40) != 0;
+  r->observe = (b1 & 0x40) != 0;
   uint32_t cap = b3 < 128 ? 1u + b3 % 16u : 16u + (uint32_t)(b3 - 128) * 3u;
   if (cap < r->nshards) cap = r->nshards;
   r->universe = 2 + (b4 % 254);
@@ -1544,6 +1585,7 @@ static int setup(run *r, fz_in *in) {
   }
   r->nv = 0;
   memset(r->unexplained, 0, sizeof r->unexplained);
+  memset(r->ambiguous_gone, 0, sizeof r->ambiguous_gone);
   r->cleared = 0;
   memset(r->life, 0, sizeof r->life);
   r->m_evictions = r->m_expirations = r->m_deletes = r->m_hits = r->m_misses = r->m_puts = 0;

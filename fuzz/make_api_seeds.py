@@ -43,9 +43,9 @@ assert set(ARGS) == set(names), "update ARGS for the ops of fuzz_api.c"
 
 
 def config(policy, filt, objects, shard_code, budget, ttl, metrics, cap, keys, clock, fp=0,
-           lazy=False, reenter=False, weak=False):
+           lazy=False, reenter=False, weak=False, observe=False):
     b0 = policy | (0x40 if lazy else 0) | (0x80 if reenter else 0)
-    b1 = filt | (fp << 2)
+    b1 = filt | (fp << 2) | (0x40 if observe else 0)
     b2 = (objects | (shard_code << 1) | (8 if budget else 0) | (16 if ttl else 0) | (metrics << 5)
           | (0x80 if weak else 0))
     b5 = clock | ((ttl or 0) << 3)
@@ -86,7 +86,8 @@ def main():
                 ttl = rng.choice([0, 0, 1, 5, 30])
                 cfg = config(p, f, objects, shard_code, budget, ttl, rng.randrange(3), cap, keys,
                              rng.randrange(8), fp=rng.randrange(16), lazy=rng.random() < 0.2,
-                             reenter=objects and rng.random() < 0.5, weak=objects and rng.random() < 0.5)
+                             reenter=objects and rng.random() < 0.5, weak=objects and rng.random() < 0.5,
+                             observe=rng.random() < 0.5)
                 universe = min(2 + keys % 254, 2 * (cap + 1) + 8)
                 body = ops(rng, rng.randrange(30, 160), max(universe, 2))
                 name = f"{pname}-{fname}-{'obj' if objects else 'bytes'}"
