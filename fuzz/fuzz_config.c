@@ -487,6 +487,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cfg.clock_ctx = &clk; /* a context without a clock is ignored */
   }
 
+  /* FUZZ_CONFIG_TRACE=1: print the decoded configuration (debugging an input). */
+  static int trace = -1;
+  if (trace < 0) trace = getenv("FUZZ_CONFIG_TRACE") != NULL;
+  if (trace)
+    fprintf(stderr, "config: capacity %zu bytes %zu ttl %g shards %u policy %d filter %d fp %g seed %llu metrics %d "
+                    "objects %d allocator %d (fail_at %llu after %d budget %llu rate %u) clock %s start %llu step %llu\n",
+            cfg.capacity_entries, cfg.capacity_bytes, cfg.ttl_seconds, cfg.shards, (int)cfg.policy, (int)cfg.filter,
+            cfg.filter_fp_rate, (unsigned long long)cfg.seed, cfg.metrics, cfg.object_ops != NULL,
+            cfg.allocator != NULL, (unsigned long long)fa.fail_at, fa.fail_after, (unsigned long long)fa.budget,
+            fa.fail_rate, cfg.clock ? "injected" : "system", (unsigned long long)clk.now_ns,
+            (unsigned long long)clk.step_ns);
   const char *why = NULL;
   int check = macho_config_check(&cfg, &why);
   check_why(&cfg, check, why);
