@@ -62,9 +62,9 @@
  * lifespan at its last write (shard.c: "With one, the TTL restarts now").
  * 1 follows the core; 0 checks macho.h's words. */
 #define FZ_LIFESPAN_TTL_RESTARTS 1
-/* memory_bytes equals what the allocator hooks hold (the rewritten core:
- * turn this on when it lands). */
-#define FZ_CHECK_MEMORY_EXACT 0
+/* memory_bytes equals what the allocator hooks hold, after every step (the
+ * rewritten core promises it; 0 checks only memory_bytes >= payload). */
+#define FZ_CHECK_MEMORY_EXACT 1
 
 #define MAXSH 7
 #define MAXKEYS 256
