@@ -5,6 +5,7 @@
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer build, every ctest suite
 #   3. ThreadSanitizer build, the concurrency suites (ctest label "concurrency")
 #   4. the Python binding's pytest suite (Debian's /usr/bin/python3), browser tests included
+#   5. every libFuzzer target of fuzz/ for a few seconds, fixed seed (scripts/fuzz.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -46,3 +47,6 @@ fi
 
 echo "== dashboard in a real browser (headless Chromium) =="
 MACHO_CLI="$PWD/build/release/macho" /usr/bin/python3 -m pytest tests/browser -q -p no:cacheprovider
+
+echo "== fuzz =="
+scripts/fuzz.sh "${MACHO_FUZZ_SECONDS:-5}"

@@ -40,12 +40,14 @@ uint64_t macho__m_time(const macho__shard *sh, uint64_t now, uint64_t ttl_ns, bo
   uint64_t rel = now > epoch ? now - epoch : 0; /* a clock that went back: the epoch */
   if (ttl_ns) {
     uint64_t d = rel + ttl_ns;
-    if (d >= rel && epoch + d >= epoch) { /* else beyond the clock's range: never */
+    /* Beyond the clock's range (also once rounded up to a tick) means never. */
+    uint64_t room = UINT64_MAX - epoch;
+    if (d >= rel && d <= room) {
       uint64_t f = ceil_div(d, MACHO__FINE_NS);
       uint64_t flags = MACHO__M_DEADLINE | (own_ttl ? MACHO__M_OWN_TTL : 0);
-      if (f <= MACHO__M_TIME_MASK) return f | flags;
+      if (f <= MACHO__M_TIME_MASK && f <= room / MACHO__FINE_NS) return f | flags;
       uint64_t l = ceil_div(d, MACHO__LONG_NS);
-      if (l <= MACHO__M_TIME_MASK) return l | flags | MACHO__M_LONG;
+      if (l <= MACHO__M_TIME_MASK && l <= room / MACHO__LONG_NS) return l | flags | MACHO__M_LONG;
     }
   }
   return macho__write_time(now, epoch);
