@@ -11,6 +11,7 @@ extern const macho__policy_ops macho__policy_lfu, macho__policy_mfu; /* lfu.c */
 extern const macho__policy_ops macho__policy_sieve;
 extern const macho__policy_ops macho__policy_s3fifo;
 extern const macho__policy_ops macho__policy_wtinylfu;
+extern const macho__policy_ops macho__policy_arc;
 
 const macho__policy_ops *const macho__policies[MACHO_POLICY_COUNT] = {
     [MACHO_POLICY_LRU] = &macho__policy_lru,
@@ -21,4 +22,5 @@ const macho__policy_ops *const macho__policies[MACHO_POLICY_COUNT] = {
     [MACHO_POLICY_SIEVE] = &macho__policy_sieve,
     [MACHO_POLICY_S3FIFO] = &macho__policy_s3fifo,
     [MACHO_POLICY_WTINYLFU] = &macho__policy_wtinylfu,
+    [MACHO_POLICY_ARC] = &macho__policy_arc,
 };
