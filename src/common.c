@@ -112,6 +112,7 @@ int macho_config_check(const macho_config *cfg, const char **why) {
     msg = "filter_fp_rate must be at least 1e-9 (MACHO_FILTER_FP_RATE_MIN) with a filter: "
           "no filter can honour a smaller rate";
   else if (cfg->metrics < 0 || cfg->metrics > 2) msg = "metrics must be 0, 1 or 2";
+  else if (cfg->mrc != 0 && cfg->mrc != 1) msg = "mrc must be 0 (off) or 1 (keep the miss-ratio curve)";
   else if (cfg->object_ops && (!cfg->object_ops->hash || !cfg->object_ops->equal ||
                                !cfg->object_ops->retain || !cfg->object_ops->release))
     msg = "object_ops needs all of hash, equal, retain and release";

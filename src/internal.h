@@ -192,6 +192,13 @@ uint64_t macho__slot_hash(const macho__shard *sh, const macho__table *t, uint32_
 uint32_t macho__slot_key(const macho__shard *sh, const macho__table *t, uint32_t s, void *buf);
 uint32_t macho__slot_value(const macho__shard *sh, const macho__table *t, uint32_t s, void *buf);
 
+/* ---- mrc.c: the live miss-ratio curve, fed every get's hash (lock held) --------------- */
+int macho__shard_mrc_init(macho__shard *sh, uint32_t nshards);
+void macho__shard_mrc_destroy(macho__shard *sh);
+void macho__mrc_observe(struct macho__mrc *m, uint64_t hash); /* one multiply-compare unless sampled */
+void macho__mrc_clear(struct macho__mrc *m);                  /* the shard was cleared */
+size_t macho__mrc_memory(const struct macho__mrc *m);
+
 /* ---- metrics.c ------------------------------------------------------------------------ */
 void macho__metrics_on_remove(macho__shard *sh, uint64_t born, macho_removal reason, uint64_t now);
 size_t macho__shard_memory(const macho__shard *sh);

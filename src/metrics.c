@@ -140,6 +140,7 @@ size_t macho__shard_memory(const macho__shard *sh) {
   if (sh->pol->memory) m += sh->pol->memory(sh->pol_state);
   if (sh->fil && sh->fil->memory) m += sh->fil->memory(sh->filter);
   if (sh->metrics) m += metrics_size();
+  m += macho__mrc_memory(sh->mrc);
   return m;
 }
 
@@ -311,6 +312,7 @@ int macho_stats_get(macho_cache *c, int shard, macho_stats **out) {
     bk += s->lifespan_ns[r].nbuckets;
   }
   macho__free_untracked(&c->alloc, mg, mg_size);
+  s->has_mrc = c->cfg.mrc && macho_mrc_get(c, shard, &s->mrc) == MACHO_OK;
   *out = s;
   return MACHO_OK;
 }

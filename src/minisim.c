@@ -1,71 +1,104 @@
 /*
  * minisim.c -- a miniature cache over key hashes (see minisim.h).
  *
- * The shell shard holds only what policies touch: the entry slab (links,
- * meta fields, hash, and a non-NULL `key` marking a live slot), its size,
- * the live count, the allocator and a generator. The index maps the hash to
- * the entry id with 32-bit tags (the high half of the hash; the full hash is
- * confirmed in the entry), home slot from the low bits, linear probing and
- * backward-shift deletion, at most half full. Two distinct keys with one
- * 64-bit hash are one key here: with the few thousand keys of a minisim,
- * that happens about once in 10^12 runs.
+ * The shell shard holds only what the policy contract reads: a table whose
+ * slots carry the policy's 20 bits, whose tag bytes say which slots are live
+ * (macho__pol_live), and whose `hashes` array answers macho__pol_hash (the
+ * way object-mode tables do), plus a generator and the owner cache (the
+ * allocator). The table never grows, so remap and move are never called.
+ * Slots are handed out from a free list; the index maps a hash to its slot
+ * by linear probing over the slot numbers (the full hash is compared in
+ * `hashes`), at most half full, backward-shift deletion. Two distinct keys
+ * with one 64-bit hash are one key here: with the few thousand keys of a
+ * minisim, about once in 10^12 runs.
  */
 #include "minisim.h"
 
-/* The `key` of a live slot: any non-NULL pointer (Random checks it). */
-static char live_marker;
+static uint32_t index_slots(uint32_t capacity) {
+  uint32_t n = 4;
+  while (n < 2u * capacity) n <<= 1;
+  return n;
+}
 
-static size_t index_bytes(const macho__minisim *ms) { return ((size_t)ms->mask + 1) * sizeof(macho__slot); }
+static size_t table_bytes(uint32_t nslots) {
+  return (size_t)nslots / MACHO__GROUP_SLOTS * sizeof(macho__group) + (size_t)nslots * sizeof(macho__slot) +
+         (size_t)nslots * sizeof(uint64_t);
+}
 
-int macho__minisim_init(macho__minisim *ms, const macho__alloc *alloc, const macho__policy_ops *ops,
+static void reset(macho__minisim *ms) {
+  macho__table *t = &ms->table;
+  memset(t->groups, 0, (size_t)t->ngroups * sizeof *t->groups);
+  memset(t->slots, 0, (size_t)t->nslots * sizeof *t->slots);
+  for (uint32_t i = 0; i <= ms->mask; i++) ms->index_id[i] = MACHO__NIL;
+  for (uint32_t i = 0; i < t->nslots; i++) ms->next_free[i] = i + 1 < ms->capacity ? i + 1 : MACHO__NIL;
+  ms->free_head = 0;
+  ms->len = 0;
+}
+
+static void free_all(macho__minisim *ms, macho__alloc *a, const macho__policy_ops *ops) {
+  uint32_t n = ms->table.nslots;
+  macho__free(a, ms->table.groups, table_bytes(n));
+  macho__free(a, ms->next_free, (size_t)n * sizeof *ms->next_free);
+  macho__free(a, ms->index_id, ((size_t)ms->mask + 1) * sizeof *ms->index_id);
+  macho__free(a, ms->user, (size_t)n * sizeof *ms->user);
+  macho__free(a, ms->st, ops->state_size ? ops->state_size : 1);
+  memset(ms, 0, sizeof *ms);
+}
+
+int macho__minisim_init(macho__minisim *ms, macho_cache *owner, const macho__policy_ops *ops,
                         uint32_t capacity, uint64_t seed, bool user) {
   memset(ms, 0, sizeof *ms);
   assert(capacity >= 1 && capacity <= MACHO__MAX_SHARD_ENTRIES);
+  macho__alloc *a = &owner->alloc;
+  uint32_t nslots = (capacity + MACHO__GROUP_SLOTS - 1) / MACHO__GROUP_SLOTS * MACHO__GROUP_SLOTS;
+  macho__table *t = &ms->table;
+  t->ngroups = nslots / MACHO__GROUP_SLOTS;
+  t->nslots = nslots;
+  t->max_len = capacity;
+  t->final = 1;
+  /* One block: group headers, slots, hashes. */
+  unsigned char *block = macho__malloc(a, table_bytes(nslots));
+  ms->mask = index_slots(capacity) - 1;
+  ms->next_free = macho__malloc(a, (size_t)nslots * sizeof *ms->next_free);
+  ms->index_id = macho__malloc(a, ((size_t)ms->mask + 1) * sizeof *ms->index_id);
+  ms->user = user ? macho__malloc(a, (size_t)nslots * sizeof *ms->user) : NULL;
+  ms->st = macho__calloc(a, 1, ops->state_size ? ops->state_size : 1);
+  t->groups = (macho__group *)block;
+  if (!block || !ms->next_free || !ms->index_id || (user && !ms->user) || !ms->st) {
+    free_all(ms, a, ops);
+    return MACHO_ENOMEM;
+  }
+  t->slots = (macho__slot *)(block + (size_t)t->ngroups * sizeof(macho__group));
+  t->hashes = (uint64_t *)(block + (size_t)t->ngroups * sizeof(macho__group) + (size_t)nslots * sizeof(macho__slot));
+  t->bytes = table_bytes(nslots);
+  ms->capacity = capacity;
+  reset(ms);
   macho__shard *sh = &ms->sh;
-  sh->alloc = alloc;
+  sh->cache = owner;
   sh->capacity = capacity;
   sh->rng = seed | 1u; /* xorshift must not start at 0 */
-  size_t slots = 4;
-  while (slots < 2u * (size_t)capacity) slots <<= 1;
-  sh->entries = macho__calloc(alloc, capacity, sizeof *sh->entries);
-  ms->index = macho__malloc(alloc, slots * sizeof *ms->index);
-  ms->st = ops->state_size ? macho__calloc(alloc, 1, ops->state_size) : NULL;
-  ms->user = user ? macho__malloc(alloc, (size_t)capacity * sizeof *ms->user) : NULL;
-  if (!sh->entries || !ms->index || (ops->state_size && !ms->st) || (user && !ms->user)) goto nomem;
-  sh->slab_cap = capacity;
-  ms->mask = (uint32_t)(slots - 1);
-  for (size_t i = 0; i < slots; i++) ms->index[i].id = MACHO__NIL;
-  for (uint32_t i = 0; i < capacity; i++) sh->entries[i].next = i + 1 < capacity ? i + 1 : MACHO__NIL;
-  sh->free_head = 0;
-  if (ops->init(ms->st, sh, capacity) != MACHO_OK) goto nomem;
+  atomic_init(&sh->table, t);
+  if (ops->init(ms->st, sh, capacity, nslots) != MACHO_OK) {
+    free_all(ms, a, ops);
+    return MACHO_ENOMEM;
+  }
   ms->ops = ops;
   return MACHO_OK;
-nomem:
-  macho__free(alloc, sh->entries, (size_t)capacity * sizeof *sh->entries);
-  macho__free(alloc, ms->index, slots * sizeof *ms->index);
-  macho__free(alloc, ms->st, ops->state_size);
-  macho__free(alloc, ms->user, (size_t)capacity * sizeof *ms->user);
-  memset(ms, 0, sizeof *ms);
-  return MACHO_ENOMEM;
 }
 
 void macho__minisim_destroy(macho__minisim *ms) {
   if (!ms->ops) return;
-  macho__shard *sh = &ms->sh;
-  ms->ops->destroy(ms->st, sh);
-  macho__free(sh->alloc, ms->st, ms->ops->state_size);
-  macho__free(sh->alloc, sh->entries, (size_t)sh->slab_cap * sizeof *sh->entries);
-  macho__free(sh->alloc, ms->index, index_bytes(ms));
-  macho__free(sh->alloc, ms->user, (size_t)sh->slab_cap * sizeof *ms->user);
-  memset(ms, 0, sizeof *ms);
+  const macho__policy_ops *ops = ms->ops;
+  ops->destroy(ms->st, &ms->sh);
+  free_all(ms, &ms->sh.cache->alloc, ops);
 }
 
-/* Slot of `hash`, or the empty slot where its probe ends. */
+/* Index position of `hash`, or of the empty entry where its probe ends. */
 static uint32_t probe(const macho__minisim *ms, uint64_t hash) {
-  uint32_t tag = (uint32_t)(hash >> 32), i = (uint32_t)hash & ms->mask;
+  uint32_t i = (uint32_t)hash & ms->mask;
   for (;;) {
-    const macho__slot *s = &ms->index[i];
-    if (s->id == MACHO__NIL || (s->tag == tag && ms->sh.entries[s->id].hash == hash)) return i;
+    uint32_t s = ms->index_id[i];
+    if (s == MACHO__NIL || ms->table.hashes[s] == hash) return i;
     i = (i + 1) & ms->mask;
   }
 }
@@ -74,57 +107,60 @@ static void index_delete(macho__minisim *ms, uint32_t i) {
   uint32_t j = i;
   for (;;) {
     j = (j + 1) & ms->mask;
-    if (ms->index[j].id == MACHO__NIL) break;
-    uint32_t home = (uint32_t)ms->sh.entries[ms->index[j].id].hash & ms->mask;
+    uint32_t s = ms->index_id[j];
+    if (s == MACHO__NIL) break;
+    uint32_t home = (uint32_t)ms->table.hashes[s] & ms->mask;
     bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
     if (!stays) {
-      ms->index[i] = ms->index[j];
+      ms->index_id[i] = s;
       i = j;
     }
   }
-  ms->index[i].id = MACHO__NIL;
+  ms->index_id[i] = MACHO__NIL;
 }
 
-/* Drop a live entry already unlinked from the policy. */
-static void free_entry(macho__minisim *ms, uint32_t id) {
-  macho__shard *sh = &ms->sh;
-  macho__entry *e = &sh->entries[id];
-  index_delete(ms, probe(ms, e->hash));
-  e->key = NULL;
-  e->next = sh->free_head;
-  sh->free_head = id;
-  sh->len--;
+/* Free slot s (already forgotten by the policy). */
+static void free_slot(macho__minisim *ms, uint32_t s) {
+  index_delete(ms, probe(ms, ms->table.hashes[s]));
+  macho__slot_set_tag(&ms->table, s, 0);
+  ms->next_free[s] = ms->free_head;
+  ms->free_head = s;
+  ms->len--;
 }
 
 bool macho__minisim_access_user(macho__minisim *ms, uint64_t hash, uint32_t **slot, uint32_t *evicted) {
   macho__shard *sh = &ms->sh;
+  const macho__policy_ops *ops = ms->ops;
   uint32_t i = probe(ms, hash);
-  uint32_t id = ms->index[i].id;
+  uint32_t s = ms->index_id[i];
   *evicted = MACHO__NIL;
-  if (id != MACHO__NIL) {
-    ms->ops->on_hit(ms->st, sh, id);
-    *slot = ms->user ? &ms->user[id] : NULL;
+  if (s != MACHO__NIL) {
+    uint64_t rec = s;
+    ops->on_access(ms->st, sh, &rec, 1);
+    *slot = ms->user ? &ms->user[s] : NULL;
     return true;
   }
-  if (ms->ops->on_miss) ms->ops->on_miss(ms->st, sh, hash);
-  if (sh->len >= sh->capacity) {
-    uint32_t v = ms->ops->victim(ms->st, sh);
+  uint64_t h63 = macho__hash63(hash);
+  if (ops->record_misses) {
+    uint64_t rec = MACHO__REC_MISS | h63;
+    ops->on_access(ms->st, sh, &rec, 1);
+  }
+  if (ops->pre_insert) ops->pre_insert(ms->st, sh, h63);
+  if (ms->len >= ms->capacity) {
+    uint32_t v = ops->victim(ms->st, sh);
     if (ms->user) *evicted = ms->user[v];
-    free_entry(ms, v);
+    free_slot(ms, v);
     i = probe(ms, hash); /* the deletion may have shifted the probe's end */
   }
-  id = sh->free_head;
-  macho__entry *e = &sh->entries[id];
-  sh->free_head = e->next;
-  memset(e, 0, sizeof *e);
-  e->key = &live_marker;
-  e->hash = hash;
-  e->prev = e->next = MACHO__NIL;
-  sh->len++;
-  ms->index[i] = (macho__slot){(uint32_t)(hash >> 32), id};
-  if (ms->user) ms->user[id] = MACHO__NIL;
-  *slot = ms->user ? &ms->user[id] : NULL;
-  ms->ops->on_insert(ms->st, sh, id);
+  s = ms->free_head;
+  ms->free_head = ms->next_free[s];
+  ms->len++;
+  ms->table.hashes[s] = hash;
+  macho__slot_set_tag(&ms->table, s, macho__tag(hash));
+  ms->index_id[i] = s;
+  if (ms->user) ms->user[s] = MACHO__NIL;
+  *slot = ms->user ? &ms->user[s] : NULL;
+  ops->insert(ms->st, sh, s, h63);
   return false;
 }
 
@@ -134,44 +170,38 @@ bool macho__minisim_access(macho__minisim *ms, uint64_t hash) {
 }
 
 uint32_t *macho__minisim_user(macho__minisim *ms, uint64_t hash) {
-  uint32_t id = ms->index[probe(ms, hash)].id;
-  return id == MACHO__NIL || !ms->user ? NULL : &ms->user[id];
+  uint32_t s = ms->index_id[probe(ms, hash)];
+  return s == MACHO__NIL || !ms->user ? NULL : &ms->user[s];
 }
 
 uint32_t macho__minisim_evict(macho__minisim *ms) {
-  assert(ms->sh.len > 0);
+  assert(ms->len > 0);
   uint32_t v = ms->ops->victim(ms->st, &ms->sh);
   uint32_t word = ms->user ? ms->user[v] : MACHO__NIL;
-  free_entry(ms, v);
+  free_slot(ms, v);
   return word;
 }
 
 uint32_t *macho__minisim_user_at(macho__minisim *ms, uint32_t i) {
-  return ms->sh.entries[i].key && ms->user ? &ms->user[i] : NULL;
+  return ms->user && macho__slot_tag(&ms->table, i) ? &ms->user[i] : NULL;
 }
 
 void macho__minisim_remove(macho__minisim *ms, uint64_t hash) {
-  uint32_t id = ms->index[probe(ms, hash)].id;
-  if (id == MACHO__NIL) return;
-  ms->ops->on_remove(ms->st, &ms->sh, id);
-  free_entry(ms, id);
+  uint32_t s = ms->index_id[probe(ms, hash)];
+  if (s == MACHO__NIL) return;
+  ms->ops->remove(ms->st, &ms->sh, s);
+  free_slot(ms, s);
 }
 
 void macho__minisim_clear(macho__minisim *ms) {
-  macho__shard *sh = &ms->sh;
-  for (uint32_t i = 0; i <= ms->mask; i++) ms->index[i].id = MACHO__NIL;
-  for (uint32_t i = 0; i < sh->slab_cap; i++) {
-    sh->entries[i].key = NULL;
-    sh->entries[i].next = i + 1 < sh->slab_cap ? i + 1 : MACHO__NIL;
-  }
-  sh->free_head = 0;
-  sh->len = 0;
-  ms->ops->on_clear(ms->st, sh);
+  reset(ms);
+  ms->ops->clear(ms->st, &ms->sh);
 }
 
 size_t macho__minisim_memory(const macho__minisim *ms) {
   if (!ms->ops) return 0;
-  return (size_t)ms->sh.slab_cap * (sizeof(macho__entry) + (ms->user ? sizeof *ms->user : 0)) +
-         index_bytes(ms) + ms->ops->state_size +
+  uint32_t n = ms->table.nslots;
+  return table_bytes(n) + (size_t)n * sizeof(uint32_t) * (ms->user ? 2 : 1) +
+         ((size_t)ms->mask + 1) * sizeof(uint32_t) + (ms->ops->state_size ? ms->ops->state_size : 1) +
          (ms->ops->memory ? ms->ops->memory(ms->st) : 0);
 }

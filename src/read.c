@@ -128,6 +128,7 @@ static int get_locked(macho_cache *c, macho__shard *sh, const void *key, size_t 
   }
   if (rc == MACHO_OK && s == MACHO__NIL) {
     sh->c.misses++;
+    if (sh->mrc) macho__mrc_observe(sh->mrc, hash);
     if (sh->pol->record_misses) {
       uint64_t rec = MACHO__REC_MISS | macho__hash63(hash);
       sh->pol->on_access(sh->pol_state, sh, &rec, 1);
@@ -167,6 +168,7 @@ static int get_locked(macho_cache *c, macho__shard *sh, const void *key, size_t 
       else if (n) memcpy(buf, src, n);
     }
     sh->c.hits++;
+    if (sh->mrc) macho__mrc_observe(sh->mrc, hash);
     uint64_t rec = s;
     sh->pol->on_access(sh->pol_state, sh, &rec, 1);
   }

@@ -196,7 +196,8 @@ int macho__shard_init(macho__shard *sh, macho_cache *c, uint32_t index, uint32_t
   sh->pol = macho__policies[c->cfg.policy];
   sh->fil = macho__filters[c->cfg.filter];
   sh->access = sh->pol->access;
-  sh->locked_reads = c->object_mode || sh->fil != NULL;
+  /* The curve's simulations run under the lock: with it on, gets take it. */
+  sh->locked_reads = c->object_mode || sh->fil != NULL || c->cfg.mrc;
   sh->record_misses = sh->pol->record_misses;
 
   macho__table *t = new_table(sh, initial_groups(sh));
@@ -212,8 +213,11 @@ int macho__shard_init(macho__shard *sh, macho_cache *c, uint32_t index, uint32_t
   if (sh->fil && sh->fil->create(&sh->filter, &c->alloc, capacity, c->cfg.filter_fp_rate,
                                  c->cfg.seed) != MACHO_OK)
     goto fail_policy;
+  if (c->cfg.mrc && macho__shard_mrc_init(sh, c->nshards) != MACHO_OK) goto fail_mrc;
   return MACHO_OK;
 
+fail_mrc:
+  if (sh->fil) sh->fil->destroy(sh->filter, &c->alloc);
 fail_policy:
   sh->pol->destroy(sh->pol_state, sh);
 fail_pol:
@@ -258,6 +262,7 @@ void macho__shard_destroy(macho__shard *sh) {
   macho__table *t = table_of(sh);
   if (!t) return;
   drop_entries(sh, t);
+  macho__shard_mrc_destroy(sh);
   macho__metrics_destroy(sh);
   drop_own_births(sh);
   if (sh->fil) sh->fil->destroy(sh->filter, &c->alloc);
@@ -746,6 +751,7 @@ void macho__shard_clear_finish(macho__shard *sh, macho__cleared *out) {
   assert(sh->len == 0);
   sh->pol->clear(sh->pol_state, sh);
   if (sh->fil) sh->fil->clear(sh->filter);
+  if (sh->mrc) macho__mrc_clear(sh->mrc);
   sh->payload_bytes = 0;
   sh->sweep_group = 0;
   sh->cycle_min = UINT64_MAX;

@@ -214,6 +214,7 @@ struct macho__shard {
   macho__shard_counters c;
   uint64_t hits_base, misses_base; /* thread records' sums at the last stats reset */
   struct macho__metrics *metrics; /* histograms and window (metrics.c); NULL until used */
+  struct macho__mrc *mrc;         /* the live miss-ratio curve (mrc.c); NULL when config.mrc is 0 */
   macho__stripe *stripes;         /* MACHO__STRIPES of them when access == BUFFER */
 };
 

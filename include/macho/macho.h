@@ -192,6 +192,7 @@ typedef struct macho_config {
   const macho_allocator *allocator;   /* NULL = libc (copied at open) */
   macho_clock_fn clock;      /* NULL = CLOCK_MONOTONIC_COARSE (deadlines) + CLOCK_MONOTONIC (latency) */
   void *clock_ctx;
+  int mrc;                   /* 1 = keep the live miss-ratio curve (macho_mrc_get); 0 = off (default) */
 } macho_config;
 
 /* Fill *cfg with the defaults of the original macho: 100 entries, TTL 600 s,
@@ -333,6 +334,45 @@ MACHO_API MACHO_NODISCARD int macho_counters_get(macho_cache *cache, int shard,
 MACHO_API MACHO_NODISCARD int macho_config_get(const macho_cache *cache, macho_config *out);
 
 /* ------------------------------------------------------------------------ */
+/* Live miss-ratio curve (src/mrc.c), with config.mrc = 1: the miss ratio     */
+/* this cache would have at 0.25, 0.5, 1, 2, 4 and 8 times its capacity,      */
+/* same policy, same requests, estimated continuously by miniature            */
+/* simulation (Waldspurger et al., USENIX ATC'17) of a spatially hashed       */
+/* sample of the keys (SHARDS, FAST'15): every get's key hash is tested with  */
+/* one multiply-compare, and the sampled ones (rate min(1, ~2048/capacity))   */
+/* are replayed through six small simulated caches of the cache's policy.     */
+/* Shards of up to ~2048/shards entries are simulated exactly. Only gets feed */
+/* the curve: deletes and expiry do not reach the simulations. Memory: about  */
+/* 16 x 2048 simulated entries for the whole cache (in memory_bytes).         */
+/* ------------------------------------------------------------------------ */
+#define MACHO_MRC_POINTS 6
+
+typedef struct macho_mrc {
+  double multiple[MACHO_MRC_POINTS];   /* 0.25, 0.5, 1, 2, 4, 8 */
+  uint64_t entries[MACHO_MRC_POINTS];  /* capacity (of the shard or the cache) x multiple */
+  double miss_ratio[MACHO_MRC_POINTS]; /* estimated, in [0, 1]; NaN before the first sampled get */
+  uint64_t gets;                       /* gets seen since open or macho_mrc_reset */
+  uint64_t sampled_gets;               /* of which replayed through the simulations */
+  double sample_rate;                  /* fraction of the keys simulated (1 = every key) */
+  uint64_t memory_bytes;               /* the simulations (also part of counters.memory_bytes) */
+} macho_mrc;
+
+/* The curve of one shard (0 <= shard < macho_shard_count) or, with
+ * shard == -1, of the whole cache (the shards' sampled misses pooled). Each
+ * shard is read under its lock, one at a time. MACHO_EINVAL for bad
+ * arguments, MACHO_ENOTSUP when the cache was opened with config.mrc == 0.
+ * The estimate divides each simulation's sampled misses by the number of
+ * sampled gets expected at the sample rate (SHARDS's adjustment), which
+ * removes most of the error a few very popular sampled keys would bring.
+ * Thread-safe. O(shards). */
+MACHO_API MACHO_NODISCARD int macho_mrc_get(macho_cache *cache, int shard, macho_mrc *out);
+
+/* Start the counts afresh (the simulated contents stay: they describe the
+ * workload so far). MACHO_EINVAL for NULL, MACHO_ENOTSUP when the curve is
+ * off. Thread-safe. */
+MACHO_API MACHO_NODISCARD int macho_mrc_reset(macho_cache *cache);
+
+/* ------------------------------------------------------------------------ */
 /* Statistics (src/metrics.c, src/hist.c): counters, latency and lifespan     */
 /* distributions and a recent window, in one snapshot.                        */
 /*                                                                            */
@@ -391,6 +431,8 @@ typedef struct macho_stats {
   macho_distribution lifespan_ns[MACHO_REMOVED_COUNT];
   uint32_t nwindow;             /* seconds in `window`, <= MACHO_STATS_WINDOW_SECONDS */
   const macho_window_second *window; /* oldest first; seconds with no sample omitted */
+  int has_mrc;                  /* config.mrc: `mrc` is filled (as macho_mrc_get) */
+  macho_mrc mrc;
 } macho_stats;
 
 /* Take a snapshot of one shard (0 <= shard < macho_shard_count) or, with

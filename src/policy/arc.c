@@ -23,21 +23,24 @@
  * empty. Deletes and expirations leave T1/T2 without a ghost (libCacheSim's
  * remove).
  *
- * In macho the get miss (on_miss) comes before the put's eviction (victim)
- * and insertion (on_insert), as in libCacheSim. A put of a new key that no
+ * In macho the get miss (a miss record) comes before the put's eviction (victim)
+ * and insertion (insert), as in libCacheSim. A put of a new key that no
  * get announced still finds its ghost at insertion: it then enters T2 and
  * adapts p, but its eviction was chosen by case IV. A byte budget can make
  * the shard evict while fewer than c entries are cached; the ghost pool is
  * then full and the oldest ghost of B2 (else B1) is forgotten first.
  *
- * meta = list (1 = T1, 2 = T2). The ghosts are one node pool of c nodes
- * (hash and links, 16 bytes) with an open-addressing table (8-byte slots,
- * 2-4 per node) whose slots also carry the ghost's list; all sized at init,
- * no operation allocates: 32-48 bytes per entry of capacity.
+ * Policy bits: bit 0 = in T2. T1 and T2 are lists over a links array of the
+ * table's slots (8 bytes per slot, renamed on moves and rebuilds). The
+ * ghosts are one node pool of c nodes (hash and links, 16 bytes) with an
+ * open-addressing table (8-byte slots, 2-4 per node) whose slots also carry
+ * the ghost's list; sized at init, no operation allocates: 40-56 bytes per
+ * entry of capacity. Hits arrive through the read buffer (ARC moves an
+ * entry on every hit), misses as records (the ghost is consulted there).
  */
-#include "../internal.h"
+#include "policy.h"
 
-enum { T1 = 1, T2 = 2 };
+#define IN_T2 1u
 #define B2_BIT 0x80000000u /* in a table slot's node field: the ghost is in B2 */
 
 typedef struct ghost_node {
@@ -55,7 +58,9 @@ typedef struct ghost_list {
 } ghost_list;
 
 typedef struct arc_state {
-  macho__list t1, t2;
+  macho__dlist t1, t2;
+  macho__link *lk;
+  uint32_t nslots;
   uint32_t capacity;
   double p; /* target size of T1 */
   /* The last get miss found its hash in a ghost (already consumed). */
@@ -177,24 +182,27 @@ static size_t table_slots(uint32_t pool) {
   return n;
 }
 
-static int arc_init(void *st, macho__shard *sh, uint32_t capacity) {
+static int arc_init(void *st, macho__shard *sh, uint32_t capacity, uint32_t nslots) {
   arc_state *s = st;
-  macho__list_init(&s->t1);
-  macho__list_init(&s->t2);
+  macho__alloc *a = &sh->cache->alloc;
+  macho__dlist_init(&s->t1);
+  macho__dlist_init(&s->t2);
   s->capacity = capacity;
   s->pool = capacity;
-  if (s->pool) {
-    size_t slots = table_slots(s->pool);
-    s->mask = (uint32_t)(slots - 1);
-    s->nodes = macho__malloc(sh->alloc, (size_t)s->pool * sizeof(ghost_node));
-    s->table = macho__malloc(sh->alloc, slots * sizeof(ghost_slot));
-    if (!s->nodes || !s->table) {
-      macho__free(sh->alloc, s->nodes, (size_t)s->pool * sizeof(ghost_node));
-      macho__free(sh->alloc, s->table, slots * sizeof(ghost_slot));
-      s->nodes = NULL;
-      s->table = NULL;
-      return MACHO_ENOMEM;
-    }
+  s->nslots = nslots;
+  size_t slots = table_slots(s->pool);
+  s->mask = (uint32_t)(slots - 1);
+  s->lk = macho__links_new(sh, nslots);
+  s->nodes = macho__malloc(a, (size_t)s->pool * sizeof(ghost_node));
+  s->table = macho__malloc(a, slots * sizeof(ghost_slot));
+  if (!s->lk || !s->nodes || !s->table) {
+    if (s->lk) macho__links_free(sh, s->lk, nslots);
+    macho__free(a, s->nodes, (size_t)s->pool * sizeof(ghost_node));
+    macho__free(a, s->table, slots * sizeof(ghost_slot));
+    s->lk = NULL;
+    s->nodes = NULL;
+    s->table = NULL;
+    return MACHO_ENOMEM;
   }
   ghosts_reset(s);
   return MACHO_OK;
@@ -202,16 +210,16 @@ static int arc_init(void *st, macho__shard *sh, uint32_t capacity) {
 
 static void arc_destroy(void *st, macho__shard *sh) {
   arc_state *s = st;
-  if (!s->pool) return;
-  macho__free(sh->alloc, s->nodes, (size_t)s->pool * sizeof(ghost_node));
-  macho__free(sh->alloc, s->table, ((size_t)s->mask + 1) * sizeof(ghost_slot));
+  macho__alloc *a = &sh->cache->alloc;
+  macho__links_free(sh, s->lk, s->nslots);
+  macho__free(a, s->nodes, (size_t)s->pool * sizeof(ghost_node));
+  macho__free(a, s->table, ((size_t)s->mask + 1) * sizeof(ghost_slot));
+  s->lk = NULL;
   s->nodes = NULL;
   s->table = NULL;
 }
 
-static void arc_miss(void *st, macho__shard *sh, uint64_t hash) {
-  (void)sh;
-  arc_state *s = st;
+static void arc_miss(arc_state *s, uint64_t hash) {
   if (s->pending && s->pending_hash == hash) return; /* a repeated miss: already consumed */
   int g = ghost_hit(s, hash);
   s->pending = g != 0;
@@ -219,39 +227,48 @@ static void arc_miss(void *st, macho__shard *sh, uint64_t hash) {
   s->pending_hash = hash;
 }
 
-static void arc_insert(void *st, macho__shard *sh, uint32_t id) {
-  arc_state *s = st;
-  macho__entry *e = macho__entry_at(sh, id);
-  bool seen = (s->pending && s->pending_hash == e->hash) || ghost_hit(s, e->hash) != 0;
-  s->pending = false;
-  e->meta = seen ? T2 : T1;
-  macho__list_push_front(sh, seen ? &s->t2 : &s->t1, id);
+static macho__dlist *list_of(arc_state *s, macho__shard *sh, uint32_t id) {
+  return macho__pol_bits(sh, id) & IN_T2 ? &s->t2 : &s->t1;
 }
 
-static void arc_hit(void *st, macho__shard *sh, uint32_t id) {
+static void arc_insert(void *st, macho__shard *sh, uint32_t id, uint64_t hash) {
   arc_state *s = st;
+  bool seen = (s->pending && s->pending_hash == hash) || ghost_hit(s, hash) != 0;
   s->pending = false;
-  macho__entry *e = macho__entry_at(sh, id);
-  if (e->meta == T1) {
-    macho__list_remove(sh, &s->t1, id);
-    e->meta = T2;
-    macho__list_push_front(sh, &s->t2, id);
+  macho__pol_set(sh, id, seen ? IN_T2 : 0);
+  macho__dlist_push_front(s->lk, seen ? &s->t2 : &s->t1, id);
+}
+
+static void arc_hit(arc_state *s, macho__shard *sh, uint32_t id) {
+  s->pending = false;
+  if (!(macho__pol_bits(sh, id) & IN_T2)) {
+    macho__dlist_remove(s->lk, &s->t1, id);
+    macho__pol_set(sh, id, IN_T2);
+    macho__dlist_push_front(s->lk, &s->t2, id);
   } else {
-    macho__list_move_front(sh, &s->t2, id);
+    macho__dlist_move_front(s->lk, &s->t2, id);
+  }
+}
+
+static void arc_access(void *st, macho__shard *sh, const uint64_t *recs, uint32_t n) {
+  arc_state *s = st;
+  for (uint32_t i = 0; i < n; i++) {
+    if (recs[i] & MACHO__REC_MISS) arc_miss(s, macho__hash63(recs[i]));
+    else if (macho__pol_live(sh, (uint32_t)recs[i])) arc_hit(s, sh, (uint32_t)recs[i]);
   }
 }
 
 static void arc_remove(void *st, macho__shard *sh, uint32_t id) {
   arc_state *s = st;
-  macho__list_remove(sh, macho__entry_at(sh, id)->meta == T1 ? &s->t1 : &s->t2, id);
+  macho__dlist_remove(s->lk, list_of(s, sh, id), id);
 }
 
 /* REPLACE: the LRU of T1 or T2 leaves for its ghost list. */
 static uint32_t replace(arc_state *s, macho__shard *sh, bool after_b2_hit) {
   double t1 = s->t1.len;
   bool from_t1 = s->t2.len == 0 || (s->t1.len > 0 && (t1 > s->p || (t1 == s->p && after_b2_hit)));
-  uint32_t id = macho__list_pop_back(sh, from_t1 ? &s->t1 : &s->t2);
-  ghost_push(s, !from_t1, macho__entry_at(sh, id)->hash);
+  uint32_t id = macho__dlist_pop_back(s->lk, from_t1 ? &s->t1 : &s->t2);
+  ghost_push(s, !from_t1, macho__pol_hash(sh, id));
   return id;
 }
 
@@ -264,7 +281,7 @@ static uint32_t arc_victim(void *st, macho__shard *sh) {
       ghost_drop_lru(s, false);
       return replace(s, sh, false);
     }
-    return macho__list_pop_back(sh, &s->t1); /* T1 holds c: evicted, not remembered */
+    return macho__dlist_pop_back(s->lk, &s->t1); /* T1 holds c: evicted, not remembered */
   }
   if ((uint64_t)s->t1.len + s->b1.len + s->t2.len + s->b2.len >= 2ull * s->capacity && s->b2.len > 0)
     ghost_drop_lru(s, true);
@@ -274,17 +291,35 @@ static uint32_t arc_victim(void *st, macho__shard *sh) {
 static void arc_clear(void *st, macho__shard *sh) {
   (void)sh;
   arc_state *s = st;
-  macho__list_init(&s->t1);
-  macho__list_init(&s->t2);
+  macho__dlist_init(&s->t1);
+  macho__dlist_init(&s->t2);
   s->p = 0;
   s->pending = false;
   ghosts_reset(s);
 }
 
+static int arc_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t old_n, uint32_t new_n) {
+  arc_state *s = st;
+  macho__dlist lists[2] = {s->t1, s->t2};
+  macho__link *lk = macho__links_remap(sh, s->lk, lists, 2, map, old_n, new_n);
+  if (!lk) return MACHO_ENOMEM;
+  s->t1 = lists[0];
+  s->t2 = lists[1];
+  s->lk = lk;
+  s->nslots = new_n;
+  return MACHO_OK;
+}
+
+static void arc_move(void *st, macho__shard *sh, uint32_t from, uint32_t to) {
+  arc_state *s = st;
+  /* The policy bits (the list) moved with the slot: read them at `to`. */
+  macho__dlist_rename(s->lk, list_of(s, sh, to), from, to);
+}
+
 static size_t arc_memory(const void *st) {
   const arc_state *s = st;
-  if (!s->pool) return 0;
-  return (size_t)s->pool * sizeof(ghost_node) + ((size_t)s->mask + 1) * sizeof(ghost_slot);
+  return (size_t)s->nslots * sizeof(macho__link) + (size_t)s->pool * sizeof(ghost_node) +
+         ((size_t)s->mask + 1) * sizeof(ghost_slot);
 }
 
 const macho__policy_ops macho__policy_arc = {
@@ -292,11 +327,14 @@ const macho__policy_ops macho__policy_arc = {
     .state_size = sizeof(arc_state),
     .init = arc_init,
     .destroy = arc_destroy,
-    .on_insert = arc_insert,
-    .on_hit = arc_hit,
-    .on_miss = arc_miss,
-    .on_remove = arc_remove,
+    .access = MACHO__ACCESS_BUFFER,
+    .record_misses = true,
+    .insert = arc_insert,
+    .on_access = arc_access,
+    .remove = arc_remove,
     .victim = arc_victim,
-    .on_clear = arc_clear,
+    .clear = arc_clear,
+    .remap = arc_remap,
+    .move = arc_move,
     .memory = arc_memory,
 };
