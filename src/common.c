@@ -37,7 +37,7 @@ const char *macho_version_string(void) {
 }
 
 static const char *const policy_names[MACHO_POLICY_COUNT] = {
-    "lru", "fifo", "random", "lfu", "mfu", "sieve", "s3fifo", "wtinylfu", "arc"};
+    "lru", "fifo", "random", "lfu", "mfu", "sieve", "s3fifo", "wtinylfu", "arc", "auto"};
 static const char *const filter_names[MACHO_FILTER_COUNT] = {"none", "bloom", "cuckoo", "xor"};
 
 const char *macho_policy_name(macho_policy p) {

@@ -96,6 +96,7 @@ typedef enum macho_policy {
   MACHO_POLICY_S3FIFO,    /* S3-FIFO (Yang et al., SOSP'23) */
   MACHO_POLICY_WTINYLFU,  /* W-TinyLFU (Einziger et al., ACM TOS 2017) */
   MACHO_POLICY_ARC,       /* ARC (Megiddo & Modha, FAST'03) */
+  MACHO_POLICY_AUTO,      /* follows the best of several policies, by miniature simulation */
   MACHO_POLICY_COUNT
 } macho_policy;
 
@@ -117,7 +118,7 @@ typedef enum macho_filter {
 #define MACHO_FILTER_FP_RATE_MIN 1e-9
 
 /* Lower-case names: "lru", "fifo", "random", "lfu", "mfu", "sieve", "s3fifo",
- * "wtinylfu", "arc"; filters "none", "bloom", "cuckoo", "xor". NULL if out of range. */
+ * "wtinylfu", "arc", "auto"; filters "none", "bloom", "cuckoo", "xor". NULL if out of range. */
 MACHO_API const char *macho_policy_name(macho_policy policy);
 MACHO_API const char *macho_filter_name(macho_filter filter);
 /* Parse a name (case-sensitive). MACHO_EINVAL for an unknown name or NULL args. */

@@ -12,6 +12,7 @@ extern const macho__policy_ops macho__policy_sieve;
 extern const macho__policy_ops macho__policy_s3fifo;
 extern const macho__policy_ops macho__policy_wtinylfu;
 extern const macho__policy_ops macho__policy_arc;
+extern const macho__policy_ops macho__policy_auto;
 
 const macho__policy_ops *const macho__policies[MACHO_POLICY_COUNT] = {
     [MACHO_POLICY_LRU] = &macho__policy_lru,
@@ -23,4 +24,5 @@ const macho__policy_ops *const macho__policies[MACHO_POLICY_COUNT] = {
     [MACHO_POLICY_S3FIFO] = &macho__policy_s3fifo,
     [MACHO_POLICY_WTINYLFU] = &macho__policy_wtinylfu,
     [MACHO_POLICY_ARC] = &macho__policy_arc,
+    [MACHO_POLICY_AUTO] = &macho__policy_auto,
 };
