@@ -9,19 +9,24 @@
  * workload's reuse pattern, thinned R times. A minisim of capacity x*R*C
  * running the shard's own policy on the sample then misses about as often as
  * a cache of x*C entries would on everything. The whole cache simulates
- * about MACHO__MRC_SAMPLE entries at 1x, split over its shards (each shard's
- * keys are themselves a spatial sample of the cache's, so the pooled curve
- * has the statistical power of one sample of that size): a shard of C
- * entries samples at R = min(1, (2048 / shards) / C) and the six minisims
- * hold x*R*C entries, about 16 x 2048 in all whatever the capacity.
+ * about MACHO__MRC_SAMPLE (3072) entries at 1x, split over its shards (each
+ * shard's keys are themselves a spatial sample of the cache's, so the pooled
+ * curve has the statistical power of one sample of that size): a shard of C
+ * entries samples at R = min(1, (3072 / shards) / C) and the six minisims
+ * hold x*R*C entries, about 16 x 3072 in all whatever the capacity. The size
+ * is a trade of memory for accuracy, measured with bench/policy_lab --mrc on
+ * the 360 (point, multiple) pairs of the shared traces (docs/POLICIES.md):
+ * at 1024 the worst error was 2.7 points (LRU), at 3072 1.4, and beyond
+ * that the error is the noise of which few thousand keys are sampled
+ * (4096 happened to do worse on cloudPhysicsIO than 3072), not a bias.
  *
  * The estimate is misses / (R * gets), not misses / sampled gets: SHARDS's
  * adjustment. The sampled share of the requests wanders around R with the
  * popularity of the few keys that happen to be sampled; a hot key in the
  * sample adds hits, not misses, so dividing by the expected number of
- * sampled requests cancels most of that wander. On the shared traces it cut
- * the mean error of LRU's curve from 0.41 to 0.09 points, and the worst from
- * 8 to under 3 (docs/POLICIES.md, bench/policy_lab --mrc).
+ * sampled requests cancels most of that wander. On the shared traces (with
+ * a 1024-entry sample) it cut the mean error of LRU's curve from 0.41 to
+ * 0.09 points, and the worst from 8 to 2.7 (bench/policy_lab --mrc).
  *
  * Only gets feed the curve (a cache-aside get that misses is followed by a
  * put, which the simulation models as its insertion); deletes and expiry do

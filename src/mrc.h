@@ -16,7 +16,7 @@
 #define MACHO__MRC_POINTS MACHO_MRC_POINTS
 /* The whole cache's 1x simulations hold about this many entries: a shard's
  * sample rate is min(1, (this / shards) / its capacity). */
-#define MACHO__MRC_SAMPLE 2048u
+#define MACHO__MRC_SAMPLE 3072u
 #define MACHO__MRC_SAMPLE_MIN 64u /* per shard, however many shards */
 
 struct macho__mrc {

@@ -11,6 +11,7 @@
 #include "support.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,12 +61,15 @@ static inline char *sr_slurp(const char *path) {
 /* Run `macho sim ARGS` (ARGS already shell-quoted), capture and parse. */
 static inline sr_run sr_sim(const char *args) {
   static int counter;
-  char out[128], err[128], cmd[4096];
+  char out[128], err[128];
   snprintf(out, sizeof out, "/tmp/macho_sr_%d_%d.out", (int)getpid(), counter);
   snprintf(err, sizeof err, "/tmp/macho_sr_%d_%d.err", (int)getpid(), counter++);
-  snprintf(cmd, sizeof cmd, "'%s' sim %s >%s 2>%s", MACHO_CLI, args, out, err);
+  size_t len = strlen(MACHO_CLI) + strlen(args) + 2 * sizeof out + 32;
+  char *cmd = malloc(len);
+  snprintf(cmd, len, "'%s' sim %s >%s 2>%s", MACHO_CLI, args, out, err);
   sr_run r = {0};
   int st = system(cmd);
+  free(cmd);
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   r.out = sr_slurp(out);
   r.err = sr_slurp(err);

@@ -329,6 +329,13 @@ MACHO_API uint32_t macho_shard_count(const macho_cache *cache);
 /* Counters of one shard (shard < count), or the total when shard == -1. */
 MACHO_API MACHO_NODISCARD int macho_counters_get(macho_cache *cache, int shard,
                                                  macho_counters *out);
+/* The policy a shard runs now and how often it changed: config.policy and 0,
+ * except under MACHO_POLICY_AUTO, which follows one of its candidates and may
+ * change (src/policy/auto.c). With shard == -1: the policy most shards run
+ * (the lowest on a tie) and the changes of all shards. Either out pointer may
+ * be NULL. MACHO_EINVAL for bad arguments. Thread-safe. */
+MACHO_API MACHO_NODISCARD int macho_policy_current(macho_cache *cache, int shard, macho_policy *policy,
+                                                   uint64_t *changes);
 
 /* The configuration the cache was opened with. object_ops and allocator point
  * at the cache's own copies (valid until macho_close); clock_ctx is as given. */
@@ -340,11 +347,12 @@ MACHO_API MACHO_NODISCARD int macho_config_get(const macho_cache *cache, macho_c
 /* same policy, same requests, estimated continuously by miniature            */
 /* simulation (Waldspurger et al., USENIX ATC'17) of a spatially hashed       */
 /* sample of the keys (SHARDS, FAST'15): every get's key hash is tested with  */
-/* one multiply-compare, and the sampled ones (rate min(1, ~2048/capacity))   */
+/* one multiply-compare, and the sampled ones (rate min(1, 3072/capacity))    */
 /* are replayed through six small simulated caches of the cache's policy.     */
-/* Shards of up to ~2048/shards entries are simulated exactly. Only gets feed */
-/* the curve: deletes and expiry do not reach the simulations. Memory: about  */
-/* 16 x 2048 simulated entries for the whole cache (in memory_bytes).         */
+/* Caches of up to 3072 entries are simulated exactly. Only gets feed the     */
+/* curve: deletes and expiry do not reach the simulations. Memory: at most    */
+/* about 16 x 3072 simulated entries for the whole cache, 4-6 MB (counted in  */
+/* memory_bytes); a get of a sampled key costs six simulated requests.       */
 /* ------------------------------------------------------------------------ */
 #define MACHO_MRC_POINTS 6
 

@@ -72,7 +72,7 @@ const macho__auto_params macho__auto_defaults = {
     .replay_hits = 3,
     .mirror = {.epoch_caps = 2.0, .epoch_min = 256, .decay = 0.9, .z = 2.0, .margin = 0.005,
                .cost = 0, .dwell_caps = 1.0, .warmup_caps = 0},
-    .sampled = {.epoch_caps = 2.0, .epoch_min = 256, .decay = 1.0, .z = 2.0, .margin = 0.005,
+    .sampled = {.epoch_caps = 2.0, .epoch_min = 256, .decay = 0.9, .z = 2.0, .margin = 0.005,
                 .cost = 0, .dwell_caps = 1.0, .warmup_caps = 0},
 };
 
@@ -528,6 +528,32 @@ macho_policy macho__auto_live(const void *st) {
 }
 
 uint32_t macho__auto_switches(const void *st) { return ((const auto_state *)st)->switches; }
+
+/* ---- public: what auto follows ------------------------------------------------------ */
+
+int macho_policy_current(macho_cache *c, int shard, macho_policy *policy, uint64_t *changes) {
+  if (!c || shard < -1 || (shard >= 0 && (uint32_t)shard >= c->nshards)) return MACHO_EINVAL;
+  uint32_t votes[MACHO_POLICY_COUNT] = {0};
+  uint64_t total = 0;
+  uint32_t from = shard < 0 ? 0 : (uint32_t)shard, to = shard < 0 ? c->nshards : from + 1;
+  for (uint32_t i = from; i < to; i++) {
+    macho__shard *sh = &c->shards[i];
+    macho_policy p = c->cfg.policy;
+    if (p == MACHO_POLICY_AUTO) {
+      macho__lock(sh);
+      p = macho__auto_live(sh->pol_state);
+      total += macho__auto_switches(sh->pol_state);
+      macho__unlock(sh);
+    }
+    votes[p]++;
+  }
+  macho_policy best = 0;
+  for (int p = 1; p < MACHO_POLICY_COUNT; p++)
+    if (votes[p] > votes[best]) best = (macho_policy)p;
+  if (policy) *policy = best;
+  if (changes) *changes = total;
+  return MACHO_OK;
+}
 
 const macho__policy_ops macho__policy_auto = {
     .name = "auto",
