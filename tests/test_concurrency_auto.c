@@ -32,7 +32,7 @@ static void *run(void *arg) {
   worker *w = arg;
   uint64_t rng = w->seed + (uint64_t)w->id * 7919;
   for (uint64_t op = 0; op < w->ops; op++) {
-    uint64_t phase = (op / 20000) & 1, k;
+    uint64_t phase = (op / (w->ops / 10 + 1)) & 1, k; /* ten phases, however many ops */
     if (phase) {
       uint64_t len = 9000, lap = op / len, pos = op % len;
       k = 1000000 + (lap & 1 ? len - 1 - pos : pos);
