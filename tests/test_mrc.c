@@ -177,7 +177,13 @@ static void the_curve_is_counted_in_memory_and_in_the_snapshot(void **state) {
   assert_int_equal(macho_mrc_get(on, -1, &m), MACHO_OK);
   assert_true(m.memory_bytes > 0);
   macho_counters a = test_counters(off), b = test_counters(on);
-  assert_int_equal(b.memory_bytes - a.memory_bytes, m.memory_bytes);
+  /* The curve's allocations show in memory_bytes (within 1%: a cache with
+   * the curve reads under the lock and has no read buffers). */
+  double extra = (double)b.memory_bytes - (double)a.memory_bytes;
+  printf("# curve %llu bytes, memory_bytes %llu with it, %llu without\n", (unsigned long long)m.memory_bytes,
+         (unsigned long long)b.memory_bytes, (unsigned long long)a.memory_bytes);
+  assert_true(fabs(extra - (double)m.memory_bytes) < 0.01 * (double)m.memory_bytes);
+  assert_true(m.memory_bytes > 16u * 3000u * 24u); /* ~16 x 3000 simulated slots of 24 bytes at least */
   macho_stats *s = NULL;
   assert_int_equal(macho_stats_get(on, -1, &s), MACHO_OK);
   assert_int_equal(s->has_mrc, 1);

@@ -25,6 +25,7 @@
 #include "mrc.h"
 #include "hash.h"
 #include "policy/auto.h"
+#include "policy/policy.h"
 #include "trace.h"
 
 #include <stdio.h>
@@ -111,9 +112,12 @@ static int read_points(point *pts, int max) {
 /* ---- tunables ---------------------------------------------------------------- */
 
 static macho__auto_params params;
-static int lab_init(void *st, macho__shard *sh, uint32_t capacity) {
-  return macho__auto_init_with(st, sh, capacity, &params);
+static int lab_init(void *st, macho__shard *sh, uint32_t capacity, uint32_t nslots) {
+  return macho__auto_init_with(st, sh, capacity, nslots, &params);
 }
+
+/* The owner of every minisim's memory: a cache struct with libc allocation. */
+static macho_cache owner;
 
 static void set_param(const char *kv) {
   const char *eq = strchr(kv, '=');
@@ -172,9 +176,8 @@ static result run(const keys *k, uint32_t size, const char *policy, bool events,
   if (policy && macho_policy_parse(policy, &p) != MACHO_OK) die("unknown --policy");
   ops = *macho__policies[p];
   if (p == MACHO_POLICY_AUTO) ops.init = lab_init;
-  macho__alloc alloc = {{0}};
   macho__minisim ms;
-  if (macho__minisim_init(&ms, &alloc, &ops, size, macho__mix64(1), false) != MACHO_OK) die("out of memory");
+  if (macho__minisim_init(&ms, &owner, &ops, size, macho__mix64(1), false) != MACHO_OK) die("out of memory");
   result r = {0, 0, p};
   uint32_t seen_switches = 0;
   macho_policy live = p == MACHO_POLICY_AUTO ? macho__auto_live(ms.st) : p;
@@ -219,14 +222,13 @@ static void run_mrc(const keys *k, uint32_t size, const char *policy, const char
   if (policy && macho_policy_parse(policy, &p) != MACHO_OK) die("unknown --policy");
   macho__policy_ops ops = *macho__policies[p];
   if (p == MACHO_POLICY_AUTO) ops.init = lab_init;
-  macho__alloc alloc = {{0}};
   macho__mrc *m;
-  if (macho__mrc_create(&m, &alloc, &ops, size, mrc_base, macho__mix64(1)) != MACHO_OK) die("out of memory");
+  if (macho__mrc_create(&m, &owner, &ops, size, mrc_base, macho__mix64(1)) != MACHO_OK) die("out of memory");
   macho__minisim full[MACHO__MRC_POINTS];
   uint64_t fmiss[MACHO__MRC_POINTS] = {0};
   for (int i = 0; i < MACHO__MRC_POINTS; i++) {
     double x = macho__mrc_multiples[i] * size + 0.5;
-    if (macho__minisim_init(&full[i], &alloc, &ops, x < 1 ? 1 : (uint32_t)x, macho__mix64(1), false) != MACHO_OK)
+    if (macho__minisim_init(&full[i], &owner, &ops, x < 1 ? 1 : (uint32_t)x, macho__mix64(1), false) != MACHO_OK)
       die("out of memory");
   }
   for (size_t r = 0; r < k->n; r++) {
@@ -245,7 +247,7 @@ static void run_mrc(const keys *k, uint32_t size, const char *policy, const char
   }
   printf("]}\n");
   fflush(stdout);
-  macho__mrc_destroy(m, &alloc);
+  macho__mrc_destroy(m, &owner);
 }
 
 int main(int argc, char **argv) {

@@ -59,6 +59,7 @@
 #include "auto.h"
 
 #include "../minisim.h"
+#include "policy.h"
 
 #include <math.h>
 
@@ -78,13 +79,14 @@ const macho__auto_params macho__auto_defaults = {
 
 #define NPAIRS (MACHO__AUTO_MAX_CAND * (MACHO__AUTO_MAX_CAND - 1) / 2)
 
-enum { FREE = 0, IN = 1, STALE = 2 }; /* mirror mode: where a live id stands */
+enum { FREE = 0, IN = 1, STALE = 2 }; /* mirror mode: where a live slot stands */
 
 typedef struct auto_state {
   macho__auto_params p;
   const macho__auto_rule *rule; /* &p.mirror or &p.sampled */
   bool mirror;
   uint32_t capacity, len; /* the shard's capacity and its live entries */
+  uint32_t nslots;        /* the table's slots: the per-slot arrays' size */
   uint32_t live;          /* index in p.cand: the leader */
   /* sampled mode: the live policy */
   const macho__policy_ops *live_ops;
@@ -98,12 +100,12 @@ typedef struct auto_state {
   uint32_t epoch, in_epoch;
   uint64_t requests, last_switch; /* every request the shard saw */
   uint32_t switches;
-  /* per live id (< capacity), on the request clock (32 bits: ages modulo 2^32) */
-  uint32_t *touched;   /* last access */
-  uint32_t *born;      /* sampled mode: insertion */
-  uint8_t *hits;       /* sampled mode: hits since insertion, saturating */
-  uint8_t *where;      /* mirror mode: FREE, IN or STALE */
-  uint32_t *sprev, *snext;      /* mirror mode: the stale list, oldest at the head */
+  /* per slot of the table, on the request clock (32 bits: ages modulo 2^32) */
+  uint32_t *touched; /* last access */
+  uint32_t *born;    /* sampled mode: insertion */
+  uint8_t *hits;     /* sampled mode: hits since insertion, saturating */
+  uint8_t *where;    /* mirror mode: FREE, IN or STALE */
+  uint32_t *sprev, *snext; /* mirror mode: the stale list, oldest at the head */
   uint32_t stale_head, stale_tail;
   uint64_t missed_hash; /* the last get miss: the put that follows is the same request */
   bool missed;
@@ -118,6 +120,55 @@ static bool sampled(const auto_state *s, uint64_t hash) {
 }
 
 static size_t state_bytes(const macho__policy_ops *ops) { return ops->state_size ? ops->state_size : 1; }
+
+/* ---- per-slot arrays ---------------------------------------------------------------- */
+
+typedef struct slot_arrays {
+  uint32_t *touched, *born, *sprev, *snext;
+  uint8_t *hits, *where;
+} slot_arrays;
+
+static void arrays_free(macho__alloc *a, slot_arrays *x, size_t n) {
+  macho__free(a, x->touched, n * sizeof(uint32_t));
+  macho__free(a, x->born, n * sizeof(uint32_t));
+  macho__free(a, x->sprev, n * sizeof(uint32_t));
+  macho__free(a, x->snext, n * sizeof(uint32_t));
+  macho__free(a, x->hits, n);
+  macho__free(a, x->where, n);
+  memset(x, 0, sizeof *x);
+}
+
+/* The arrays a mode needs for n slots, zeroed; false (nothing kept) on ENOMEM. */
+static bool arrays_new(macho__alloc *a, slot_arrays *x, size_t n, bool mirror) {
+  memset(x, 0, sizeof *x);
+  x->touched = macho__calloc(a, n, sizeof(uint32_t));
+  bool ok = x->touched != NULL;
+  if (mirror) {
+    x->where = macho__calloc(a, n, 1);
+    x->sprev = macho__calloc(a, n, sizeof(uint32_t));
+    x->snext = macho__calloc(a, n, sizeof(uint32_t));
+    ok = ok && x->where && x->sprev && x->snext;
+  } else {
+    x->born = macho__calloc(a, n, sizeof(uint32_t));
+    x->hits = macho__calloc(a, n, 1);
+    ok = ok && x->born && x->hits;
+  }
+  if (!ok) arrays_free(a, x, n);
+  return ok;
+}
+
+static slot_arrays arrays_of(const auto_state *s) {
+  return (slot_arrays){s->touched, s->born, s->sprev, s->snext, s->hits, s->where};
+}
+
+static void arrays_set(auto_state *s, const slot_arrays *x) {
+  s->touched = x->touched;
+  s->born = x->born;
+  s->sprev = x->sprev;
+  s->snext = x->snext;
+  s->hits = x->hits;
+  s->where = x->where;
+}
 
 /* ---- mirror mode: the stale list ------------------------------------------------ */
 
@@ -137,14 +188,14 @@ static void stale_unlink(auto_state *s, uint32_t id) {
   else s->stale_tail = s->sprev[id];
 }
 
-/* The leader holds the key of live entry `id` again. */
+/* The leader holds the key of live slot `id` again. */
 static void unstale(auto_state *s, uint32_t id) {
   if (s->where[id] != STALE) return;
   stale_unlink(s, id);
   s->where[id] = IN;
 }
 
-/* Forget live entry `id` in every simulation's user words. */
+/* Forget a live key in every simulation's user words. */
 static void unlink_sims(auto_state *s, uint64_t hash) {
   for (uint32_t i = 0; i < s->p.ncand; i++) {
     uint32_t *u = macho__minisim_user(&s->sims[i], hash);
@@ -152,7 +203,7 @@ static void unlink_sims(auto_state *s, uint64_t hash) {
   }
 }
 
-/* Tell every simulation holding `hash` that live entry `id` has it; true
+/* Tell every simulation holding `hash` that live slot `id` has it; true
  * when the leader holds it. */
 static bool link_sims(auto_state *s, uint64_t hash, uint32_t id) {
   bool leader = false;
@@ -186,21 +237,22 @@ static uint64_t by_age(uint32_t now, uint32_t stamp, uint32_t id) {
 
 /* Mirror mode: candidate j leads. Every live entry the new leader holds is
  * IN, the others STALE, oldest access first. Without memory for the sort the
- * stale list is built in id order: still correct, a little less good. */
+ * stale list is built in slot order: still correct, a little less good. */
 static void follow(auto_state *s, macho__shard *sh, uint32_t j) {
+  macho__alloc *a = &sh->cache->alloc;
   s->live = j;
   uint32_t n = 0;
-  for (uint32_t id = 0; id < s->capacity; id++)
+  for (uint32_t id = 0; id < s->nslots; id++)
     if (s->where[id] != FREE) s->where[id] = STALE;
-  for (uint32_t i = 0; i < s->mini_cap; i++) {
+  for (uint32_t i = 0; i < macho__minisim_slots(&s->sims[j]); i++) {
     uint32_t *u = macho__minisim_user_at(&s->sims[j], i);
     if (u && *u != MACHO__NIL) s->where[*u] = IN;
   }
-  for (uint32_t id = 0; id < s->capacity; id++) n += s->where[id] == STALE;
-  uint64_t *order = n ? macho__malloc(sh->alloc, 2 * (size_t)n * sizeof *order) : NULL;
+  for (uint32_t id = 0; id < s->nslots; id++) n += s->where[id] == STALE;
+  uint64_t *order = n ? macho__malloc(a, 2 * (size_t)n * sizeof *order) : NULL;
   s->stale_head = s->stale_tail = MACHO__NIL;
   uint32_t now = (uint32_t)s->requests, k = 0;
-  for (uint32_t id = 0; id < s->capacity; id++) {
+  for (uint32_t id = 0; id < s->nslots; id++) {
     if (s->where[id] != STALE) continue;
     if (order) order[k++] = by_age(now, s->touched[id], id);
     else stale_push(s, id);
@@ -208,7 +260,7 @@ static void follow(auto_state *s, macho__shard *sh, uint32_t j) {
   if (order) {
     radix_sort(order, order + n, n);
     for (uint32_t i = 0; i < n; i++) stale_push(s, (uint32_t)order[i]);
-    macho__free(sh->alloc, order, 2 * (size_t)n * sizeof *order);
+    macho__free(a, order, 2 * (size_t)n * sizeof *order);
   }
 }
 
@@ -216,19 +268,20 @@ static void follow(auto_state *s, macho__shard *sh, uint32_t j) {
  * switch needs is allocated before the old state is touched: on failure
  * nothing changes. */
 static void switch_to(auto_state *s, macho__shard *sh, uint32_t j) {
+  macho__alloc *a = &sh->cache->alloc;
   macho_policy np = s->p.cand[j];
   const macho__policy_ops *nops = macho__policies[np];
-  void *nst = macho__calloc(sh->alloc, 1, state_bytes(nops));
+  void *nst = macho__calloc(a, 1, state_bytes(nops));
   if (!nst) return;
-  if (nops->init(nst, sh, s->capacity) != MACHO_OK) {
-    macho__free(sh->alloc, nst, state_bytes(nops));
+  if (nops->init(nst, sh, s->capacity, s->nslots) != MACHO_OK) {
+    macho__free(a, nst, state_bytes(nops));
     return;
   }
   uint32_t n = s->len;
   uint64_t *order = NULL;
-  if (n && !(order = macho__malloc(sh->alloc, 2 * (size_t)n * sizeof *order))) {
+  if (n && !(order = macho__malloc(a, 2 * (size_t)n * sizeof *order))) {
     nops->destroy(nst, sh);
-    macho__free(sh->alloc, nst, state_bytes(nops));
+    macho__free(a, nst, state_bytes(nops));
     return;
   }
   /* FIFO-based policies order entries by insertion, the others by recency. */
@@ -240,34 +293,22 @@ static void switch_to(auto_state *s, macho__shard *sh, uint32_t j) {
   }
   radix_sort(order, order + n, n);
   s->live_ops->destroy(s->live_st, sh);
-  macho__free(sh->alloc, s->live_st, state_bytes(s->live_ops));
+  macho__free(a, s->live_st, state_bytes(s->live_ops));
   s->live_ops = nops;
   s->live_st = nst;
   s->live = j;
   for (uint32_t i = 0; i < n; i++) {
     uint32_t id = (uint32_t)order[i];
-    macho__entry *e = macho__entry_at(sh, id);
-    e->prev = e->next = MACHO__NIL;
-    e->meta = e->meta2 = 0;
-    nops->on_insert(nst, sh, id);
-    for (uint32_t h = 0; h < s->hits[id] && h < s->p.replay_hits; h++) nops->on_hit(nst, sh, id);
+    macho__pol_set(sh, id, 0);
+    nops->insert(nst, sh, id, macho__pol_hash(sh, id));
+    uint64_t rec = id;
+    for (uint32_t h = 0; h < s->hits[id] && h < s->p.replay_hits; h++) nops->on_access(nst, sh, &rec, 1);
   }
-  macho__free(sh->alloc, order, 2 * (size_t)n * sizeof *order);
+  macho__free(a, order, 2 * (size_t)n * sizeof *order);
 }
 
-/* What following candidate j would cost in misses (sampled ones in sampled
- * mode): in mirror mode, the keys it holds that the live cache lacks, each
- * to be fetched once; in sampled mode, a cache's worth. */
-static double switch_cost(auto_state *s, uint32_t j) {
-  if (!s->mirror) return s->mini_cap;
-  uint32_t held = 0, linked = 0;
-  for (uint32_t i = 0; i < s->mini_cap; i++) {
-    uint32_t *u = macho__minisim_user_at(&s->sims[j], i);
-    held += u != NULL;
-    linked += u && *u != MACHO__NIL;
-  }
-  return held - linked;
-}
+/* What following candidate j would cost in (sampled) misses: a cache's worth. */
+static double switch_cost(const auto_state *s) { return s->mini_cap; }
 
 static void end_epoch(auto_state *s, macho__shard *sh) {
   const macho__auto_rule *r = s->rule;
@@ -281,7 +322,7 @@ static void end_epoch(auto_state *s, macho__shard *sh) {
     double disc = s->disc[live < j ? pair(live, j) : pair(j, live)];
     if (gain <= r->z * sqrt(disc) || gain <= r->margin * s->req) continue;
     /* The candidate that saves the most once its own switching cost is paid. */
-    double net = gain - (r->cost > 0 ? r->cost * switch_cost(s, j) : 0);
+    double net = gain - (r->cost > 0 ? r->cost * switch_cost(s) : 0);
     if (net > best_net) {
       best = j;
       best_net = net;
@@ -302,7 +343,7 @@ static void end_epoch(auto_state *s, macho__shard *sh) {
   s->in_epoch = 0;
 }
 
-/* One request for `hash` (of live entry `id`, or NIL when not cached): every
+/* One request for `hash` (of live slot `id`, or NIL when not cached): every
  * candidate's simulation, then a decision after each epoch. */
 static void feed(auto_state *s, macho__shard *sh, uint64_t hash, uint32_t id) {
   if (!sampled(s, hash)) return;
@@ -333,32 +374,30 @@ static void feed(auto_state *s, macho__shard *sh, uint64_t hash, uint32_t id) {
 /* ---- hooks ---------------------------------------------------------------------------- */
 
 static void free_all(auto_state *s, macho__shard *sh) {
+  macho__alloc *a = &sh->cache->alloc;
   if (s->live_st) {
     s->live_ops->destroy(s->live_st, sh);
-    macho__free(sh->alloc, s->live_st, state_bytes(s->live_ops));
+    macho__free(a, s->live_st, state_bytes(s->live_ops));
     s->live_st = NULL;
   }
   if (s->sims) {
     for (uint32_t i = 0; i < s->p.ncand; i++) macho__minisim_destroy(&s->sims[i]);
-    macho__free(sh->alloc, s->sims, s->p.ncand * sizeof *s->sims);
+    macho__free(a, s->sims, s->p.ncand * sizeof *s->sims);
     s->sims = NULL;
   }
-  size_t c = s->capacity;
-  macho__free(sh->alloc, s->touched, c * sizeof(uint32_t));
-  macho__free(sh->alloc, s->born, c * sizeof(uint32_t));
-  macho__free(sh->alloc, s->hits, c);
-  macho__free(sh->alloc, s->where, c);
-  macho__free(sh->alloc, s->sprev, c * sizeof(uint32_t));
-  macho__free(sh->alloc, s->snext, c * sizeof(uint32_t));
-  s->touched = s->born = s->sprev = s->snext = NULL;
-  s->hits = s->where = NULL;
+  slot_arrays x = arrays_of(s);
+  arrays_free(a, &x, s->nslots);
+  arrays_set(s, &x);
 }
 
-int macho__auto_init_with(void *st, macho__shard *sh, uint32_t capacity, const macho__auto_params *p) {
+int macho__auto_init_with(void *st, macho__shard *sh, uint32_t capacity, uint32_t nslots,
+                          const macho__auto_params *p) {
   auto_state *s = st;
+  macho__alloc *a = &sh->cache->alloc;
   assert(p->ncand >= 1 && p->ncand <= MACHO__AUTO_MAX_CAND && p->start < p->ncand);
   s->p = *p;
   s->capacity = capacity ? capacity : 1;
+  s->nslots = nslots;
   s->mirror = s->capacity <= p->mirror_max;
   s->rule = s->mirror ? &s->p.mirror : &s->p.sampled;
   s->live = p->start;
@@ -375,33 +414,23 @@ int macho__auto_init_with(void *st, macho__shard *sh, uint32_t capacity, const m
   }
   s->epoch = (uint32_t)(s->rule->epoch_caps * s->mini_cap);
   if (s->epoch < s->rule->epoch_min) s->epoch = s->rule->epoch_min;
-  size_t c = s->capacity;
-  bool ok;
-  s->touched = macho__calloc(sh->alloc, c, sizeof(uint32_t));
-  if (s->mirror) {
-    s->where = macho__calloc(sh->alloc, c, 1);
-    s->sprev = macho__malloc(sh->alloc, c * sizeof(uint32_t));
-    s->snext = macho__malloc(sh->alloc, c * sizeof(uint32_t));
-    ok = s->where && s->sprev && s->snext;
-  } else {
-    s->born = macho__calloc(sh->alloc, c, sizeof(uint32_t));
-    s->hits = macho__calloc(sh->alloc, c, 1);
-    ok = s->born && s->hits;
-  }
-  s->sims = macho__calloc(sh->alloc, p->ncand, sizeof *s->sims);
-  if (!ok || !s->touched || !s->sims) goto nomem;
+  slot_arrays x;
+  if (!arrays_new(a, &x, nslots, s->mirror)) return MACHO_ENOMEM;
+  arrays_set(s, &x);
+  s->sims = macho__calloc(a, p->ncand, sizeof *s->sims);
+  if (!s->sims) goto nomem;
   for (uint32_t i = 0; i < p->ncand; i++) {
     const macho__policy_ops *ops = macho__policies[p->cand[i]];
     assert(ops && p->cand[i] != MACHO_POLICY_RANDOM && p->cand[i] != MACHO_POLICY_AUTO);
-    if (macho__minisim_init(&s->sims[i], sh->alloc, ops, s->mini_cap, sh->rng + i, s->mirror) != MACHO_OK)
+    if (macho__minisim_init(&s->sims[i], sh->cache, ops, s->mini_cap, sh->rng + i, s->mirror) != MACHO_OK)
       goto nomem;
   }
   if (!s->mirror) {
     s->live_ops = macho__policies[p->cand[p->start]];
-    s->live_st = macho__calloc(sh->alloc, 1, state_bytes(s->live_ops));
+    s->live_st = macho__calloc(a, 1, state_bytes(s->live_ops));
     if (!s->live_st) goto nomem;
-    if (s->live_ops->init(s->live_st, sh, s->capacity) != MACHO_OK) {
-      macho__free(sh->alloc, s->live_st, state_bytes(s->live_ops));
+    if (s->live_ops->init(s->live_st, sh, s->capacity, nslots) != MACHO_OK) {
+      macho__free(a, s->live_st, state_bytes(s->live_ops));
       s->live_st = NULL;
       goto nomem;
     }
@@ -412,15 +441,14 @@ nomem:
   return MACHO_ENOMEM;
 }
 
-static int auto_init(void *st, macho__shard *sh, uint32_t capacity) {
-  return macho__auto_init_with(st, sh, capacity, &macho__auto_defaults);
+static int auto_init(void *st, macho__shard *sh, uint32_t capacity, uint32_t nslots) {
+  return macho__auto_init_with(st, sh, capacity, nslots, &macho__auto_defaults);
 }
 
 static void auto_destroy(void *st, macho__shard *sh) { free_all(st, sh); }
 
-static void auto_insert(void *st, macho__shard *sh, uint32_t id) {
+static void auto_insert(void *st, macho__shard *sh, uint32_t id, uint64_t hash) {
   auto_state *s = st;
-  uint64_t hash = macho__entry_at(sh, id)->hash;
   bool counted = s->missed && s->missed_hash == hash; /* its get miss was the request */
   s->missed = false;
   s->len++;
@@ -434,46 +462,57 @@ static void auto_insert(void *st, macho__shard *sh, uint32_t id) {
   }
   s->born[id] = (uint32_t)s->requests;
   s->hits[id] = 0;
-  s->live_ops->on_insert(s->live_st, sh, id);
+  s->live_ops->insert(s->live_st, sh, id, hash);
   if (!counted) feed(s, sh, hash, id);
 }
 
-static void auto_hit(void *st, macho__shard *sh, uint32_t id) {
-  auto_state *s = st;
+static void auto_hit(auto_state *s, macho__shard *sh, uint32_t id, uint64_t rec) {
   s->missed = false;
   s->requests++;
   s->touched[id] = (uint32_t)s->requests;
-  uint64_t hash = macho__entry_at(sh, id)->hash;
+  uint64_t hash = macho__pol_hash(sh, id);
   if (s->mirror) {
     feed(s, sh, hash, id);
     unstale(s, id); /* the leader has just seen the key: it holds it */
     return;
   }
   if (s->hits[id] < UINT8_MAX) s->hits[id]++;
-  s->live_ops->on_hit(s->live_st, sh, id);
+  s->live_ops->on_access(s->live_st, sh, &rec, 1);
   feed(s, sh, hash, id);
 }
 
-static void auto_miss(void *st, macho__shard *sh, uint64_t hash) {
-  auto_state *s = st;
+static void auto_miss(auto_state *s, macho__shard *sh, uint64_t hash, uint64_t rec) {
   if (!(s->missed && s->missed_hash == hash)) {
     s->requests++;
     feed(s, sh, hash, MACHO__NIL); /* may switch */
   }
   s->missed = true;
   s->missed_hash = hash;
-  if (!s->mirror && s->live_ops->on_miss) s->live_ops->on_miss(s->live_st, sh, hash);
+  if (!s->mirror && s->live_ops->record_misses) s->live_ops->on_access(s->live_st, sh, &rec, 1);
+}
+
+static void auto_access(void *st, macho__shard *sh, const uint64_t *recs, uint32_t n) {
+  auto_state *s = st;
+  for (uint32_t i = 0; i < n; i++) {
+    if (recs[i] & MACHO__REC_MISS) auto_miss(s, sh, macho__hash63(recs[i]), recs[i]);
+    else if (macho__pol_live(sh, (uint32_t)recs[i])) auto_hit(s, sh, (uint32_t)recs[i], recs[i]);
+  }
+}
+
+static void auto_pre_insert(void *st, macho__shard *sh, uint64_t hash) {
+  auto_state *s = st;
+  if (!s->mirror && s->live_ops->pre_insert) s->live_ops->pre_insert(s->live_st, sh, hash);
 }
 
 static void auto_remove(void *st, macho__shard *sh, uint32_t id) {
   auto_state *s = st;
-  uint64_t hash = macho__entry_at(sh, id)->hash;
+  uint64_t hash = macho__pol_hash(sh, id);
   s->len--;
   if (s->mirror) {
     if (s->where[id] == STALE) stale_unlink(s, id);
     s->where[id] = FREE;
   } else {
-    s->live_ops->on_remove(s->live_st, sh, id);
+    s->live_ops->remove(s->live_st, sh, id);
   }
   /* Deleted or expired: no simulated cache holds it any more either. */
   if (sampled(s, hash))
@@ -495,7 +534,7 @@ static uint32_t auto_victim(void *st, macho__shard *sh) {
     while (id == MACHO__NIL);
   }
   s->where[id] = FREE;
-  unlink_sims(s, macho__entry_at(sh, id)->hash);
+  unlink_sims(s, macho__pol_hash(sh, id));
   return id;
 }
 
@@ -504,19 +543,88 @@ static void auto_clear(void *st, macho__shard *sh) {
   s->len = 0;
   s->missed = false;
   if (s->mirror) {
-    memset(s->where, FREE, s->capacity);
+    memset(s->where, FREE, s->nslots);
     s->stale_head = s->stale_tail = MACHO__NIL;
   } else {
-    s->live_ops->on_clear(s->live_st, sh);
+    s->live_ops->clear(s->live_st, sh);
   }
   /* The simulated caches empty too; the counts describe the workload and stay. */
   for (uint32_t i = 0; i < s->p.ncand; i++) macho__minisim_clear(&s->sims[i]);
 }
 
+/* A cuckoo move: the entry of slot `from` lives in `to` now. */
+static void auto_move(void *st, macho__shard *sh, uint32_t from, uint32_t to) {
+  auto_state *s = st;
+  s->touched[to] = s->touched[from];
+  if (!s->mirror) {
+    s->born[to] = s->born[from];
+    s->hits[to] = s->hits[from];
+    s->live_ops->move(s->live_st, sh, from, to);
+    return;
+  }
+  s->where[to] = s->where[from];
+  s->where[from] = FREE;
+  if (s->where[to] == STALE) { /* take its place in the stale list */
+    s->sprev[to] = s->sprev[from];
+    s->snext[to] = s->snext[from];
+    if (s->sprev[to] != MACHO__NIL) s->snext[s->sprev[to]] = to;
+    else s->stale_head = to;
+    if (s->snext[to] != MACHO__NIL) s->sprev[s->snext[to]] = to;
+    else s->stale_tail = to;
+  }
+  link_sims(s, macho__pol_hash(sh, to), to);
+}
+
+/* The table was rebuilt: slot i is map[i] now (NULL map: no entry moved). */
+static int auto_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t old_n, uint32_t new_n) {
+  auto_state *s = st;
+  macho__alloc *a = &sh->cache->alloc;
+  slot_arrays x, old = arrays_of(s);
+  if (!arrays_new(a, &x, new_n, s->mirror)) return MACHO_ENOMEM;
+  if (!s->mirror && s->live_ops->remap(s->live_st, sh, map, old_n, new_n) != MACHO_OK) {
+    arrays_free(a, &x, new_n);
+    return MACHO_ENOMEM;
+  }
+  for (uint32_t i = 0; map && i < old_n; i++) {
+    uint32_t j = map[i];
+    if (j == MACHO__NIL) continue;
+    x.touched[j] = old.touched[i];
+    if (!s->mirror) {
+      x.born[j] = old.born[i];
+      x.hits[j] = old.hits[i];
+    } else {
+      x.where[j] = old.where[i];
+    }
+  }
+  if (s->mirror) {
+    /* The stale list in its order, renamed; the simulations' user words too. */
+    uint32_t head = MACHO__NIL, tail = MACHO__NIL;
+    for (uint32_t i = s->stale_head; map && i != MACHO__NIL; i = old.snext[i]) {
+      uint32_t j = map[i];
+      x.sprev[j] = tail;
+      x.snext[j] = MACHO__NIL;
+      if (tail != MACHO__NIL) x.snext[tail] = j;
+      else head = j;
+      tail = j;
+    }
+    s->stale_head = head;
+    s->stale_tail = tail;
+    for (uint32_t k = 0; k < s->p.ncand; k++)
+      for (uint32_t i = 0; i < macho__minisim_slots(&s->sims[k]); i++) {
+        uint32_t *u = macho__minisim_user_at(&s->sims[k], i);
+        if (u && *u != MACHO__NIL) *u = map ? map[*u] : MACHO__NIL;
+      }
+  }
+  arrays_free(a, &old, old_n);
+  arrays_set(s, &x);
+  s->nslots = new_n;
+  return MACHO_OK;
+}
+
 static size_t auto_memory(const void *st) {
   const auto_state *s = st;
-  size_t per_id = sizeof(uint32_t) + (s->mirror ? 1 + 2 * sizeof(uint32_t) : sizeof(uint32_t) + 1);
-  size_t m = s->p.ncand * sizeof *s->sims + (size_t)s->capacity * per_id;
+  size_t per_slot = sizeof(uint32_t) + (s->mirror ? 1 + 2 * sizeof(uint32_t) : sizeof(uint32_t) + 1);
+  size_t m = s->p.ncand * sizeof *s->sims + (size_t)s->nslots * per_slot;
   for (uint32_t i = 0; i < s->p.ncand; i++) m += macho__minisim_memory(&s->sims[i]);
   if (s->live_st) m += state_bytes(s->live_ops) + (s->live_ops->memory ? s->live_ops->memory(s->live_st) : 0);
   return m;
@@ -541,6 +649,7 @@ int macho_policy_current(macho_cache *c, int shard, macho_policy *policy, uint64
     macho_policy p = c->cfg.policy;
     if (p == MACHO_POLICY_AUTO) {
       macho__lock(sh);
+      macho__shard_drain(sh); /* decisions happen as the records are replayed */
       p = macho__auto_live(sh->pol_state);
       total += macho__auto_switches(sh->pol_state);
       macho__unlock(sh);
@@ -558,13 +667,17 @@ int macho_policy_current(macho_cache *c, int shard, macho_policy *policy, uint64
 const macho__policy_ops macho__policy_auto = {
     .name = "auto",
     .state_size = sizeof(auto_state),
+    .access = MACHO__ACCESS_BUFFER,
+    .record_misses = true,
     .init = auto_init,
     .destroy = auto_destroy,
-    .on_insert = auto_insert,
-    .on_hit = auto_hit,
-    .on_miss = auto_miss,
-    .on_remove = auto_remove,
+    .insert = auto_insert,
+    .on_access = auto_access,
+    .pre_insert = auto_pre_insert,
+    .remove = auto_remove,
     .victim = auto_victim,
-    .on_clear = auto_clear,
+    .clear = auto_clear,
+    .move = auto_move,
+    .remap = auto_remap,
     .memory = auto_memory,
 };

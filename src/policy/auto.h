@@ -46,7 +46,8 @@ typedef struct macho__auto_params {
 extern const macho__auto_params macho__auto_defaults;
 
 /* auto's init hook with explicit tunables (the lab calls it; init uses the defaults). */
-int macho__auto_init_with(void *st, macho__shard *sh, uint32_t capacity, const macho__auto_params *p);
+int macho__auto_init_with(void *st, macho__shard *sh, uint32_t capacity, uint32_t nslots,
+                          const macho__auto_params *p);
 /* The policy auto follows now, and how many times it switched. */
 macho_policy macho__auto_live(const void *st);
 uint32_t macho__auto_switches(const void *st);
