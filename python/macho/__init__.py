@@ -224,7 +224,8 @@ class Cache(_CacheCore, MutableMapping):  # type: ignore[type-arg]
     strategy: str
         Eviction policy, case-insensitive as in the original: 'lru' (default),
         'fifo', 'random', and whatever else libmacho implements ('lfu', 'mfu',
-        'sieve', 's3fifo', 'wtinylfu'); see ``macho.strategies()``.
+        'sieve', 's3fifo', 'wtinylfu', 'arc', 'auto': follows the best of several by
+        miniature simulation); see ``macho.strategies()``.
     bloom: bool
         Put a Bloom filter in front of each shard (default False); same as
         ``filter='bloom'``.
@@ -240,6 +241,12 @@ class Cache(_CacheCore, MutableMapping):  # type: ignore[type-arg]
         Seed of libmacho's hashing and of the random policy, in [0, 2**64).
     metrics: bool
         True (default): latency and lifespan figures. False: counters only.
+    mrc: bool
+        True: keep the live miss-ratio curve (``mrc()``): the estimated miss
+        ratio at 0.25, 0.5, 1, 2, 4 and 8 times ``max_cache_size``, by
+        miniature simulation of a sample of the keys (libmacho's config.mrc;
+        off by default: it costs memory, a few MB at most, and gets then take
+        the shard lock).
     clock: callable returning seconds (float), or None
         Time source for TTLs and lifespans instead of the monotonic clock,
         read once at the start of every call (tests advance a fake clock
@@ -261,12 +268,12 @@ class Cache(_CacheCore, MutableMapping):  # type: ignore[type-arg]
 
     __slots__ = ("_max_cache_size", "_ttl", "_shard_count", "_strategy", "_bloom",
                  "_probability", "_filter", "_seed", "_metrics_on", "_clock", "_dashboard",
-                 "_popbuf")
+                 "_popbuf", "_mrc_on")
 
     def __init__(self, max_cache_size: int = 100, ttl: float = 600.0, shard_count: int = 1,
                  strategy: str = "lru", bloom: bool = False, probability: float = 0.5, *,
                  filter: Optional[str] = None, seed: int = 0, metrics: bool = True,
-                 clock: Optional[Any] = None) -> None:
+                 clock: Optional[Any] = None, mrc: bool = False) -> None:
         # The original's checks, in its order (models.py/main.py), then ours.
         if not isinstance(max_cache_size, int):
             raise _type_error("max_cache_size", "int", max_cache_size)
@@ -322,6 +329,8 @@ class Cache(_CacheCore, MutableMapping):  # type: ignore[type-arg]
             raise _type_error("metrics", "bool", metrics)
         if clock is not None and not callable(clock):
             raise _type_error("clock", "callable returning seconds", clock)
+        if not isinstance(mrc, bool):
+            raise _type_error("mrc", "bool", mrc)
         if max_cache_size >= 2**64:
             raise OverflowError("Parameter 'max_cache_size' must be below 2**64, got %d"
                                 % max_cache_size)
@@ -333,7 +342,7 @@ class Cache(_CacheCore, MutableMapping):  # type: ignore[type-arg]
             raise OverflowError("Parameter 'ttl' is too large for a float: %d" % ttl) from None
         super().__init__(capacity=int(max_cache_size), ttl=fttl, shards=int(shard_count), policy=policy,
                          filter=filter, fp_rate=probability, seed=seed, metrics=metrics,
-                         clock=clock)
+                         clock=clock, mrc=mrc)
         self._max_cache_size = int(max_cache_size)
         self._ttl = fttl
         self._shard_count = int(shard_count)
@@ -344,6 +353,7 @@ class Cache(_CacheCore, MutableMapping):  # type: ignore[type-arg]
         self._seed = seed
         self._metrics_on = metrics
         self._clock = clock
+        self._mrc_on = mrc
         self._dashboard: Optional[Dashboard] = None
         self._popbuf: List[Any] = []
 
@@ -455,7 +465,8 @@ class Cache(_CacheCore, MutableMapping):  # type: ignore[type-arg]
         return {"max_cache_size": self._max_cache_size, "ttl": self._ttl,
                 "shard_count": self._shard_count, "strategy": self._strategy,
                 "bloom": self._bloom, "probability": self._probability, "filter": self._filter,
-                "seed": self._seed, "metrics": self._metrics_on, "clock": self._clock}
+                "seed": self._seed, "metrics": self._metrics_on, "clock": self._clock,
+                "mrc": self._mrc_on}
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         # Configuration and the live entries with the TTL each has left; the
@@ -532,6 +543,20 @@ class Cache(_CacheCore, MutableMapping):  # type: ignore[type-arg]
     def totals(self) -> Dict[str, Any]:
         """The metrics dict for the whole cache, whatever the shard count."""
         return self._metrics_of(-1)
+
+    def mrc(self) -> Dict[float, Optional[float]]:
+        """The live miss-ratio curve (needs ``mrc=True``): {multiple: estimated
+        miss ratio} for 0.25, 0.5, 1, 2, 4 and 8 times ``max_cache_size``, over
+        the gets since the cache was created (None before a sampled get). At
+        1.0 it estimates the cache's own miss ratio; 1 - miss ratio is the hit
+        ratio a cache of that size would have. Raises RuntimeError when the
+        curve is off."""
+        return dict(self._mrc()["miss_ratio"])
+
+    def policy_current(self) -> str:
+        """The eviction policy the cache follows now: ``strategy``, or under
+        'auto' the candidate it follows at the moment."""
+        return self._policy_current()[0]
 
     def stats(self, shard: Optional[int] = None) -> Dict[str, Any]:
         """One shape whatever the shard count (CacheStats): counters and the

@@ -331,13 +331,13 @@ static int int_in(PyObject *o, const char *what, long long lo, unsigned long lon
 
 static int Cache_init(CacheObject *self, PyObject *args, PyObject *kwds) {
   static char *kwlist[] = {"capacity", "ttl", "shards", "policy", "filter", "fp_rate",
-                           "seed", "metrics", "clock", NULL};
+                           "seed", "metrics", "clock", "mrc", NULL};
   PyObject *capacity_o = NULL, *shards_o = NULL, *seed_o = NULL, *ttl_o = NULL, *fp_o = NULL;
   PyObject *clock = Py_None;
   const char *policy = "lru", *filter = "none";
-  int metrics = 1;
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOssOOpO:CacheCore", kwlist, &capacity_o, &ttl_o,
-                                   &shards_o, &policy, &filter, &fp_o, &seed_o, &metrics, &clock))
+  int metrics = 1, mrc = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOssOOpOp:CacheCore", kwlist, &capacity_o, &ttl_o,
+                                   &shards_o, &policy, &filter, &fp_o, &seed_o, &metrics, &clock, &mrc))
     return -1;
   if (self->cache || self->closed) {
     /* Replacing the cache under a call that is running Python code (an
@@ -383,6 +383,7 @@ static int Cache_init(CacheObject *self, PyObject *args, PyObject *kwds) {
   cfg.seed = (uint64_t)seed;
   cfg.object_ops = &py_ops;
   cfg.metrics = metrics ? 1 : 0;
+  cfg.mrc = mrc ? 1 : 0;
   if (clock != Py_None) {
     if (!PyCallable_Check(clock)) {
       PyErr_Format(PyExc_TypeError, "clock must be a callable returning seconds, not %.100s",
@@ -841,6 +842,51 @@ fail:
   return NULL;
 }
 
+/* The live miss-ratio curve: {multiple: miss ratio (None before a sampled get)}
+ * and the sample's figures, from macho_mrc_get. */
+static PyObject *Cache_mrc(CacheObject *self, PyObject *unused) {
+  (void)unused;
+  macho_cache *c = enter(self);
+  if (!c) return NULL;
+  macho_mrc m;
+  int rc = macho_mrc_get(c, -1, &m);
+  leave(self);
+  if (rc == MACHO_ENOTSUP) {
+    PyErr_SetString(PyExc_RuntimeError, "the miss-ratio curve is off: create the Cache with mrc=True");
+    return NULL;
+  }
+  if (rc != MACHO_OK) return raise_status(rc);
+  PyObject *curve = PyDict_New();
+  if (!curve) return NULL;
+  for (int i = 0; i < MACHO_MRC_POINTS; i++) {
+    PyObject *k = PyFloat_FromDouble(m.multiple[i]);
+    PyObject *v = isnan(m.miss_ratio[i]) ? Py_NewRef(Py_None) : PyFloat_FromDouble(m.miss_ratio[i]);
+    if (!k || !v || PyDict_SetItem(curve, k, v) < 0) {
+      Py_XDECREF(k);
+      Py_XDECREF(v);
+      Py_DECREF(curve);
+      return NULL;
+    }
+    Py_DECREF(k);
+    Py_DECREF(v);
+  }
+  return Py_BuildValue("{s:N,s:K,s:K,s:d,s:K}", "miss_ratio", curve, "gets", (unsigned long long)m.gets,
+                       "sampled_gets", (unsigned long long)m.sampled_gets, "sample_rate", m.sample_rate,
+                       "memory_bytes", (unsigned long long)m.memory_bytes);
+}
+
+static PyObject *Cache_policy_current(CacheObject *self, PyObject *unused) {
+  (void)unused;
+  macho_cache *c = enter(self);
+  if (!c) return NULL;
+  macho_policy p;
+  uint64_t changes;
+  int rc = macho_policy_current(c, -1, &p, &changes);
+  leave(self);
+  if (rc != MACHO_OK) return raise_status(rc);
+  return Py_BuildValue("(sK)", macho_policy_name(p), (unsigned long long)changes);
+}
+
 static PyObject *Cache_stats_reset(CacheObject *self, PyObject *unused) {
   (void)unused;
   macho_cache *c = enter(self);
@@ -955,6 +1001,9 @@ static PyMethodDef Cache_methods[] = {
      "_stats(shard=-1): latency and lifespan distributions (seconds) from macho_stats_get."},
     {"_stats_reset", (PyCFunction)Cache_stats_reset, METH_NOARGS,
      "Zero the counters and distributions (macho_stats_reset)."},
+    {"_mrc", (PyCFunction)Cache_mrc, METH_NOARGS, "_mrc(): the live miss-ratio curve (macho_mrc_get)."},
+    {"_policy_current", (PyCFunction)Cache_policy_current, METH_NOARGS,
+     "_policy_current() -> (policy, changes) (macho_policy_current)."},
     {"_dashboard_start", (PyCFunction)(void (*)(void))Cache_dashboard_start,
      METH_VARARGS | METH_KEYWORDS, "_dashboard_start(listen=None, token=None) -> url"},
     {"_dashboard_stop", (PyCFunction)Cache_dashboard_stop, METH_NOARGS, "Stop the dashboard."},

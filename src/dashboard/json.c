@@ -179,7 +179,33 @@ int macho__stats_json(macho_cache *c, macho__buf *b) {
                       i ? "," : "", U64(w->second), U64(w->get_samples), U64(w->get_sum_ns),
                       U64(w->get_max_ns), U64(w->put_samples), U64(w->put_sum_ns), U64(w->put_max_ns));
   }
-  macho__buf_puts(b, "]}\n");
+  macho__buf_puts(b, "]");
+  /* What `auto` follows now (any other policy: itself, 0 changes), and the
+   * live miss-ratio curve when config.mrc is on (null otherwise). */
+  macho_policy now = cfg.policy;
+  uint64_t changes = 0;
+  if (macho_policy_current(c, -1, &now, &changes) != MACHO_OK) changes = 0; /* cannot fail for an open cache */
+  macho__buf_printf(b, ",\"policy_current\":{\"policy\":\"%s\",\"changes\":%llu},\"mrc\":",
+                    macho_policy_name(now), U64(changes));
+  if (!s->has_mrc) {
+    macho__buf_puts(b, "null");
+  } else {
+    const macho_mrc *m = &s->mrc;
+    macho__buf_printf(b, "{\"gets\":%llu,\"sampled_gets\":%llu,\"sample_rate\":", U64(m->gets),
+                      U64(m->sampled_gets));
+    json_num(b, m->sample_rate);
+    macho__buf_printf(b, ",\"memory_bytes\":%llu,\"points\":[", U64(m->memory_bytes));
+    for (int i = 0; i < MACHO_MRC_POINTS; i++) {
+      macho__buf_printf(b, "%s{\"multiple\":", i ? "," : "");
+      json_num(b, m->multiple[i]);
+      macho__buf_printf(b, ",\"entries\":%llu,\"miss_ratio\":", U64(m->entries[i]));
+      if (isnan(m->miss_ratio[i])) macho__buf_puts(b, "null");
+      else json_num(b, m->miss_ratio[i]);
+      macho__buf_puts(b, "}");
+    }
+    macho__buf_puts(b, "]}");
+  }
+  macho__buf_puts(b, "}\n");
   macho_stats_free(s);
   return b->oom ? MACHO_ENOMEM : MACHO_OK;
 }

@@ -16,6 +16,7 @@
  */
 #include "dashboard.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -133,6 +134,29 @@ int macho__stats_prometheus(macho_cache *c, macho__buf *b) {
     histogram(b, "macho_lifespan_seconds", label, &s->lifespan_ns[r], lifespan_le,
               sizeof lifespan_le / sizeof lifespan_le[0]);
   }
+  if (s->has_mrc) {
+    /* The live miss-ratio curve: one gauge per multiple of the capacity. */
+    macho__buf_puts(b, "# HELP macho_mrc_miss_ratio Estimated miss ratio if the cache held `multiple` times "
+                       "its capacity (config.mrc).\n# TYPE macho_mrc_miss_ratio gauge\n");
+    for (int i = 0; i < MACHO_MRC_POINTS; i++) {
+      if (isnan(s->mrc.miss_ratio[i])) continue;
+      macho__buf_printf(b, "macho_mrc_miss_ratio{multiple=\"%g\"} ", s->mrc.multiple[i]);
+      macho__buf_json_num(b, s->mrc.miss_ratio[i]);
+      macho__buf_puts(b, "\n");
+    }
+    macho__buf_printf(b, "# HELP macho_mrc_sample_rate Fraction of keys the curve simulates.\n"
+                         "# TYPE macho_mrc_sample_rate gauge\nmacho_mrc_sample_rate ");
+    macho__buf_json_num(b, s->mrc.sample_rate);
+    macho__buf_puts(b, "\n");
+  }
+  macho_policy now = cfg.policy;
+  uint64_t changes = 0;
+  if (macho_policy_current(c, -1, &now, &changes) != MACHO_OK) changes = 0; /* cannot fail for an open cache */
+  macho__buf_printf(b, "# HELP macho_policy_changes_total Times the auto policy changed the policy it follows.\n"
+                       "# TYPE macho_policy_changes_total counter\nmacho_policy_changes_total %llu\n"
+                       "# HELP macho_policy_current The policy the cache follows now (value 1).\n"
+                       "# TYPE macho_policy_current gauge\nmacho_policy_current{policy=\"%s\"} 1\n",
+                    U64(changes), macho_policy_name(now));
   macho_stats_free(s);
   macho__dash_free(b->a, per, (size_t)(n ? n : 1) * sizeof *per);
   return b->oom ? MACHO_ENOMEM : MACHO_OK;

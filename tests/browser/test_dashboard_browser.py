@@ -6,6 +6,7 @@ count. With MACHO_UPDATE_SCREENSHOT=1 it also refreshes docs/img/dashboard.png
 for the README. Waits are conditions on what the page or the server shows,
 with generous limits; no test sleeps for time to pass."""
 import json
+import re
 import os
 import urllib.error
 import urllib.request
@@ -14,7 +15,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import ROOT
+from conftest import ROOT, _start_demo as conftest_start_demo
 
 
 def _hits(driver):
@@ -338,3 +339,24 @@ def test_api_history_validates_against_its_schema(demo):
     del h["samples"][0]["get_p99_ns"]
     with pytest.raises(AssertionError):
         _validate(h, _HISTORY_SCHEMA, root=_HISTORY_SCHEMA)
+
+
+@pytest.fixture(scope="module")
+def demo_with_mrc():
+    yield from conftest_start_demo("--policy", "auto", "--mrc", "--capacity", "20000", "--keys", "200000")
+
+
+def test_miss_ratio_curve_says_what_a_larger_cache_would_hit(demo_with_mrc, browser):
+    """With config.mrc the page shows the curve and the 2x sentence of issue 13."""
+    browser.get(demo_with_mrc)
+    WebDriverWait(browser, 20).until(
+        lambda b: "if this cache were 2× larger" in b.find_element(By.ID, "mrc-note").text)
+    note = browser.find_element(By.ID, "mrc-note").text
+    m = re.search(r"hit ratio ([0-9.]+) % instead of ([0-9.]+) %", note)
+    assert m, note
+    assert float(m.group(1)) >= float(m.group(2)) - 1.0  # a larger cache is (about) no worse
+    rows = browser.find_elements(By.CSS_SELECTOR, "#mrc-table tr")
+    assert len(rows) >= 7  # six multiples and the sample line
+    drawn = browser.execute_script(
+        "return window.machoCharts.mrc.data.datasets[0].data.filter((v) => v !== null).length")
+    assert drawn == 6

@@ -35,7 +35,7 @@ typedef struct demo_opts {
   const char *policy, *listen, *token;
   uint64_t shards, capacity, keys, port;
   double seconds;
-  bool dashboard, manage, json;
+  bool dashboard, manage, json, mrc;
   /* set by check/run */
   uint64_t threads;
   macho_policy policies[MACHO_POLICY_COUNT];
@@ -103,6 +103,7 @@ static void config_for(macho_config *cfg, macho_policy p, const demo_opts *o) {
   cfg->shards = (uint32_t)o->shards;
   cfg->policy = p;
   cfg->seed = 42;
+  cfg->mrc = o->mrc; /* --mrc: the live miss-ratio curve */
 }
 
 /* Run one policy for o->seconds; print its row. */
@@ -322,6 +323,8 @@ static const cli_option demo_options[] = {
              "shorthand for --listen 127.0.0.1:N"), .max = 65535, .default_text = "0"},
     {CLI_OPT("manage", 0, CLI_FLAG, demo_opts, manage, NULL,
              "enable the dashboard's clear/get/del endpoints")},
+    {CLI_OPT("mrc", 0, CLI_FLAG, demo_opts, mrc, NULL,
+             "keep the live miss-ratio curve (config.mrc; gets then take the shard lock)")},
     {CLI_OPT("token", 0, CLI_STRING, demo_opts, token, "T",
              "require this token on every dashboard request (1-256 of A-Za-z0-9._~-)")},
     {0},

@@ -401,6 +401,27 @@ static void print_table(const json *j) {
     printf("%-10s %10llu %10s %10s %10s\n", rs[i], (unsigned long long)json_u64(json_get(d, "count"), 0), a[0], a[1],
            a[2]);
   }
+  /* What auto follows, and the live miss-ratio curve when the cache keeps one. */
+  const json *pc = json_get(j, "policy_current");
+  if (pc && strcmp(json_str(json_get(cfg, "policy"), ""), "auto") == 0)
+    printf("\nauto follows %s now (%llu changes)\n", json_str(json_get(pc, "policy"), "?"),
+           (unsigned long long)json_u64(json_get(pc, "changes"), 0));
+  const json *m = json_get(j, "mrc");
+  const json *pts = json_get(m, "points");
+  if (!json_at(pts, 0)) return; /* no curve (null) */
+  printf("\n%-22s %12s %10s\n", "if the cache were", "entries", "hit ratio");
+  for (size_t i = 0; json_at(pts, i); i++) {
+    const json *p = json_at(pts, i);
+    double x = json_num(json_get(p, "multiple"), 0), r = json_num(json_get(p, "miss_ratio"), -1);
+    char hit[16] = "-", label[32];
+    if (r >= 0) snprintf(hit, sizeof hit, "%.2f%%", 100 * (1 - r));
+    if (x == 1) snprintf(label, sizeof label, "as it is (estimate)");
+    else snprintf(label, sizeof label, "%gx its size", x);
+    printf("%-22s %12llu %10s\n", label, (unsigned long long)json_u64(json_get(p, "entries"), 0), hit);
+  }
+  printf("(sample: %.1f%% of the keys, %llu of %llu gets)\n", 100 * json_num(json_get(m, "sample_rate"), 0),
+         (unsigned long long)json_u64(json_get(m, "sampled_gets"), 0),
+         (unsigned long long)json_u64(json_get(m, "gets"), 0));
 }
 
 /* ---- --watch: rates per interval ----------------------------------------------------- */

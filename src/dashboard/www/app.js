@@ -102,6 +102,7 @@
     latencyHist: bars('c-latency-hist', [['get', colors.get], ['put', colors.put]], '% of timed calls'),
     lifespan: bars('c-lifespan', [['evicted', colors.evicted], ['expired', colors.expired],
       ['deleted', colors.deleted], ['cleared', colors.cleared]], 'entries (log scale)', false, 'logarithmic'),
+    mrc: bars('c-mrc', [['estimated hit ratio %', colors.hits]], 'hit ratio %'),
   };
   window.machoCharts = charts;
 
@@ -270,7 +271,36 @@
       ['memory', fmtBytes(t.memory_bytes) + (objects ? ' (objects not counted)' : ', payload ' + fmtBytes(t.payload_bytes))],
       ['filter queries', t.filter_queries ? fmtInt(t.filter_queries) + ' (' + fmtInt(t.filter_negatives) + ' negative, ' +
         fmtInt(t.filter_false_positives) + ' false +)' : '–']];
+    renderCurve(s);
     $('config').innerHTML = kv.map(([k, v]) => '<tr><td>' + k + '</td><td>' + String(v).replace(/</g, '&lt;') + '</td></tr>').join('');
+  }
+
+  // ---- the live miss-ratio curve (null when config.mrc is 0)
+  function renderCurve(s) {
+    const m = s.mrc, c = charts.mrc;
+    if (!m) {
+      $('mrc-note').textContent = 'the curve is off (config.mrc = 0)';
+      $('mrc-table').innerHTML = '';
+      c.data.labels = [];
+      c.data.datasets[0].data = [];
+      c.update('none');
+      return;
+    }
+    const pct = (r) => (r === null ? '–' : (100 * (1 - r)).toFixed(1) + ' %');
+    const at = (x) => m.points.find((p) => p.multiple === x);
+    const one = at(1), two = at(2);
+    $('mrc-note').textContent = two && one && two.miss_ratio !== null
+      ? 'if this cache were 2× larger: hit ratio ' + pct(two.miss_ratio) + ' instead of ' + pct(one.miss_ratio)
+      : 'no sampled get yet';
+    $('mrc-table').innerHTML = m.points.map((p) => '<tr><td>' + p.multiple + '× (' + fmtCount(p.entries) +
+      ' entries)</td><td>' + pct(p.miss_ratio) + '</td></tr>').join('') +
+      '<tr><td>sample</td><td>' + (100 * m.sample_rate).toFixed(1) + ' % of keys, ' + fmtBytes(m.memory_bytes) +
+      '</td></tr>' + (s.policy_current && s.config.policy === 'auto'
+      ? '<tr><td>auto follows</td><td>' + s.policy_current.policy + ' (' + fmtInt(s.policy_current.changes) +
+        ' changes)</td></tr>' : '');
+    c.data.labels = m.points.map((p) => p.multiple + '×');
+    c.data.datasets[0].data = m.points.map((p) => (p.miss_ratio === null ? null : 100 * (1 - p.miss_ratio)));
+    c.update('none');
   }
 
   // ---- controls
