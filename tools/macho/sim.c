@@ -568,10 +568,15 @@ static void run_one_sim(sim *s, const trace_req *r, size_t n, bool bytes, const 
   s->seconds += cpu_now() - t0;
 }
 
-/* --jobs N: N workers take the caches of each batch one at a time (an
- * atomic counter: Belady and small caches are quicker than large ones);
- * two barriers per batch. The batch is the same for every cache and each
- * cache is fed its batches in order, so the result cannot depend on N. */
+/* --jobs N: N workers share out the caches of each batch, two barriers per
+ * batch. The batch is the same for every cache and each cache is fed its
+ * batches in order; and a cache always runs on the same worker (cache k on
+ * worker k mod N), so that it is single-threaded as the policy contract
+ * requires for exact results: hits reach LRU-family policies through
+ * per-thread read buffers, and a cache handed from one thread to another
+ * between batches could have its buffered records replayed out of order
+ * (W-TinyLFU, S3-FIFO and ARC then moved by up to 0.3 point from run to
+ * run). So the result cannot depend on N. */
 typedef struct pool {
   sim *sims;
   int nsims;
@@ -579,6 +584,7 @@ typedef struct pool {
   const trace_req *batch;
   size_t n;
   atomic_int next;
+  int nworkers; /* set before the workers pass the gate */
   bool quit;
   pthread_barrier_t start, done;
   pthread_mutex_t gate; /* held while threads are created: the barriers' size is known after */
@@ -587,15 +593,21 @@ typedef struct pool {
   scale sc;
 } pool;
 
+typedef struct worker_arg {
+  pool *p;
+  int index;
+} worker_arg;
+
 static void *worker_main(void *arg) {
-  pool *p = arg;
+  const worker_arg *w = arg;
+  pool *p = w->p;
   pthread_mutex_lock(&p->gate);
   pthread_mutex_unlock(&p->gate);
   scratch sc = {malloc(p->get_cap), p->get_cap, p->value, p->sc};
   for (;;) {
     pthread_barrier_wait(&p->start);
     if (p->quit) break;
-    for (int k; (k = atomic_fetch_add(&p->next, 1)) < p->nsims;) {
+    for (int k = w->index; k < p->nsims; k += p->nworkers) {
       if (!sc.get_buf) p->sims[k].error = MACHO_ENOMEM;
       else run_one_sim(&p->sims[k], p->batch, p->n, p->bytes, &sc);
     }
@@ -659,12 +671,16 @@ static int main_pass(const sim_opts *o, input *in, sim *sims, int nsims, const p
   if (jobs > MAX_JOBS) jobs = MAX_JOBS;
   pool p = {.sims = sims, .nsims = nsims, .bytes = o->bytes, .value = value, .get_cap = get_cap, .sc = scl};
   pthread_t threads[MAX_JOBS];
+  worker_arg args[MAX_JOBS];
   int started = 0;
   if (jobs > 1) {
     pthread_mutex_init(&p.gate, NULL);
     pthread_mutex_lock(&p.gate);
-    for (; started < jobs; started++)
-      if (pthread_create(&threads[started], NULL, worker_main, &p) != 0) break;
+    for (; started < jobs; started++) {
+      args[started] = (worker_arg){&p, started};
+      if (pthread_create(&threads[started], NULL, worker_main, &args[started]) != 0) break;
+    }
+    p.nworkers = started;
     if (started) { /* as many workers as could be started */
       pthread_barrier_init(&p.start, NULL, (unsigned)started + 1);
       pthread_barrier_init(&p.done, NULL, (unsigned)started + 1);
