@@ -408,6 +408,7 @@ int macho__auto_init_with(void *st, macho__shard *sh, uint32_t capacity, uint32_
   } else {
     double rate = (double)p->mini_target / s->capacity;
     if (rate < p->min_rate) rate = p->min_rate;
+    if (rate > 1) rate = 1; /* mirror_max below mini_target: simulate every key, at the shard's size */
     s->threshold = (uint64_t)(rate * 4294967296.0);
     s->mini_cap = (uint32_t)(rate * s->capacity + 0.5);
     if (s->mini_cap < 1) s->mini_cap = 1;
