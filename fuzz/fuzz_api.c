@@ -27,7 +27,7 @@
  *    clock steps past the 1 ms tick window and macho_expire() must reclaim
  *    exactly the keys the model says expired, so no lazily reclaimed entry
  *    makes the victim uncertain.
- *  - invariant: several shards, Random, W-TinyLFU, or expiry left to the
+ *  - invariant: several shards, Random, W-TinyLFU, ARC, auto, or expiry left to the
  *    cache's own sweeps. Victims are learned by observation (and, when the
  *    configuration says so, named at once by peeking at the evicting shard's
  *    keys: then the keys gone must be exactly the evictions). What must hold
@@ -1595,8 +1595,11 @@ static int setup(run *r, fz_in *in) {
     r->cap[s] = cap / r->nshards + (s < cap % r->nshards);
     r->budget[s] = cfg->capacity_bytes ? cfg->capacity_bytes / r->nshards + (s < cfg->capacity_bytes % r->nshards) : 0;
   }
+  /* ARC and auto have no reference ported here (ARC's is tests/test_policy_arc.c; auto follows
+   * whichever candidate its miniatures favour): invariant checks only. */
   r->exact = r->nshards == 1 && !r->lazy_expiry && r->policy != MACHO_POLICY_RANDOM &&
-             r->policy != MACHO_POLICY_WTINYLFU && !(r->weak_hash && r->policy == MACHO_POLICY_S3FIFO);
+             r->policy != MACHO_POLICY_WTINYLFU && r->policy != MACHO_POLICY_ARC &&
+             r->policy != MACHO_POLICY_AUTO && !(r->weak_hash && r->policy == MACHO_POLICY_S3FIFO);
   for (uint32_t k = 0; k < MAXKEYS; k++) {
     r->k[k] = (mkey){ABSENT, -1, 0, 0, 0, 0, 0, 0, NULL, NULL};
     r->kobj[k] = (fobj){FOBJ_MAGIC, (int)k, 0, 0, 0};

@@ -43,8 +43,6 @@ const double macho__mrc_multiples[MACHO__MRC_POINTS] = {0.25, 0.5, 1, 2, 4, 8};
 int macho__mrc_create(macho__mrc **out, macho_cache *owner, const macho__policy_ops *ops,
                       uint32_t capacity, uint32_t base, uint64_t seed) {
   *out = NULL;
-  /* What the curve holds is what its creation allocated (open is single-threaded). */
-  uint64_t held = atomic_load_explicit(&owner->alloc.held, memory_order_relaxed);
   macho__mrc *m = macho__calloc(&owner->alloc, 1, sizeof *m);
   if (!m) return MACHO_ENOMEM;
   m->capacity = capacity ? capacity : 1;
@@ -59,7 +57,6 @@ int macho__mrc_create(macho__mrc **out, macho_cache *owner, const macho__policy_
       return MACHO_ENOMEM;
     }
   }
-  m->bytes = (size_t)(atomic_load_explicit(&owner->alloc.held, memory_order_relaxed) - held);
   *out = m;
   return MACHO_OK;
 }
@@ -87,7 +84,14 @@ void macho__mrc_reset(macho__mrc *m) {
   memset(m->misses, 0, sizeof m->misses);
 }
 
-size_t macho__mrc_memory(const macho__mrc *m) { return m ? m->bytes : 0; }
+/* What the curve holds now: its miniatures' rings and ghosts grow with their
+ * entries after creation (shard lock held, or no other thread). */
+size_t macho__mrc_memory(const macho__mrc *m) {
+  if (!m) return 0;
+  size_t b = sizeof *m;
+  for (int i = 0; i < MACHO__MRC_POINTS; i++) b += macho__minisim_memory(&m->sims[i]);
+  return b;
+}
 
 double macho__mrc_estimate(const macho__mrc *m, int i) {
   if (!m->sampled) return NAN;

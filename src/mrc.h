@@ -25,7 +25,6 @@ struct macho__mrc {
   uint64_t gets, sampled;                /* since open or reset */
   uint64_t misses[MACHO__MRC_POINTS];    /* each minisim's, over the sampled gets */
   uint64_t capacity;                     /* the shard's */
-  size_t bytes;                          /* allocated by create (minisims never allocate later) */
   uint32_t size[MACHO__MRC_POINTS];      /* each minisim's capacity */
   macho__minisim sims[MACHO__MRC_POINTS];
 };

@@ -94,9 +94,12 @@ static int fifo_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t 
   return macho__ring_remap(&((fifo_state *)st)->q, sh, map, new_n);
 }
 
+static size_t fifo_memory(const void *st) { return macho__ring_bytes(&((const fifo_state *)st)->q); }
+
 const macho__policy_ops macho__policy_fifo = {
     .name = "fifo",
     .state_size = sizeof(fifo_state),
+    .memory = fifo_memory,
     .access = MACHO__ACCESS_NONE,
     .init = fifo_init,
     .destroy = fifo_destroy,

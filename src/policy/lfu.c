@@ -265,9 +265,15 @@ static void lfu_move(void *st, macho__shard *sh, uint32_t from, uint32_t to) {
   n->tail = l.tail;
 }
 
+static size_t lfu_memory(const void *st) {
+  const lfu_state *s = st;
+  return (size_t)s->pool_cap * sizeof(bucket) + (size_t)s->nslots * sizeof(macho__link);
+}
+
 const macho__policy_ops macho__policy_lfu = {
     .name = "lfu",
     .state_size = sizeof(lfu_state),
+    .memory = lfu_memory,
     .access = MACHO__ACCESS_BUFFER,
     .init = lfu_init,
     .destroy = lfu_destroy,
@@ -283,6 +289,7 @@ const macho__policy_ops macho__policy_lfu = {
 const macho__policy_ops macho__policy_mfu = {
     .name = "mfu",
     .state_size = sizeof(lfu_state),
+    .memory = lfu_memory,
     .access = MACHO__ACCESS_BUFFER,
     .init = lfu_init,
     .destroy = lfu_destroy,

@@ -49,6 +49,8 @@ int macho__ring_init_cap(macho__ring *r, macho__shard *sh, uint32_t cap, uint32_
 /* A new array of `cap` (>= the span in use) under the same counters. */
 int macho__ring_resize(macho__ring *r, macho__shard *sh, uint32_t cap);
 void macho__ring_free(macho__ring *r, macho__shard *sh);
+/* Bytes the ring's array holds (its policy's memory hook). */
+static inline size_t macho__ring_bytes(const macho__ring *r) { return r->el ? (size_t)r->cap * r->width + 1u : 0; }
 static inline uint64_t macho__ring_len(const macho__ring *r) { return r->head - r->tail; }
 
 /* Where slot s is, given its position modulo 2^bits; r->head if absent. */

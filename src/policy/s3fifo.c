@@ -283,7 +283,6 @@ fail_ghost:
   g->e = NULL;
   g->bits = NULL;
   macho__ring_free(&s->main.r, sh);
-  macho__ring_free(&s->main.r, sh);
 fail_small:
   macho__ring_free(&s->small.r, sh);
   return MACHO_ENOMEM;
@@ -401,7 +400,8 @@ static void s3fifo_move(void *st, macho__shard *sh, uint32_t from, uint32_t to) 
 
 static size_t s3fifo_memory(const void *st) {
   const s3fifo_state *s = st;
-  return s->g.e ? ghost_table_bytes(&s->g) + ghost_bits_bytes(&s->g) : 0;
+  return macho__ring_bytes(&s->small.r) + macho__ring_bytes(&s->main.r) +
+         (s->g.e ? ghost_table_bytes(&s->g) + ghost_bits_bytes(&s->g) : 0);
 }
 
 const macho__policy_ops macho__policy_s3fifo = {

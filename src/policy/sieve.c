@@ -151,9 +151,12 @@ static int sieve_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t
   return rc;
 }
 
+static size_t sieve_memory(const void *st) { return macho__ring_bytes(&((const sieve_state *)st)->q); }
+
 const macho__policy_ops macho__policy_sieve = {
     .name = "sieve",
     .state_size = sizeof(sieve_state),
+    .memory = sieve_memory,
     .access = MACHO__ACCESS_BIT,
     .access_bit = 0,
     .init = sieve_init,

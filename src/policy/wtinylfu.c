@@ -360,7 +360,10 @@ static int wtlfu_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t
   return MACHO_OK;
 }
 
-static size_t wtlfu_memory(const void *st) { return sketch_bytes(&((const wtlfu_state *)st)->sk); }
+static size_t wtlfu_memory(const void *st) {
+  const wtlfu_state *s = st;
+  return sketch_bytes(&s->sk) + (size_t)s->nslots * sizeof(macho__link);
+}
 
 static void wtlfu_move(void *st, macho__shard *sh, uint32_t from, uint32_t to) {
   wtlfu_state *s = st;
