@@ -161,6 +161,13 @@ static inline void sr_trace_file(const char *trace, char *path, size_t n, const 
   *fmt = "txt";
 }
 
+/* Whether pts[i] is the first point of its trace (one `macho sim` run per trace). */
+static inline bool sr_first_of_trace(const sr_point *pts, int i) {
+  for (int j = 0; j < i; j++)
+    if (strcmp(pts[j].trace, pts[i].trace) == 0) return false;
+  return true;
+}
+
 /* The sizes of `trace` among pts, as "s1,s2,s3". Returns how many. */
 static inline int sr_sizes_of(const sr_point *pts, int npts, const char *trace, char *out, size_t n) {
   int k = 0;

@@ -6,30 +6,11 @@
  */
 #include "arc_ref.h"
 #include "sim_ref.h"
-#include "trace.h"
+#include "trace_keys.h"
 
 #include <math.h>
 
 #define DATA(name) MACHO_TEST_DATA "/" name
-
-/* The whole trace's keys, through the CLI's own reader. */
-static uint64_t *load_keys(const char *path, const char *fmt, size_t *n) {
-  trace *t;
-  char err[600];
-  if (trace_open(&t, path, trace_format_find(fmt), err, sizeof err) < 0) fail_msg("%s", err);
-  size_t cap = 1 << 16, len = 0;
-  uint64_t *keys = malloc(cap * sizeof *keys);
-  trace_req batch[4096];
-  size_t got;
-  while ((got = trace_read(t, batch, 4096)) > 0) {
-    if (len + got > cap) keys = realloc(keys, (cap *= 2) * sizeof *keys);
-    for (size_t i = 0; i < got; i++) keys[len++] = batch[i].key;
-  }
-  assert_false(trace_failed(t));
-  trace_close(t);
-  *n = len;
-  return keys;
-}
 
 static void arc_in_macho_sim_misses_exactly_as_the_naive_model_does(void **state) {
   (void)state;
@@ -67,9 +48,7 @@ static void arc_matches_libcachesim_at_every_shared_point(void **state) {
   assert_true(npts >= 36);
   int col = sr_column("arc"), checked = 0, off = 0;
   for (int i = 0; i < npts; i++) {
-    bool first = true;
-    for (int j = 0; j < i; j++) first &= strcmp(pts[j].trace, pts[i].trace) != 0;
-    if (!first) continue;
+    if (!sr_first_of_trace(pts, i)) continue;
     char path[512], sizes[256], args[1024];
     const char *fmt;
     sr_trace_file(pts[i].trace, path, sizeof path, &fmt);

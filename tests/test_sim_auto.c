@@ -37,9 +37,7 @@ static void auto_stays_within_its_documented_bounds_at_every_shared_point(void *
   int over = 0, checked = 0;
   double worst = -1, sum = 0, worst_lru = -1;
   for (int i = 0; i < npts; i++) {
-    bool first = true;
-    for (int j = 0; j < i; j++) first &= strcmp(pts[j].trace, pts[i].trace) != 0;
-    if (!first) continue;
+    if (!sr_first_of_trace(pts, i)) continue;
     char path[512], sizes[256], args[1024];
     const char *fmt;
     sr_trace_file(pts[i].trace, path, sizeof path, &fmt);

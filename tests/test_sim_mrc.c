@@ -7,30 +7,12 @@
  * All 60 points of ../shared/traces, or the bundled traces on a plain clone.
  */
 #include "sim_ref.h"
-#include "trace.h"
+#include "trace_keys.h"
 
 #include <math.h>
 
 #define DATA(name) MACHO_TEST_DATA "/" name
 #define TOLERANCE 0.02
-
-static uint64_t *load_keys(const char *path, const char *fmt, size_t *n) {
-  trace *t;
-  char err[600];
-  if (trace_open(&t, path, trace_format_find(fmt), err, sizeof err) < 0) fail_msg("%s", err);
-  size_t cap = 1 << 16, len = 0;
-  uint64_t *keys = malloc(cap * sizeof *keys);
-  trace_req batch[4096];
-  size_t got;
-  while ((got = trace_read(t, batch, 4096)) > 0) {
-    if (len + got > cap) keys = realloc(keys, (cap *= 2) * sizeof *keys);
-    for (size_t i = 0; i < got; i++) keys[len++] = batch[i].key;
-  }
-  assert_false(trace_failed(t));
-  trace_close(t);
-  *n = len;
-  return keys;
-}
 
 /* The curve of a real cache of `size` entries after the whole trace. */
 static macho_mrc replay(const uint64_t *keys, size_t n, macho_policy p, uint64_t size) {
@@ -133,9 +115,7 @@ static void the_curve_matches_macho_sim_at_every_shared_point(void **state) {
   assert_true(npts >= 36);
   tally t = {0};
   for (int i = 0; i < npts; i++) {
-    bool first = true;
-    for (int j = 0; j < i; j++) first &= strcmp(pts[j].trace, pts[i].trace) != 0;
-    if (!first) continue;
+    if (!sr_first_of_trace(pts, i)) continue;
     uint64_t sizes[8];
     int ns = 0;
     for (int j = i; j < npts && ns < 8; j++)
