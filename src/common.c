@@ -192,6 +192,11 @@ void *macho__calloc(macho__alloc *a, size_t n, size_t size) {
   return p;
 }
 
+void *macho__calloc64(macho__alloc *a, size_t size, void **raw) {
+  *raw = size > SIZE_MAX - 63 ? NULL : macho__calloc(a, 1, macho__size64(size));
+  return *raw ? (void *)(((uintptr_t)*raw + 63) & ~(uintptr_t)63) : NULL;
+}
+
 void *macho__realloc(macho__alloc *a, void *p, size_t old_size, size_t new_size) {
   void *q;
   if (a->hooks.realloc) {

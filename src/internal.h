@@ -29,6 +29,10 @@
 /* ---- allocation (common.c): every byte goes through the cache's hooks ------------ */
 void *macho__malloc(macho__alloc *a, size_t size);
 void *macho__calloc(macho__alloc *a, size_t n, size_t size);
+/* Zeroed, 64-byte aligned (for structs that hold a macho__shard): the
+ * allocation is *raw, of macho__size64(size) bytes, to pass to macho__free. */
+void *macho__calloc64(macho__alloc *a, size_t size, void **raw);
+static inline size_t macho__size64(size_t size) { return size + 63; }
 void *macho__realloc(macho__alloc *a, void *p, size_t old_size, size_t new_size);
 void macho__free(macho__alloc *a, void *p, size_t size);
 /* Through the hooks but not counted in memory_bytes (stats snapshots). */

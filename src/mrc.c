@@ -43,8 +43,10 @@ const double macho__mrc_multiples[MACHO__MRC_POINTS] = {0.25, 0.5, 1, 2, 4, 8};
 int macho__mrc_create(macho__mrc **out, macho_cache *owner, const macho__policy_ops *ops,
                       uint32_t capacity, uint32_t base, uint64_t seed) {
   *out = NULL;
-  macho__mrc *m = macho__calloc(&owner->alloc, 1, sizeof *m);
+  void *raw;
+  macho__mrc *m = macho__calloc64(&owner->alloc, sizeof *m, &raw);
   if (!m) return MACHO_ENOMEM;
+  m->raw = raw;
   m->capacity = capacity ? capacity : 1;
   m->rate = m->capacity <= base ? 1.0 : (double)base / (double)m->capacity;
   m->threshold = m->rate >= 1.0 ? 1ull << 32 : (uint64_t)(m->rate * 4294967296.0);
@@ -64,7 +66,7 @@ int macho__mrc_create(macho__mrc **out, macho_cache *owner, const macho__policy_
 void macho__mrc_destroy(macho__mrc *m, macho_cache *owner) {
   if (!m) return;
   for (int i = 0; i < MACHO__MRC_POINTS; i++) macho__minisim_destroy(&m->sims[i]);
-  macho__free(&owner->alloc, m, sizeof *m);
+  macho__free(&owner->alloc, m->raw, macho__size64(sizeof *m));
 }
 
 void macho__mrc_observe(macho__mrc *m, uint64_t hash) {
@@ -88,7 +90,7 @@ void macho__mrc_reset(macho__mrc *m) {
  * entries after creation (shard lock held, or no other thread). */
 size_t macho__mrc_memory(const macho__mrc *m) {
   if (!m) return 0;
-  size_t b = sizeof *m;
+  size_t b = macho__size64(sizeof *m);
   for (int i = 0; i < MACHO__MRC_POINTS; i++) b += macho__minisim_memory(&m->sims[i]);
   return b;
 }

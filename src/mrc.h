@@ -27,6 +27,7 @@ struct macho__mrc {
   uint64_t capacity;                     /* the shard's */
   uint32_t size[MACHO__MRC_POINTS];      /* each minisim's capacity */
   macho__minisim sims[MACHO__MRC_POINTS];
+  void *raw; /* the allocation (the struct holds shards: 64-byte aligned inside it) */
 };
 typedef struct macho__mrc macho__mrc;
 

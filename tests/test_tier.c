@@ -134,9 +134,12 @@ static void assert_agrees_with_redis(macho_tier *t, const char *prefix, const ch
     }
     int st;
     bool found = tier_str(t, keys[i], got, sizeof got, &st);
-    if (present != found || (found && strcmp(got, want) != 0))
-      fail_msg("tier says %s=%s (%s) but Redis has %s", keys[i], found ? got : "-", macho_status_name(st),
-               present ? want : "(nothing)");
+    if (present != found || (found && strcmp(got, want) != 0)) {
+      char why[256] = "";
+      if (macho_tier_last_error(t, why, sizeof why) != MACHO_OK) why[0] = '\0';
+      fail_msg("tier says %s=%s (%s; last error: %s) but Redis has %s", keys[i], found ? got : "-",
+               macho_status_name(st), why, present ? want : "(nothing)");
+    }
   }
 }
 

@@ -92,7 +92,8 @@ typedef struct auto_state {
   const macho__policy_ops *live_ops;
   void *live_st;
   /* the candidates' simulations */
-  macho__minisim *sims; /* p.ncand */
+  macho__minisim *sims; /* p.ncand, 64-byte aligned inside sims_raw */
+  void *sims_raw;
   uint32_t mini_cap;
   uint64_t threshold; /* a key is sampled when its mixed hash is below: 2^32 = every key */
   /* decayed counts over sampled requests */
@@ -382,7 +383,7 @@ static void free_all(auto_state *s, macho__shard *sh) {
   }
   if (s->sims) {
     for (uint32_t i = 0; i < s->p.ncand; i++) macho__minisim_destroy(&s->sims[i]);
-    macho__free(a, s->sims, s->p.ncand * sizeof *s->sims);
+    macho__free(a, s->sims_raw, macho__size64(s->p.ncand * sizeof *s->sims));
     s->sims = NULL;
   }
   slot_arrays x = arrays_of(s);
@@ -418,7 +419,7 @@ int macho__auto_init_with(void *st, macho__shard *sh, uint32_t capacity, uint32_
   slot_arrays x;
   if (!arrays_new(a, &x, nslots, s->mirror)) return MACHO_ENOMEM;
   arrays_set(s, &x);
-  s->sims = macho__calloc(a, p->ncand, sizeof *s->sims);
+  s->sims = macho__calloc64(a, p->ncand * sizeof *s->sims, &s->sims_raw);
   if (!s->sims) goto nomem;
   for (uint32_t i = 0; i < p->ncand; i++) {
     const macho__policy_ops *ops = macho__policies[p->cand[i]];
@@ -625,7 +626,7 @@ static int auto_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t 
 static size_t auto_memory(const void *st) {
   const auto_state *s = st;
   size_t per_slot = sizeof(uint32_t) + (s->mirror ? 1 + 2 * sizeof(uint32_t) : sizeof(uint32_t) + 1);
-  size_t m = s->p.ncand * sizeof *s->sims + (size_t)s->nslots * per_slot;
+  size_t m = macho__size64(s->p.ncand * sizeof *s->sims) + (size_t)s->nslots * per_slot;
   for (uint32_t i = 0; i < s->p.ncand; i++) m += macho__minisim_memory(&s->sims[i]);
   if (s->live_st) m += state_bytes(s->live_ops) + (s->live_ops->memory ? s->live_ops->memory(s->live_st) : 0);
   return m;
