@@ -18,10 +18,7 @@
 
 int macho__contains(macho_cache *c, const void *key, size_t klen, uint64_t hash);
 
-static void dead_flush(const macho_cache *c, macho__dead *dead) {
-  for (uint32_t i = 0; i < dead->n; i++) c->obj_ops.release(c->obj_ops.ctx, dead->obj[i]);
-  dead->n = 0;
-}
+static inline void dead_flush(macho_cache *c, macho__dead *dead) { macho__dead_flush(c, dead); }
 
 static inline macho__shard *shard_for(macho_cache *c, uint64_t hash) {
   return &c->shards[macho__shard_of(hash, c->nshards)];
@@ -59,6 +56,12 @@ int macho_open(const macho_config *cfg, macho_cache **out) {
   }
   c->default_ttl_ns = macho__ttl_to_ns(cfg->ttl_seconds);
   c->hash8_flip = macho__hash8_flip(cfg->seed);
+  c->listen = cfg->on_remove != NULL;
+  c->weigh = c->object_mode && cfg->weigh != NULL;
+  c->refresh_after_ns = cfg->refresh_after_seconds > 0 ? macho__ttl_to_ns(cfg->refresh_after_seconds) : 0;
+  c->negative_ttl_ns = cfg->negative_ttl_seconds > 0 ? macho__ttl_to_ns(cfg->negative_ttl_seconds) : 0;
+  c->need_ext = c->weigh || c->refresh_after_ns;
+  c->user_capacity_bytes = cfg->capacity_bytes;
   c->nshards = cfg->shards;
   c->rec_size = (sizeof(macho__trec) + (size_t)c->nshards * sizeof(macho__tcount) + 63) & ~(size_t)63;
   if (macho__registry_add(c) != MACHO_OK) goto fail_cache;
@@ -77,6 +80,17 @@ int macho_open(const macho_config *cfg, macho_cache **out) {
       goto fail_registry;
     }
   }
+  /* The cgroup limit, when asked for, is read before the first put. */
+  if (cfg->memory_max_fraction > 0) {
+    int rc = macho__pressure_open(c);
+    if (rc != MACHO_OK) {
+      for (uint32_t i = 0; i < c->nshards; i++) macho__shard_destroy(&c->shards[i]);
+      macho__free(&c->alloc, c->shards_block, c->shards_block_size);
+      macho__registry_remove(c);
+      macho__free(&alloc, c, sizeof *c);
+      return rc;
+    }
+  }
   /* The opening thread's record now, so that its first get does not change
    * memory_bytes (other threads allocate theirs on first use). */
   (void)macho__trec_get(c);
@@ -92,6 +106,14 @@ fail_cache:
 
 void macho_close(macho_cache *c) {
   if (!c) return;
+  /* Background reloads first (they use the cache); then, with a listener,
+   * every entry leaves through a clear so that each is reported. */
+  macho__loads_close(c);
+  if (c->listen) {
+    int rc = macho_clear(c); /* cannot fail for an open cache */
+    (void)rc;
+  }
+  macho__pressure_close(c);
   macho__registry_remove(c);
   for (uint32_t i = 0; i < c->nshards; i++) macho__shard_destroy(&c->shards[i]);
   macho__records_free(c);
@@ -102,16 +124,32 @@ void macho_close(macho_cache *c) {
 
 /* ---- puts --------------------------------------------------------------------- */
 
+/* After a put: the features that watch puts (get_or_load's records, the
+ * cgroup limit) look only when they are on. */
+static inline void after_put(macho_cache *c, const void *key, size_t klen, uint64_t hash) {
+  if (macho__unlikely(atomic_load_explicit(&c->flights, memory_order_relaxed)))
+    macho__loads_touch(c, key, klen, hash);
+  if (macho__unlikely(c->pressure != NULL)) macho__pressure_check(c, macho__now(c));
+}
+
 static int put_bytes(macho_cache *c, const void *key, size_t klen, const void *value,
                      size_t vlen, uint64_t ttl_ns, bool own_ttl) {
   macho__lat lat = macho__lat_begin(c, MACHO__OP_PUT);
   uint64_t hash = macho__hash_bytes(key, klen, c->cfg.seed);
   macho__shard *sh = shard_for(c, hash);
-  if (sh->capacity_bytes && klen + vlen > sh->capacity_bytes) return MACHO_ETOOBIG;
-  macho__lock(sh);
-  int rc = macho__shard_put(sh, key, klen, value, vlen, hash, ttl_ns, own_ttl, NULL);
-  macho__lat_end(c, sh, MACHO__OP_PUT, lat);
-  macho__unlock(sh);
+  macho__dead dead;
+  macho__dead_init(&dead, sh);
+  int rc;
+  for (;;) {
+    macho__lock(sh);
+    rc = macho__shard_put(sh, key, klen, value, vlen, hash, ttl_ns, own_ttl, 0, &dead);
+    /* ETOOBIG changes nothing, its latency sample included. */
+    if (rc != MACHO__AGAIN && rc != MACHO_ETOOBIG) macho__lat_end(c, sh, MACHO__OP_PUT, lat);
+    macho__unlock(sh);
+    if (macho__dead_pending(&dead)) dead_flush(c, &dead);
+    if (rc != MACHO__AGAIN) break;
+  }
+  if (rc == MACHO_OK) after_put(c, key, klen, hash);
   return rc;
 }
 
@@ -140,14 +178,14 @@ int macho_put_ttl(macho_cache *c, const void *key, size_t klen, const void *valu
 
 static int delete_key(macho_cache *c, const void *key, size_t klen, uint64_t hash) {
   macho__shard *sh = shard_for(c, hash);
-  macho__dead dead;
-  dead.n = 0; /* no initialiser: zero-filling the array per call showed in profiles */
+  macho__dead dead; /* no initialiser: zero-filling the array per call showed in profiles */
   uint32_t s = MACHO__NIL;
   macho__lock(sh);
   macho__shard_drain(sh);
   /* A delete is no hot path: with metrics on, its lifespan ends on the
    * precise clock. */
   uint64_t now = c->cfg.metrics ? macho__now_precise(c) : macho__now(c);
+  macho__dead_init(&dead, sh);
   int rc = macho__shard_find(sh, key, klen, hash, &s);
   if (rc == MACHO_OK && s == MACHO__NIL) rc = MACHO_ENOTFOUND;
   if (rc == MACHO_OK) {
@@ -160,7 +198,11 @@ static int delete_key(macho_cache *c, const void *key, size_t klen, uint64_t has
     else sh->c.deletes++;
   }
   macho__unlock(sh);
-  if (dead.n) dead_flush(c, &dead);
+  if (macho__dead_pending(&dead)) dead_flush(c, &dead);
+  if (rc == MACHO_OK || rc == MACHO_ENOTFOUND) {
+    if (macho__unlikely(atomic_load_explicit(&c->flights, memory_order_relaxed)))
+      macho__loads_touch(c, key, klen, hash);
+  }
   return rc;
 }
 
@@ -188,14 +230,22 @@ static int put_obj(macho_cache *c, void *key, void *value, uint64_t ttl_ns, bool
   uint64_t hash;
   int rc = hash_obj(c, key, &hash);
   if (rc != MACHO_OK) return rc;
+  /* The weight, for the byte budget: caller code, so no lock is held. */
+  uint64_t weight = 0;
+  if (c->weigh && c->cfg.weigh(c->obj_ops.ctx, key, value, &weight) != 0) return MACHO_ECALLBACK;
   macho__shard *sh = shard_for(c, hash);
   macho__dead dead;
-  dead.n = 0;
-  macho__lock(sh);
-  rc = macho__shard_put(sh, key, 0, value, 0, hash, ttl_ns, own_ttl, &dead);
-  macho__lat_end(c, sh, MACHO__OP_PUT, lat);
-  macho__unlock(sh);
-  if (dead.n) dead_flush(c, &dead);
+  macho__dead_init(&dead, sh);
+  for (;;) {
+    macho__lock(sh);
+    rc = macho__shard_put(sh, key, 0, value, 0, hash, ttl_ns, own_ttl, weight, &dead);
+    /* ETOOBIG changes nothing, its latency sample included. */
+    if (rc != MACHO__AGAIN && rc != MACHO_ETOOBIG) macho__lat_end(c, sh, MACHO__OP_PUT, lat);
+    macho__unlock(sh);
+    if (macho__dead_pending(&dead)) dead_flush(c, &dead);
+    if (rc != MACHO__AGAIN) break;
+  }
+  if (rc == MACHO_OK) after_put(c, key, 0, hash);
   return rc;
 }
 
@@ -239,12 +289,16 @@ int macho_clear(macho_cache *c) {
     macho__cleared old;
     for (;;) {
       macho__dead dead;
-      dead.n = 0;
+      macho__dead_init(&dead, sh);
       macho__lock(sh);
       int empty = macho__shard_clear_slice(sh, &dead);
-      if (empty) macho__shard_clear_finish(sh, &old);
+      /* The last slice's reports are flushed before the shard is reset, so
+       * that their payloads are freed first (clear_finish keeps an arena
+       * with deferred blocks). */
+      if (empty && !macho__dead_pending(&dead)) macho__shard_clear_finish(sh, &old);
+      else empty = 0;
       macho__unlock(sh);
-      if (dead.n) dead_flush(c, &dead);
+      if (macho__dead_pending(&dead)) dead_flush(c, &dead);
       if (empty) break;
     }
     macho__shard_clear_release(sh, &old);
@@ -273,7 +327,7 @@ int macho_expire(macho_cache *c, size_t *reclaimed) {
     macho__shard *sh = &c->shards[i];
     macho__lock(sh);
     macho__table *t = atomic_load_explicit(&sh->table, memory_order_relaxed);
-    uint32_t remaining = t->nslots;
+    uint32_t remaining = t->ngroups; /* groups still to look at */
     sh->sweep_group = 0;
     /* Due now: the pass ends by recomputing the bound. */
     atomic_store_explicit(&sh->next_expiry, 0, memory_order_relaxed);
@@ -281,111 +335,25 @@ int macho_expire(macho_cache *c, size_t *reclaimed) {
     macho__unlock(sh);
     while (remaining) {
       macho__dead dead;
-      dead.n = 0;
-      uint32_t b = remaining < batch ? remaining : batch;
+      macho__dead_init(&dead, sh);
+      uint32_t b = remaining * MACHO__GROUP_SLOTS < batch ? remaining * MACHO__GROUP_SLOTS : batch;
       macho__lock(sh);
       macho__shard_drain(sh);
+      uint32_t ng = atomic_load_explicit(&sh->table, memory_order_relaxed)->ngroups;
+      uint32_t before = sh->sweep_group;
       total += macho__sweep(sh, macho__now_write(c), b, &dead);
+      /* A sweep stopped early by a full report list looks at its group
+       * again; one that found nothing due (or an empty shard) is done. */
+      uint32_t after = sh->sweep_group;
+      uint32_t done = after >= before ? after - before : ng - before + after;
       macho__unlock(sh);
-      if (dead.n) dead_flush(c, &dead);
-      remaining -= b;
+      if (macho__dead_pending(&dead)) dead_flush(c, &dead);
+      if (!done) break;
+      remaining = done >= remaining ? 0 : remaining - done;
     }
   }
   if (reclaimed) *reclaimed = total;
   return MACHO_OK;
-}
-
-/* Snapshot iteration, shard by shard: what a shard holds is copied (bytes)
- * or retained (objects) under its lock, then handed to the callback with no
- * lock held, so fn may use the cache. Expired entries are skipped. */
-typedef struct walk {
-  macho_key_fn key_fn;
-  macho_entry_fn entry_fn;
-  void *ctx;
-} walk;
-
-static int walk_shard(macho_cache *c, macho__shard *sh, const walk *w) {
-  const bool values = w->entry_fn != NULL;
-  macho__lock(sh);
-  macho__shard_drain(sh);
-  macho__table *t = atomic_load_explicit(&sh->table, memory_order_relaxed);
-  uint64_t now = macho__now(c);
-  uint32_t n = sh->len;
-  if (n == 0) {
-    macho__unlock(sh);
-    return MACHO_OK;
-  }
-  size_t bytes = 0;
-  if (!c->object_mode)
-    for (uint32_t s = 0; s < t->nslots; s++)
-      if (macho__slot_tag(t, s))
-        bytes += macho__slot_key(sh, t, s, NULL) + (values ? macho__slot_value(sh, t, s, NULL) : 0);
-  size_t size = (size_t)n * sizeof(macho_entry_view) + bytes;
-  macho_entry_view *snap = macho__malloc(&c->alloc, size);
-  if (!snap) {
-    macho__unlock(sh);
-    return MACHO_ENOMEM;
-  }
-  char *data = (char *)(snap + n);
-  uint32_t k = 0;
-  for (uint32_t s = 0; s < t->nslots && k < n; s++) {
-    if (!macho__slot_tag(t, s)) continue;
-    uint64_t m = atomic_load_explicit(&t->slots[s].m, memory_order_relaxed);
-    uint64_t epoch = macho__group_epoch_ns(sh, macho__group_of(t, s));
-    if (macho__m_expired(m, epoch, now)) continue;
-    macho_entry_view *v = &snap[k++];
-    v->ttl_remaining = (m & MACHO__M_DEADLINE) ? (double)(macho__m_time_ns(m, epoch) - now) / 1e9 : INFINITY;
-    if (c->object_mode) {
-      void *key = (void *)(uintptr_t)atomic_load_explicit(&t->slots[s].k, memory_order_relaxed);
-      void *val = (void *)(uintptr_t)atomic_load_explicit(&t->slots[s].v, memory_order_relaxed);
-      c->obj_ops.retain(c->obj_ops.ctx, key);
-      if (values && val) c->obj_ops.retain(c->obj_ops.ctx, val);
-      v->key = key;
-      v->value = values ? val : NULL;
-      v->klen = v->vlen = 0;
-    } else {
-      v->key = data;
-      v->klen = macho__slot_key(sh, t, s, data);
-      data += v->klen;
-      v->value = data;
-      v->vlen = values ? macho__slot_value(sh, t, s, data) : 0;
-      data += v->vlen;
-    }
-  }
-  macho__unlock(sh);
-  int stop = 0;
-  for (uint32_t i = 0; i < k; i++) {
-    if (!stop) stop = values ? w->entry_fn(w->ctx, &snap[i]) : w->key_fn(w->ctx, snap[i].key, snap[i].klen);
-    if (c->object_mode) {
-      c->obj_ops.release(c->obj_ops.ctx, (void *)snap[i].key);
-      if (snap[i].value) c->obj_ops.release(c->obj_ops.ctx, (void *)snap[i].value);
-    }
-  }
-  macho__free(&c->alloc, snap, size);
-  return stop;
-}
-
-static int walk_cache(macho_cache *c, const walk *w) {
-  for (uint32_t si = 0; si < c->nshards; si++) {
-    int rc = walk_shard(c, &c->shards[si], w);
-    if (rc) return rc;
-  }
-  return MACHO_OK;
-}
-
-int macho_foreach_key(macho_cache *c, macho_key_fn fn, void *ctx) {
-  if (!c || !fn) return MACHO_EINVAL;
-  walk w = {fn, NULL, ctx};
-  return walk_cache(c, &w);
-}
-
-/* A peek at every live entry with its value and remaining TTL, for copies
- * (pickling in the Python binding) and for iterating a cache without
- * disturbing it: no counter, no recency. */
-int macho_foreach_entry(macho_cache *c, macho_entry_fn fn, void *ctx) {
-  if (!c || !fn) return MACHO_EINVAL;
-  walk w = {NULL, fn, ctx};
-  return walk_cache(c, &w);
 }
 
 /* ---- counters ------------------------------------------------------------------------ */

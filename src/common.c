@@ -116,8 +116,16 @@ int macho_config_check(const macho_config *cfg, const char **why) {
   else if (cfg->object_ops && (!cfg->object_ops->hash || !cfg->object_ops->equal ||
                                !cfg->object_ops->retain || !cfg->object_ops->release))
     msg = "object_ops needs all of hash, equal, retain and release";
-  else if (cfg->object_ops && cfg->capacity_bytes)
-    msg = "capacity_bytes needs bytes mode (object sizes are unknown to the cache)";
+  else if (cfg->object_ops && cfg->capacity_bytes && !cfg->weigh)
+    msg = "capacity_bytes in object mode needs config.weigh (object sizes are unknown to the cache)";
+  else if (isnan(cfg->negative_ttl_seconds) || cfg->negative_ttl_seconds < 0)
+    msg = "negative_ttl_seconds must be >= 0 (0 = no negative caching)";
+  else if (isnan(cfg->refresh_after_seconds) || cfg->refresh_after_seconds < 0)
+    msg = "refresh_after_seconds must be >= 0 (0 = no refresh-ahead)";
+  else if (cfg->refresh_executor && !(cfg->refresh_after_seconds > 0))
+    msg = "refresh_executor needs refresh_after_seconds";
+  else if (!(cfg->memory_max_fraction >= 0 && cfg->memory_max_fraction <= 1))
+    msg = "memory_max_fraction must be in [0, 1] (0 = off)";
   else if (cfg->capacity_bytes && cfg->capacity_bytes < cfg->shards)
     msg = "capacity_bytes must give every shard at least one byte";
   else if (cfg->allocator &&

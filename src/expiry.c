@@ -120,7 +120,7 @@ uint32_t macho__sweep(macho__shard *sh, uint64_t now, uint32_t budget, macho__de
         if (d < sh->cycle_min) sh->cycle_min = d;
         continue;
       }
-      if (dead && dead->n + 2 > MACHO__DEAD_MAX) { /* release first; see this group again */
+      if (!macho__dead_room(dead)) { /* report and release first; see this group again */
         sh->sweep_group = g;
         return reclaimed;
       }

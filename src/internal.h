@@ -100,11 +100,53 @@ static inline void macho__tcount_add(_Atomic uint64_t *c) {
   atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
 }
 
-/* Objects to release after the shard lock is dropped (object mode only). */
+/* One removal to report to the listener after unlock (listen.c). Bytes
+ * mode: k and v are the slot's words; when `deferred`, their arena or huge
+ * blocks are still allocated (the flush frees them, under the lock again)
+ * so that the listener reads the bytes without a copy. `key`, when set, is
+ * the caller's own key (a put that replaced a value: the entry, and its
+ * key, stay in the cache). Object mode: k and v are the objects, kept alive
+ * by the obj list until after the listener ran. */
+typedef struct macho__gone {
+  uint64_t k, v;
+  const void *key;
+  uint32_t klen;
+  uint8_t kform, vform;
+  uint8_t reason;
+  bool deferred;
+} macho__gone;
+#define MACHO__GONE_MAX 48u
+
+/* What a call must do after it drops the shard lock: report removals to
+ * the listener, free their deferred payloads, release objects. Lives on
+ * the caller's stack; macho__dead_init before use (no initialiser: zeroing
+ * the arrays per call showed in profiles). */
 typedef struct macho__dead {
   void *obj[MACHO__DEAD_MAX];
   uint32_t n;
+  uint32_t ngone;
+  struct macho__shard *sh;
+  macho__gone gone[MACHO__GONE_MAX];
 } macho__dead;
+static inline void macho__dead_init(macho__dead *d, struct macho__shard *sh) {
+  d->n = 0;
+  d->ngone = 0;
+  d->sh = sh;
+}
+/* Room for one more removal (two objects and a report)? */
+static inline bool macho__dead_room(const macho__dead *d) {
+  return !d || (d->n + 3 <= MACHO__DEAD_MAX && d->ngone < MACHO__GONE_MAX);
+}
+static inline bool macho__dead_pending(const macho__dead *d) { return d->n || d->ngone; }
+/* listen.c: with no lock held, report, free, release (the list is empty after). */
+void macho__dead_flush(macho_cache *c, macho__dead *d);
+/* Lock held: queue a report (bytes-mode payloads: `deferred` says whether
+ * their blocks wait for the flush). */
+void macho__dead_report(macho__dead *d, uint64_t k, uint64_t v, uint32_t kform, uint32_t vform,
+                        macho_removal reason, bool deferred, const void *key, size_t klen);
+/* Internal status of shard writers: the call's dead list is full; unlock,
+ * flush and call again. Never returned to users. */
+#define MACHO__AGAIN 1
 
 /* ---- expiry.c: time ------------------------------------------------------------------ */
 static inline uint64_t macho__now(const macho_cache *c) {
@@ -175,7 +217,8 @@ void macho__shard_remove(macho__shard *sh, uint32_t s, uint64_t hash, macho_remo
 /* Insert or replace. Bytes mode: key/klen and value/vlen are copied.
  * Object mode: key and value are objects (retained here). */
 int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void *value,
-                     size_t vlen, uint64_t hash, uint64_t ttl_ns, bool own_ttl, macho__dead *dead);
+                     size_t vlen, uint64_t hash, uint64_t ttl_ns, bool own_ttl, uint64_t weight,
+                     macho__dead *dead);
 /* Clearing, in slices that need no memory (macho_clear runs them): remove
  * up to a slice of entries (1 when the shard is then empty); once empty,
  * reset history and retire the grown table and the arena (lock held); then,
@@ -202,6 +245,58 @@ void macho__shard_mrc_destroy(macho__shard *sh);
 void macho__mrc_observe(struct macho__mrc *m, uint64_t hash); /* one multiply-compare unless sampled */
 void macho__mrc_clear(struct macho__mrc *m);                  /* the shard was cleared */
 size_t macho__mrc_memory(const struct macho__mrc *m);
+/* What the byte budget charges an entry (macho.h: MACHO_ENTRY_OVERHEAD). */
+static inline uint64_t macho__part_charge(uint64_t len) {
+  if (len <= MACHO__FORM_INLINE_MAX) return 0;
+  if (len <= MACHO__ARENA_MAX) return macho__arena_block_size((uint32_t)len);
+  return len + 8;
+}
+static inline uint64_t macho__charge(uint64_t klen, uint64_t vlen) {
+  return MACHO_ENTRY_OVERHEAD + macho__part_charge(klen) + macho__part_charge(vlen);
+}
+/* Free a removed entry's deferred payload (lock held; listen.c's flush). */
+void macho__shard_free_gone(macho__shard *sh, const macho__gone *g);
+/* Put with the weight (object mode budget) and the time it was written. */
+/* Rebuild the table into `ngroups` groups (lock held; ENOMEM changes nothing). */
+int macho__shard_rebuild(macho__shard *sh, uint32_t ngroups);
+/* Evict one entry by the policy (lock held, shard not empty). */
+void macho__shard_evict(macho__shard *sh, uint64_t now, macho__dead *dead);
+/* A new entry capacity (lock held): puts respect it at once; the policy
+ * and table follow when the shard fits in it (now, or macho__shard_settle
+ * after evicting down). */
+int macho__shard_set_capacity(macho__shard *sh, uint32_t capacity);
+int macho__shard_settle(macho__shard *sh);
+/* Groups of the final table for the shard's capacity. */
+uint32_t macho__shard_final_groups(const macho__shard *sh);
+/* Give slot s a new TTL from now (lock held). */
+void macho__shard_set_ttl(macho__shard *sh, uint32_t s, uint64_t ttl_ns, uint64_t now);
+/* A live slot (lock held): its value word view for listings. */
+uint32_t macho__shard_hint(macho__shard *sh, uint32_t s);
+
+/* ---- inspect.c: the sliced walk (foreach, snapshots) --------------------------------------- */
+/* rank: the entry's place in its shard's eviction order (0 = next victim;
+ * UINT32_MAX = unknown, counted as hotter than every ranked one), gathered
+ * only when `ranks`. fn runs with no lock held; nonzero stops the walk. */
+typedef int (*macho__walk_fn)(void *ctx, const macho_entry_view *v, uint32_t rank);
+int macho__walk(macho_cache *c, bool values, bool ranks, macho__walk_fn fn, void *ctx);
+
+/* ---- load.c: get-or-load ----------------------------------------------------------------- */
+/* A put or delete of this key happened (no lock held): forget a negative
+ * answer for it and tell a load in flight that its result is stale. */
+void macho__loads_touch(macho_cache *c, const void *key, size_t klen, uint64_t hash);
+void macho__loads_close(macho_cache *c);
+/* ---- pressure.c: the cgroup limit -------------------------------------------------------- */
+int macho__pressure_open(macho_cache *c);
+void macho__pressure_check(macho_cache *c, uint64_t now);
+void macho__pressure_close(macho_cache *c);
+/* The budget in force: the smaller of the user's and the cgroup's share. */
+uint64_t macho__effective_bytes(const macho_cache *c);
+/* resize.c: apply limits (both as totals; capacity_bytes 0 = none), with
+ * the resize lock held (one resize at a time). */
+int macho__resize(macho_cache *c, uint64_t capacity_entries, uint64_t capacity_bytes);
+void macho__resize_lock(macho_cache *c);
+bool macho__resize_trylock(macho_cache *c);
+void macho__resize_unlock(macho_cache *c);
 
 /* ---- metrics.c ------------------------------------------------------------------------ */
 void macho__metrics_on_remove(macho__shard *sh, uint64_t born, macho_removal reason, uint64_t now);

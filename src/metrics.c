@@ -227,6 +227,7 @@ void macho__shard_add_counters(macho_counters *o, macho__shard *sh) {
   o->capacity_entries += sh->capacity;
   o->capacity_bytes += sh->capacity_bytes;
   o->payload_bytes += sh->payload_bytes;
+  o->charged_bytes += sh->charged_bytes;
   o->memory_bytes += macho__shard_memory(sh);
   o->filter_queries += sh->c.filter_queries;
   o->filter_negatives += sh->c.filter_negatives;

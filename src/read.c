@@ -28,10 +28,7 @@ static inline macho__shard *shard_for(macho_cache *c, uint64_t hash) {
   return &c->shards[macho__shard_of(hash, c->nshards)];
 }
 
-static void dead_flush(macho_cache *c, macho__dead *dead) {
-  for (uint32_t i = 0; i < dead->n; i++) c->obj_ops.release(c->obj_ops.ctx, dead->obj[i]);
-  dead->n = 0;
-}
+static inline void dead_flush(macho_cache *c, macho__dead *dead) { macho__dead_flush(c, dead); }
 
 /* ---- telling the policy about a lock-free get ------------------------------------ */
 static void record_slow(macho__shard *sh, macho__trec *r, uint64_t rec, bool stored) {
@@ -112,8 +109,8 @@ static int find_live(macho__shard *sh, const void *key, size_t klen, uint64_t ha
 static int get_locked(macho_cache *c, macho__shard *sh, const void *key, size_t klen,
                       uint64_t hash, void *buf, size_t buflen, size_t *vlen, void **obj,
                       macho__lat lat) {
-  macho__dead dead;
-  dead.n = 0; /* no initialiser: zero-filling the array per call showed in profiles */
+  macho__dead dead; /* no initialiser: zero-filling the array per call showed in profiles */
+  macho__dead_init(&dead, sh);
   uint32_t s = MACHO__NIL;
   int rc = MACHO_OK;
   macho__lock(sh);
@@ -162,6 +159,7 @@ static int get_locked(macho_cache *c, macho__shard *sh, const void *key, size_t 
         if (sh->fil) sh->c.filter_queries--; /* ERANGE counts nothing (macho.h); the caller retries */
         macho__lat_end(c, sh, MACHO__OP_GET, lat);
         macho__unlock(sh);
+        if (macho__dead_pending(&dead)) dead_flush(c, &dead);
         return MACHO_ERANGE;
       }
       if (f == MACHO__FORM_ARENA) macho__atomic_copy_out(buf, src, (uint32_t)n);
@@ -174,7 +172,7 @@ static int get_locked(macho_cache *c, macho__shard *sh, const void *key, size_t 
   }
   macho__lat_end(c, sh, MACHO__OP_GET, lat);
   macho__unlock(sh);
-  if (dead.n) dead_flush(c, &dead);
+  if (macho__dead_pending(&dead)) dead_flush(c, &dead);
   return rc;
 }
 
@@ -184,10 +182,13 @@ static int get_locked(macho_cache *c, macho__shard *sh, const void *key, size_t 
 static void reclaim_expired(macho_cache *c, macho__shard *sh, const void *key, size_t klen,
                             uint64_t hash) {
   if (!macho__trylock(sh)) return;
+  macho__dead dead;
+  macho__dead_init(&dead, sh);
   macho__shard_drain(sh);
   uint32_t s;
-  (void)find_live(sh, key, klen, hash, &s, macho__now(c), NULL, NULL);
+  (void)find_live(sh, key, klen, hash, &s, macho__now(c), &dead, NULL);
   macho__unlock(sh);
+  if (macho__dead_pending(&dead)) dead_flush(c, &dead);
 }
 
 /* Every 64th lock-free get of a thread lends a writer's hand to the expiry
@@ -200,9 +201,12 @@ static void get_side_sweep(macho_cache *c, macho__shard *sh) {
   if (due == UINT64_MAX) return; /* no deadline in the shard: no clock read either */
   uint64_t now = macho__now(c);
   if (now < due || !macho__trylock(sh)) return;
+  macho__dead dead;
+  macho__dead_init(&dead, sh);
   macho__shard_drain(sh);
-  (void)macho__sweep(sh, now, GET_SWEEP_SLOTS, NULL);
+  (void)macho__sweep(sh, now, GET_SWEEP_SLOTS, &dead);
   macho__unlock(sh);
+  if (macho__dead_pending(&dead)) dead_flush(c, &dead);
 }
 
 /* Once per 64 gets of a thread (the latency sample and the sweep take
@@ -474,13 +478,13 @@ int macho__contains(macho_cache *c, const void *key, size_t klen, uint64_t hash)
     macho__read_exit(r);
   }
   macho__dead dead;
-  dead.n = 0;
+  macho__dead_init(&dead, sh);
   uint32_t s = MACHO__NIL;
   macho__lock(sh);
   macho__shard_drain(sh);
   int rc = find_live(sh, key, klen, hash, &s, macho__now(c), &dead, NULL);
   if (rc == MACHO_OK && s == MACHO__NIL) rc = MACHO_ENOTFOUND;
   macho__unlock(sh);
-  if (dead.n) dead_flush(c, &dead);
+  if (macho__dead_pending(&dead)) dead_flush(c, &dead);
   return rc;
 }

@@ -183,6 +183,7 @@ int macho__shard_init(macho__shard *sh, macho_cache *c, uint32_t index, uint32_t
   sh->cache = c;
   sh->index = index;
   sh->capacity = capacity;
+  sh->pol_capacity = capacity;
   sh->capacity_bytes = capacity_bytes;
   sh->rng = macho__mix64(c->cfg.seed + index + 1) | 1;
   sh->has_ttl = c->default_ttl_ns != 0;
@@ -203,6 +204,11 @@ int macho__shard_init(macho__shard *sh, macho_cache *c, uint32_t index, uint32_t
   macho__table *t = new_table(sh, initial_groups(sh));
   if (!t) return MACHO_ENOMEM;
   atomic_init(&sh->table, t);
+  if (c->need_ext) {
+    sh->ext = macho__calloc(&c->alloc, t->nslots, sizeof *sh->ext);
+    if (!sh->ext) goto fail_table;
+    sh->ext_n = t->nslots;
+  }
   if ((sh->access == MACHO__ACCESS_BUFFER || sh->record_misses) && !sh->locked_reads) {
     sh->stripes = macho__calloc(&c->alloc, MACHO__STRIPES, sizeof *sh->stripes);
     if (!sh->stripes) goto fail_table;
@@ -227,6 +233,8 @@ fail_stripes:
   macho__free(&c->alloc, sh->stripes, MACHO__STRIPES * sizeof *sh->stripes);
   sh->stripes = NULL;
 fail_table:
+  macho__free(&c->alloc, sh->ext, (size_t)sh->ext_n * sizeof *sh->ext);
+  sh->ext = NULL;
   macho__table_free(&c->alloc, t);
   atomic_store(&sh->table, NULL);
   return MACHO_ENOMEM;
@@ -269,6 +277,8 @@ void macho__shard_destroy(macho__shard *sh) {
   sh->pol->destroy(sh->pol_state, sh);
   macho__free(&c->alloc, sh->pol_state, sh->pol->state_size ? sh->pol->state_size : 1);
   macho__free(&c->alloc, sh->stripes, MACHO__STRIPES * sizeof *sh->stripes);
+  macho__free(&c->alloc, sh->ext, (size_t)sh->ext_n * sizeof *sh->ext);
+  sh->ext = NULL;
   macho__arena_destroy(&sh->arena, &c->alloc);
   macho__table_free(&c->alloc, t);
   atomic_store(&sh->table, NULL);
@@ -382,33 +392,55 @@ static void filter_maintain(macho__shard *sh) {
 
 void macho__shard_remove(macho__shard *sh, uint32_t s, uint64_t hash, macho_removal reason,
                          uint64_t now, bool from_victim, macho__dead *dead) {
+  macho_cache *c = sh->cache;
   macho__table *t = table_of(sh);
   macho__slot *sl = &t->slots[s];
   assert(macho__slot_tag(t, s) != 0);
+  assert(!c->listen || dead); /* every removal of a listened cache is reported */
   uint64_t m = atomic_load_explicit(&sl->m, memory_order_relaxed);
   uint64_t k = atomic_load_explicit(&sl->k, memory_order_relaxed);
   uint64_t v = atomic_load_explicit(&sl->v, memory_order_relaxed);
   if (!from_victim) sh->pol->remove(sh->pol_state, sh, s);
   if (sh->fil) sh->fil->remove(sh->filter, hash);
+  /* A rejection is an eviction to the counters and lifespans (macho.h). */
+  macho_removal counted = reason == MACHO_REMOVED_REJECTED ? MACHO_REMOVED_EVICTED : reason;
   if (sh->cache->cfg.metrics) { /* a lifespan costs a birth computed from the time field */
     uint32_t ep = atomic_load_explicit(&macho__group_of(t, s)->epoch, memory_order_relaxed);
-    macho__metrics_on_remove(sh, macho__m_birth(sh, m, ep, s), reason, now);
+    macho__metrics_on_remove(sh, macho__m_birth(sh, m, ep, s), counted, now);
   }
   macho__table_release(t, s, hash, (m & MACHO__M_BEYOND) != 0);
-  if (sh->cache->object_mode) {
+  if (c->object_mode) {
     dead_push(dead, (void *)(uintptr_t)k);
     dead_push(dead, (void *)(uintptr_t)v);
+    if (c->weigh && sh->ext) sh->charged_bytes -= MACHO_ENTRY_OVERHEAD + sh->ext[s].weight;
+    if (c->listen) macho__dead_report(dead, k, v, 0, 0, reason, false, NULL, 0);
   } else {
     uint32_t kf = macho__m_kform(m), vf = macho__m_vform(m);
-    sh->payload_bytes -= word_len(k, kf) + word_len(v, vf);
-    release_word(sh, k, kf);
-    release_word(sh, v, vf);
+    uint64_t kl = word_len(k, kf), vl = word_len(v, vf);
+    sh->payload_bytes -= kl + vl;
+    sh->charged_bytes -= macho__charge(kl, vl);
+    if (c->listen) {
+      /* The listener reads the bytes after unlock: blocks wait for the flush. */
+      bool defer = kf > MACHO__FORM_INLINE_MAX || vf > MACHO__FORM_INLINE_MAX;
+      macho__dead_report(dead, k, v, kf, vf, reason, defer, NULL, 0);
+      if (defer) sh->deferred++;
+    } else {
+      release_word(sh, k, kf);
+      release_word(sh, v, vf);
+    }
   }
   sh->len--;
   sh->version++;
-  if (reason == MACHO_REMOVED_EVICTED) sh->c.evictions++;
+  if (counted == MACHO_REMOVED_EVICTED) sh->c.evictions++;
   else if (reason == MACHO_REMOVED_EXPIRED) sh->c.expirations++;
   if (sh->fil) filter_maintain(sh);
+}
+
+void macho__shard_free_gone(macho__shard *sh, const macho__gone *g) {
+  assert(g->deferred && sh->deferred > 0);
+  release_word(sh, g->k, g->kform);
+  release_word(sh, g->v, g->vform);
+  sh->deferred--;
 }
 
 /* The hash of the entry in slot s, only if removing it needs one (a
@@ -421,23 +453,34 @@ uint64_t macho__hash_for_removal(const macho__shard *sh, const macho__table *t, 
 
 static inline void evict_one(macho__shard *sh, uint64_t now, macho__dead *dead) {
   assert(sh->len > 0);
+  sh->rejected = 0;
   uint32_t s = sh->pol->victim(sh->pol_state, sh);
-  macho__shard_remove(sh, s, macho__hash_for_removal(sh, table_of(sh), s), MACHO_REMOVED_EVICTED, now,
-                      true, dead);
+  macho_removal why = sh->rejected ? MACHO_REMOVED_REJECTED : MACHO_REMOVED_EVICTED;
+  sh->rejected = 0;
+  macho__shard_remove(sh, s, macho__hash_for_removal(sh, table_of(sh), s), why, now, true, dead);
 }
 
+void macho__shard_evict(macho__shard *sh, uint64_t now, macho__dead *dead) { evict_one(sh, now, dead); }
+
 /* ---- growth ------------------------------------------------------------------------------------ */
-static int grow(macho__shard *sh) {
+/* Rebuild into a table of `ngroups` (growth doubles; macho_resize also
+ * shrinks to the final size of a smaller capacity). The per-slot side data
+ * (ext) follows the slots; when it cannot, nothing changes (ENOMEM). */
+int macho__shard_rebuild(macho__shard *sh, uint32_t ngroups) {
   macho_cache *c = sh->cache;
   macho__table *old = table_of(sh);
   /* Every time is copied as is: put them all on the current epoch first. */
   for (uint32_t g = 0; g < old->ngroups; g++) macho__group_rebase(sh, old, g);
   sh->migrating = false;
-  macho__table *t = new_table(sh, old->ngroups * 2);
+  macho__table *t = new_table(sh, ngroups);
   if (!t) return MACHO_ENOMEM;
+  assert(t->nslots > sh->len);
   size_t map_bytes = (size_t)old->nslots * sizeof(uint32_t);
   uint32_t *map = macho__malloc(&c->alloc, map_bytes);
-  if (!map) {
+  macho__ext *ext = NULL;
+  if (map && sh->ext) ext = macho__calloc(&c->alloc, t->nslots, sizeof *ext);
+  if (!map || (sh->ext && !ext)) {
+    macho__free(&c->alloc, map, map_bytes);
     macho__table_free(&c->alloc, t);
     return MACHO_ENOMEM;
   }
@@ -466,9 +509,17 @@ static int grow(macho__shard *sh) {
     map[s] = n;
   }
   if (sh->pol->remap(sh->pol_state, sh, map, old->nslots, t->nslots) != MACHO_OK) {
+    macho__free(&c->alloc, ext, (size_t)t->nslots * sizeof *ext);
     macho__free(&c->alloc, map, map_bytes);
     macho__table_free(&c->alloc, t);
     return MACHO_ENOMEM;
+  }
+  if (ext) {
+    for (uint32_t s = 0; s < old->nslots; s++)
+      if (map[s] != MACHO__NIL) ext[map[s]] = sh->ext[s];
+    macho__free(&c->alloc, sh->ext, (size_t)sh->ext_n * sizeof *sh->ext);
+    sh->ext = ext;
+    sh->ext_n = t->nslots;
   }
   if (sh->own_born) { /* births follow their slots; if that fails they are forgotten */
     uint32_t *nb = macho__calloc(&c->alloc, t->nslots, sizeof(uint32_t));
@@ -487,6 +538,79 @@ static int grow(macho__shard *sh) {
   macho__synchronize(c);
   macho__table_free(&c->alloc, old);
   return MACHO_OK;
+}
+
+static int grow(macho__shard *sh) { return macho__shard_rebuild(sh, table_of(sh)->ngroups * 2); }
+
+uint32_t macho__shard_final_groups(const macho__shard *sh) { return final_groups(sh->capacity); }
+
+/* A new entry capacity (macho_resize, lock held). The capacity applies at
+ * once: puts evict down to it. The policy is told (resize hook), or rebuilt
+ * from its own eviction order, once the shard holds no more entries than
+ * the capacity (shrinking evicts down first, by the old policy state, which
+ * is sized for more); a final table becomes an intermediate one again when
+ * the capacity grew past it, so inserts grow it as they come. Shrinking the
+ * table itself is the caller's (macho__shard_rebuild). ENOMEM when growing
+ * changes nothing. */
+static int settle_policy(macho__shard *sh) {
+  macho_cache *c = sh->cache;
+  uint32_t capacity = sh->capacity;
+  if (sh->pol_capacity == capacity || sh->len > capacity) return MACHO_OK;
+  if (sh->pol->resize) {
+    int rc = sh->pol->resize(sh->pol_state, sh, capacity);
+    if (rc != MACHO_OK) return rc;
+  } else if (sh->pol->state_size) {
+    /* A fresh state for the new capacity; the entries go in coldest first,
+     * in the order the old state would have evicted them. */
+    uint32_t n = sh->len;
+    size_t bytes = (size_t)(n ? n : 1) * sizeof(uint32_t);
+    uint32_t *order = macho__malloc(&c->alloc, bytes);
+    void *st = macho__calloc(&c->alloc, 1, sh->pol->state_size);
+    int rc = order && st ? sh->pol->init(st, sh, capacity, table_of(sh)->nslots) : MACHO_ENOMEM;
+    if (rc != MACHO_OK) {
+      macho__free(&c->alloc, order, bytes);
+      macho__free(&c->alloc, st, st ? sh->pol->state_size : 0);
+      return MACHO_ENOMEM;
+    }
+    for (uint32_t i = 0; i < n; i++) order[i] = sh->pol->victim(sh->pol_state, sh);
+    sh->pol->destroy(sh->pol_state, sh);
+    macho__free(&c->alloc, sh->pol_state, sh->pol->state_size);
+    sh->pol_state = st;
+    for (uint32_t i = 0; i < n; i++) sh->pol->insert(st, sh, order[i], macho__pol_hash(sh, order[i]));
+    macho__free(&c->alloc, order, bytes);
+  }
+  sh->pol_capacity = capacity;
+  return MACHO_OK;
+}
+
+static void settle_table(macho__shard *sh) {
+  macho__table *t = table_of(sh);
+  uint32_t fin = final_groups(sh->capacity);
+  if (t->ngroups < fin) {
+    t->final = 0;
+    t->max_len = t->nslots / GROW_LOAD_DEN * GROW_LOAD_NUM;
+  } else {
+    t->final = 1; /* as big as needed, or bigger: macho_resize may shrink it */
+    t->max_len = sh->capacity;
+  }
+}
+
+int macho__shard_set_capacity(macho__shard *sh, uint32_t capacity) {
+  uint32_t old = sh->capacity;
+  sh->capacity = capacity;
+  int rc = settle_policy(sh);
+  if (rc != MACHO_OK && capacity > old) {
+    sh->capacity = old; /* a policy sized for fewer entries cannot take more */
+    return rc;
+  }
+  settle_table(sh);
+  return MACHO_OK;
+}
+
+int macho__shard_settle(macho__shard *sh) {
+  int rc = settle_policy(sh);
+  settle_table(sh);
+  return rc;
 }
 
 /* ---- births of entries with their own TTL ------------------------------------------------- */
@@ -523,6 +647,9 @@ static void drop_own_births(macho__shard *sh) {
  * entry in one place or the other, and a miss re-checks the first group's
  * sequence number (probe.h) for the move from second to first. */
 static uint32_t make_room(macho__shard *sh, macho__table *t, uint64_t hash) {
+  /* A sliced iteration walks groups in order: an entry moved behind its
+   * cursor would be missed. While one runs, new keys overflow instead. */
+  if (sh->walkers) return MACHO__NIL;
   const uint32_t cand[2] = {macho__home_group(t, hash), macho__second_group(t, hash)};
   for (int i = 0; i < 2; i++) {
     uint32_t src = cand[i];
@@ -552,6 +679,7 @@ static uint32_t make_room(macho__shard *sh, macho__table *t, uint64_t hash) {
       macho__group_write_end(gx);
       if (t->hashes) t->hashes[y] = t->hashes[x];
       if (sh->own_born && y < sh->own_born_n && x < sh->own_born_n) sh->own_born[y] = sh->own_born[x];
+      if (sh->ext) sh->ext[y] = sh->ext[x];
       sh->pol->move(sh->pol_state, sh, x, y);
       sh->version++;
       return x;
@@ -578,29 +706,50 @@ static uint64_t make_meta(uint32_t kform, uint32_t vform, uint64_t time, uint32_
          ((uint64_t)pol << MACHO__M_POL_SHIFT);
 }
 
-/* A bigger value may push the shard over its byte budget: evict others,
- * never the entry just written (a put that succeeds must leave its key
- * present). The entry is taken out of the policy while the others go, so no
- * policy can pick it (re-inserting a picked entry loops forever under LFU),
- * and comes back as newly inserted. Policies without per-entry structures
- * (Random) may still draw it: draw again. */
-static void enforce_budget_keeping(macho__shard *sh, uint32_t s, uint64_t hash, uint64_t now,
-                                   macho__dead *dead) {
-  if (!sh->capacity_bytes || sh->payload_bytes <= sh->capacity_bytes) return;
-  sh->pol->remove(sh->pol_state, sh, s);
-  while (sh->payload_bytes > sh->capacity_bytes) {
+/* A bigger value may push the shard over its byte budget: evict others
+ * first, never the entry about to be written (a put that succeeds must
+ * leave its key present), so the budget holds at every instant. The entry
+ * is taken out of the policy while the others go, so no policy can pick it
+ * (re-inserting a picked entry loops forever under LFU), and comes back as
+ * newly inserted. Policies without per-entry structures (Random) may still
+ * draw it: draw again. MACHO__AGAIN when the call's dead list filled up. */
+static int budget_keeping(macho__shard *sh, uint32_t keep, uint64_t co, uint64_t cn, uint64_t hash,
+                          uint64_t now, macho__dead *dead) {
+  if (!sh->capacity_bytes || sh->charged_bytes - co + cn <= sh->capacity_bytes) return MACHO_OK;
+  sh->pol->remove(sh->pol_state, sh, keep);
+  int rc = MACHO_OK;
+  while (sh->charged_bytes - co + cn > sh->capacity_bytes) {
+    if (!macho__dead_room(dead)) {
+      rc = MACHO__AGAIN;
+      break;
+    }
+    sh->rejected = 0;
     uint32_t victim = sh->pol->victim(sh->pol_state, sh);
-    if (victim != s)
-      macho__shard_remove(sh, victim, macho__hash_for_removal(sh, table_of(sh), victim),
-                          MACHO_REMOVED_EVICTED, now, true, dead);
+    macho_removal why = sh->rejected ? MACHO_REMOVED_REJECTED : MACHO_REMOVED_EVICTED;
+    sh->rejected = 0;
+    if (victim != keep)
+      macho__shard_remove(sh, victim, macho__hash_for_removal(sh, table_of(sh), victim), why, now, true,
+                          dead);
   }
-  sh->pol->insert(sh->pol_state, sh, s, macho__hash63(hash));
+  sh->pol->insert(sh->pol_state, sh, keep, macho__hash63(hash));
+  return rc;
+}
+
+/* What slot s is charged now (lock held). */
+static uint64_t slot_charge(const macho__shard *sh, const macho__table *t, uint32_t s) {
+  if (sh->cache->object_mode)
+    return sh->cache->weigh && sh->ext ? MACHO_ENTRY_OVERHEAD + sh->ext[s].weight : 0;
+  return macho__charge(macho__slot_key(sh, t, s, NULL), macho__slot_value(sh, t, s, NULL));
 }
 
 int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void *value,
-                     size_t vlen, uint64_t hash, uint64_t ttl_ns, bool own_ttl, macho__dead *dead) {
+                     size_t vlen, uint64_t hash, uint64_t ttl_ns, bool own_ttl, uint64_t weight,
+                     macho__dead *dead) {
   macho_cache *c = sh->cache;
   const bool obj = c->object_mode;
+  /* What the new entry is charged; too big for the budget changes nothing. */
+  const uint64_t cn = obj ? (c->weigh ? MACHO_ENTRY_OVERHEAD + weight : 0) : macho__charge(klen, vlen);
+  if (sh->capacity_bytes && cn > sh->capacity_bytes) return MACHO_ETOOBIG;
   macho__shard_drain(sh);
   uint64_t now = macho__now_write(c);
   macho__epoch_tick(sh, now);
@@ -612,18 +761,20 @@ int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void 
   if (s != MACHO__NIL) {
     uint64_t m = atomic_load_explicit(&t->slots[s].m, memory_order_relaxed);
     if (macho__m_expired(m, macho__group_epoch_ns(sh, macho__group_of(t, s)), now)) {
+      if (!macho__dead_room(dead)) return MACHO__AGAIN;
       macho__shard_remove(sh, s, hash, MACHO_REMOVED_EXPIRED, now, false, dead);
       s = MACHO__NIL;
     }
   }
   uint64_t time = macho__m_time(sh, now, ttl_ns, own_ttl);
-  if (time & MACHO__M_DEADLINE) {
-    sh->has_ttl = true;
-    macho__note_deadline(sh, time);
-  }
 
   if (s != MACHO__NIL) { /* replace the value, keep the key */
     macho__slot *sl = &t->slots[s];
+    if (!macho__dead_room(dead)) return MACHO__AGAIN;
+    /* Room first: the budget holds before, during and after the write. */
+    rc = budget_keeping(sh, s, slot_charge(sh, t, s), cn, hash, now, dead);
+    if (rc != MACHO_OK) return rc;
+    uint64_t co = slot_charge(sh, t, s);
     uint64_t m = atomic_load_explicit(&sl->m, memory_order_relaxed);
     uint64_t oldv = atomic_load_explicit(&sl->v, memory_order_relaxed);
     word nv;
@@ -633,6 +784,10 @@ int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void 
       nv.form = 0;
     } else if (encode(sh, value, vlen, &nv) != MACHO_OK) {
       return MACHO_ENOMEM;
+    }
+    if (time & MACHO__M_DEADLINE) {
+      sh->has_ttl = true;
+      macho__note_deadline(sh, time);
     }
     macho__group *g = macho__group_of(t, s);
     macho__group_rebase(sh, t, s / MACHO__GROUP_SLOTS);
@@ -647,17 +802,30 @@ int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void 
                           memory_order_relaxed);
     macho__group_write_end(g);
     if (time & MACHO__M_OWN_TTL) note_own_birth(sh, s, now);
+    sh->charged_bytes = sh->charged_bytes - co + cn;
+    if (sh->ext) {
+      sh->ext[s].weight = weight;
+      sh->ext[s].written = now;
+    }
     if (obj) {
       if (oldv) dead_push(dead, (void *)(uintptr_t)oldv);
+      if (c->listen) macho__dead_report(dead, 0, oldv, 0, 0, MACHO_REMOVED_REPLACED, false, key, 0);
     } else {
       uint32_t of = macho__m_vform(m);
       sh->payload_bytes += vlen;
       sh->payload_bytes -= word_len(oldv, of);
-      release_word(sh, oldv, of);
+      if (c->listen) {
+        /* The key is the caller's (the entry keeps its own); the old value's
+         * block waits for the flush. */
+        bool defer = of > MACHO__FORM_INLINE_MAX;
+        macho__dead_report(dead, 0, oldv, 0, of, MACHO_REMOVED_REPLACED, defer, key, klen);
+        if (defer) sh->deferred++;
+      } else {
+        release_word(sh, oldv, of);
+      }
     }
     uint64_t rec = s;
     sh->pol->on_access(sh->pol_state, sh, &rec, 1);
-    enforce_budget_keeping(sh, s, hash, now, dead);
     sh->c.puts++;
     return MACHO_OK;
   }
@@ -681,10 +849,21 @@ int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void 
     }
   }
   if (sh->pol->pre_insert) sh->pol->pre_insert(sh->pol_state, sh, macho__hash63(hash));
-  while (sh->len >= sh->capacity) evict_one(sh, now, dead);
-  uint64_t bytes = obj ? 0 : (uint64_t)klen + vlen;
-  while (sh->capacity_bytes && sh->len && sh->payload_bytes + bytes > sh->capacity_bytes)
+  while ((sh->len >= sh->capacity ||
+          (sh->capacity_bytes && sh->len && sh->charged_bytes + cn > sh->capacity_bytes))) {
+    if (!macho__dead_room(dead)) { /* report what went so far, then try again */
+      if (!obj) {
+        release_word(sh, kw.w, kw.form);
+        release_word(sh, vw.w, vw.form);
+      }
+      return MACHO__AGAIN;
+    }
     evict_one(sh, now, dead);
+  }
+  if (time & MACHO__M_DEADLINE) {
+    sh->has_ttl = true;
+    macho__note_deadline(sh, time);
+  }
   if (obj) {
     c->obj_ops.retain(c->obj_ops.ctx, (void *)key);
     if (value) c->obj_ops.retain(c->obj_ops.ctx, (void *)value);
@@ -705,8 +884,13 @@ int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void 
   macho__group_write_end(g);
   if (t->hashes) t->hashes[s] = hash;
   if (time & MACHO__M_OWN_TTL) note_own_birth(sh, s, now);
+  if (sh->ext) {
+    sh->ext[s].weight = weight;
+    sh->ext[s].written = now;
+  }
   sh->len++;
-  sh->payload_bytes += bytes;
+  sh->payload_bytes += obj ? 0 : (uint64_t)klen + vlen;
+  sh->charged_bytes += cn;
   sh->version++;
   sh->pol->insert(sh->pol_state, sh, s, macho__hash63(hash));
   if (sh->fil) {
@@ -715,6 +899,41 @@ int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void 
   }
   sh->c.puts++;
   return MACHO_OK;
+}
+
+/* Slot s gets a new deadline, now + ttl_ns (0 = never), keeping its value
+ * and its place in the policy (lock held). Its birth is kept aside as for
+ * a put with its own TTL, so that its lifespan stays measurable. */
+void macho__shard_set_ttl(macho__shard *sh, uint32_t s, uint64_t ttl_ns, uint64_t now) {
+  macho__table *t = table_of(sh);
+  macho__slot *sl = &t->slots[s];
+  macho__group *g = macho__group_of(t, s);
+  macho__group_rebase(sh, t, s / MACHO__GROUP_SLOTS); /* the new time counts from the current epoch */
+  uint64_t m = atomic_load_explicit(&sl->m, memory_order_relaxed);
+  uint64_t born = macho__m_birth(sh, m, atomic_load_explicit(&g->epoch, memory_order_relaxed), s);
+  uint64_t time = macho__m_time(sh, now, ttl_ns, true);
+  if (!(time & MACHO__M_DEADLINE)) {
+    /* No deadline: the time field holds the birth again. */
+    time = macho__m_time(sh, born == UINT64_MAX ? now : born, 0, false);
+  } else {
+    sh->has_ttl = true;
+    macho__note_deadline(sh, time);
+  }
+  uint64_t keep = m & ~(MACHO__M_TIME_MASK | MACHO__M_DEADLINE | MACHO__M_LONG | MACHO__M_OWN_TTL);
+  macho__group_write_begin(g);
+  /* The policy bits may change under us (a reader's CAS): keep them. */
+  uint64_t cur = m, want;
+  do {
+    keep = cur & ~(MACHO__M_TIME_MASK | MACHO__M_DEADLINE | MACHO__M_LONG | MACHO__M_OWN_TTL);
+    want = keep | time;
+  } while (!atomic_compare_exchange_weak_explicit(&sl->m, &cur, want, memory_order_relaxed,
+                                                  memory_order_relaxed));
+  macho__group_write_end(g);
+  if ((time & MACHO__M_OWN_TTL) && born != UINT64_MAX) note_own_birth(sh, s, born);
+}
+
+uint32_t macho__shard_hint(macho__shard *sh, uint32_t s) {
+  return sh->pol->hint ? sh->pol->hint(sh->pol_state, sh, s) : 0;
 }
 
 /* ---- clear ----------------------------------------------------------------------------------- */
@@ -728,9 +947,9 @@ int macho__shard_clear_slice(macho__shard *sh, macho__dead *dead) {
   macho__table *t = table_of(sh);
   uint64_t now = macho__now_write(sh->cache);
   uint32_t budget = MACHO__DEAD_MAX / 2;
-  for (uint32_t g = 0; g < t->ngroups && sh->len && budget; g++) {
+  for (uint32_t g = 0; g < t->ngroups && sh->len && budget && macho__dead_room(dead); g++) {
     uint32_t full = macho__group_full(&t->groups[g]);
-    while (full && budget) {
+    while (full && budget && macho__dead_room(dead)) {
       uint32_t s = g * MACHO__GROUP_SLOTS + (uint32_t)__builtin_ctz(full);
       full &= full - 1;
       macho__shard_remove(sh, s, macho__hash_for_removal(sh, t, s), MACHO_REMOVED_CLEARED, now, false, dead);
@@ -753,14 +972,18 @@ void macho__shard_clear_finish(macho__shard *sh, macho__cleared *out) {
   if (sh->fil) sh->fil->clear(sh->filter);
   if (sh->mrc) macho__mrc_clear(sh->mrc);
   sh->payload_bytes = 0;
+  sh->charged_bytes = 0;
   sh->sweep_group = 0;
   sh->cycle_min = UINT64_MAX;
   atomic_store_explicit(&sh->next_expiry, UINT64_MAX, memory_order_relaxed);
   drop_own_births(sh);
   sh->c.clears++;
   /* Every block in the arena is free now: hand its chunks over (readers
-   * still copying from them keep them until the grace period ends). */
+   * still copying from them keep them until the grace period ends). Not
+   * while a listener flush has yet to read and free removed payloads: the
+   * arena then stays as it is (correct, only not given back). */
   macho__arena_init(&out->arena);
+  if (sh->deferred) return;
   for (uint32_t i = 0; i < MACHO__ARENA_CHUNKS; i++)
     atomic_store_explicit(&out->arena.chunk[i],
                           atomic_load_explicit(&sh->arena.chunk[i], memory_order_relaxed),
@@ -771,9 +994,16 @@ void macho__shard_clear_finish(macho__shard *sh, macho__cleared *out) {
   if (old->ngroups == initial_groups(sh)) return;
   macho__table *t = new_table(sh, initial_groups(sh));
   if (!t) return; /* keep the big (empty) table: still correct */
-  if (sh->pol->remap(sh->pol_state, sh, NULL, old->nslots, t->nslots) != MACHO_OK) {
+  macho__ext *ext = sh->ext ? macho__calloc(&c->alloc, t->nslots, sizeof *ext) : NULL;
+  if ((sh->ext && !ext) || sh->pol->remap(sh->pol_state, sh, NULL, old->nslots, t->nslots) != MACHO_OK) {
+    macho__free(&c->alloc, ext, ext ? (size_t)t->nslots * sizeof *ext : 0);
     macho__table_free(&c->alloc, t);
     return;
+  }
+  if (ext) {
+    macho__free(&c->alloc, sh->ext, (size_t)sh->ext_n * sizeof *sh->ext);
+    sh->ext = ext;
+    sh->ext_n = t->nslots;
   }
   atomic_store_explicit(&sh->table, t, memory_order_release);
   sh->version++;

@@ -216,7 +216,21 @@ struct macho__shard {
   struct macho__metrics *metrics; /* histograms and window (metrics.c); NULL until used */
   struct macho__mrc *mrc;         /* the live miss-ratio curve (mrc.c); NULL when config.mrc is 0 */
   macho__stripe *stripes;         /* MACHO__STRIPES of them when access == BUFFER */
+  /* -- features (issue 12), guarded by the lock -- */
+  uint64_t charged_bytes;         /* entries' charges against capacity_bytes (MACHO_ENTRY_OVERHEAD + payload) */
+  struct macho__ext *ext;         /* per slot: weight and last write (weigher, refresh-ahead); NULL = none */
+  uint32_t ext_n;                 /* slots in ext */
+  uint32_t deferred;              /* removed entries whose payload a listener flush has yet to free */
+  uint32_t walkers;               /* sliced iterations in progress: no cuckoo moves meanwhile */
+  uint32_t pol_capacity;          /* the capacity the policy's state is sized for */
+  uint8_t rejected;               /* the policy's last victim was refused admission (W-TinyLFU) */
 };
+
+/* Per-slot data some features need (shard.c keeps it in step with the slots). */
+typedef struct macho__ext {
+  uint64_t weight;  /* object mode with a budget: weigh(key, value) */
+  uint64_t written; /* cache-clock time of the entry's last write (refresh-ahead) */
+} macho__ext;
 
 /* ---- the cache ------------------------------------------------------------------------- */
 struct macho_cache {
@@ -239,6 +253,19 @@ struct macho_cache {
   _Atomic(macho__trec *) recs;   /* registry of per-thread records */
   _Atomic uint32_t nrecs;
   size_t rec_size;
+  /* -- features (issue 12) -- */
+  bool listen;                   /* cfg.on_remove set: removals are reported (listen.c) */
+  bool need_ext;                 /* shards keep macho__ext per slot */
+  bool weigh;                    /* object mode with a budget: puts weigh their entries */
+  uint64_t user_capacity_bytes;  /* the budget asked for (open, macho_resize); 0 = none */
+  uint64_t refresh_after_ns;     /* 0 = no refresh-ahead */
+  uint64_t negative_ttl_ns;      /* 0 = no negative caching */
+  struct macho__loads *loads;    /* get_or_load's flights and negatives (load.c) */
+  _Atomic uint32_t flights;      /* records in loads (puts and deletes look only when nonzero) */
+  struct macho__pressure *pressure; /* cgroup limit follower (pressure.c); NULL = off */
+  _Atomic uint64_t pressure_next; /* cache-clock time of the next check of the limit */
+  char *memory_max_path;         /* the cache's copy of cfg.memory_max_path */
+  _Atomic int resizing;          /* macho_resize calls in progress (one at a time) */
 };
 
 #endif /* MACHO_TYPES_H */

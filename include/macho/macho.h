@@ -66,7 +66,12 @@ extern "C" {
   X(EBUSY, -8, "resource busy")                                                      \
   X(EIO, -9, "input/output error")                                                   \
   X(ENOTSUP, -10, "not supported by this build or configuration")                    \
-  X(EADDRINUSE, -11, "address already in use")
+  X(EADDRINUSE, -11, "address already in use")                                      \
+  X(EDEADLK, -12, "a loader asked for a key that it (or a loader waiting on it) is loading") \
+  X(EFORMAT, -13, "not a macho snapshot (foreign file)")                            \
+  X(ETRUNCATED, -14, "snapshot is truncated")                                       \
+  X(ECORRUPT, -15, "snapshot is corrupt (checksum or structure)")                   \
+  X(EVERSION, -16, "snapshot written by a newer macho (format version unknown)")
 
 typedef enum macho_status {
 #define MACHO__STATUS_ENUM(name, code, msg) MACHO_##name = (code),
@@ -128,15 +133,26 @@ MACHO_API MACHO_NODISCARD int macho_filter_parse(const char *name, macho_filter 
 MACHO_API int macho_policy_available(macho_policy policy);
 MACHO_API int macho_filter_available(macho_filter filter);
 
-/* Why an entry left the cache (lifespan metrics, and removal listeners later). */
+/* Why an entry (or a value) left the cache: lifespan metrics and the
+ * removal listener (config.on_remove). */
 typedef enum macho_removal {
-  MACHO_REMOVED_EVICTED = 0, /* chosen by the policy to make room */
+  MACHO_REMOVED_EVICTED = 0, /* chosen by the policy to make room (entry count, byte budget,
+                                macho_resize, memory pressure) */
   MACHO_REMOVED_EXPIRED,     /* its TTL passed */
   MACHO_REMOVED_DELETED,     /* macho_delete */
-  MACHO_REMOVED_REPLACED,    /* a put replaced its value (the entry stays) */
-  MACHO_REMOVED_CLEARED,     /* macho_clear or macho_close */
-  MACHO_REMOVED_COUNT
+  MACHO_REMOVED_REPLACED,    /* a put (or a reload) replaced its value: the listener gets the
+                                old value; the entry stays */
+  MACHO_REMOVED_CLEARED,     /* macho_clear, or macho_close with a listener set */
+  MACHO_REMOVED_COUNT,       /* reasons macho_stats keeps lifespans for */
+  /* Listener only: W-TinyLFU's admission filter refused the entry a place in
+   * the main space (its window candidate lost to the main victim). Counted
+   * as an eviction in the counters and in lifespan_ns[MACHO_REMOVED_EVICTED]. */
+  MACHO_REMOVED_REJECTED = MACHO_REMOVED_COUNT
 } macho_removal;
+/* Number of reasons a listener may see (MACHO_REMOVED_REJECTED included). */
+#define MACHO_REMOVAL_REASONS (MACHO_REMOVED_REJECTED + 1)
+/* "evicted", "expired", "deleted", "replaced", "cleared", "rejected"; NULL otherwise. */
+MACHO_API const char *macho_removal_name(macho_removal reason);
 
 /* ------------------------------------------------------------------------ */
 /* Configuration                                                              */
@@ -150,7 +166,8 @@ typedef enum macho_removal {
  *   lock held; it may call back into the same cache.
  * - retain: take a reference to obj. Called WITH a shard lock held: it must be
  *   quick and must not call into the cache.
- * - release: drop a reference. Called with no lock held; may re-enter. */
+ * - release: drop a reference. Called with no lock held; may re-enter.
+ * More optional object-mode hooks (weigh, dump, undump) are config fields. */
 typedef struct macho_object_ops {
   int (*hash)(void *ctx, const void *key, uint64_t *out);
   int (*equal)(void *ctx, const void *a, const void *b);
@@ -175,10 +192,44 @@ typedef struct macho_allocator {
  * lifespans and snapshot times, CLOCK_MONOTONIC for latency samples. */
 typedef uint64_t (*macho_clock_fn)(void *ctx);
 
+/* Removal listener (config.on_remove): called once for every entry that
+ * leaves the cache and for every value a put replaces, with the reason.
+ * Bytes mode: key/value point at the entry's bytes, valid during the call.
+ * Object mode: key and value are the objects (klen = vlen = 0), alive during
+ * the call (retain them to keep them).
+ * Threading and order: the listener runs on the thread whose call caused the
+ * removal (the put that evicted, the get or sweep that found an entry
+ * expired, the delete, the clear, the resize; a background reload's
+ * replacement on the thread running the reload), after the shard lock is
+ * released and before that call returns. No macho lock is held: it may call
+ * back into the cache (not macho_close). The removals of one call are
+ * reported in the order they happened; calls on different threads report
+ * concurrently, in no particular order. Exactly once per removal: a removal
+ * is never reported twice nor lost, also when the listener re-enters. */
+typedef void (*macho_removal_fn)(void *ctx, const void *key, size_t klen, const void *value,
+                                 size_t vlen, macho_removal reason);
+
+/* A background reload (refresh-ahead, config.refresh_after_seconds) handed
+ * to an executor (config.refresh_executor): run it with macho_refresh_run,
+ * on any thread, or drop it with macho_refresh_cancel. Either frees it. */
+typedef struct macho_refresh macho_refresh;
+typedef void (*macho_executor_fn)(void *ctx, macho_refresh *job);
+
+/* What the byte budget charges an entry on top of its payload: its slot
+ * (24 bytes), its share of the table's spare slots and group headers, and
+ * the policy's links. A bytes-mode entry is charged MACHO_ENTRY_OVERHEAD
+ * plus, for its key and for its value, 0 bytes when at most 8 bytes long
+ * (they live inside the slot), the arena block that holds them up to 64 KiB
+ * (the length rounded up to its size class, at most 25% more), or the
+ * length + 8 beyond. Object mode: MACHO_ENTRY_OVERHEAD + config.weigh(key, value). */
+#define MACHO_ENTRY_OVERHEAD 48u
+
 typedef struct macho_config {
   size_t capacity_entries;   /* total entries across shards (default 100); capacity_entries /
                                 shards must be below 2^30 - 1 */
-  size_t capacity_bytes;     /* byte budget for keys+values, 0 = none (bytes mode only) */
+  size_t capacity_bytes;     /* byte budget, 0 = none: the entries' charges (see
+                                MACHO_ENTRY_OVERHEAD) never exceed it; object mode needs
+                                config.weigh. Split across shards like capacity_entries */
   double ttl_seconds;        /* default TTL (600); 0 or +inf = entries never expire */
   uint32_t shards;           /* number of shards (1); 1 <= shards <= capacity_entries */
   macho_policy policy;       /* MACHO_POLICY_LRU */
@@ -194,6 +245,36 @@ typedef struct macho_config {
   macho_clock_fn clock;      /* NULL = CLOCK_MONOTONIC_COARSE (deadlines) + CLOCK_MONOTONIC (latency) */
   void *clock_ctx;
   int mrc;                   /* 1 = keep the live miss-ratio curve (macho_mrc_get); 0 = off (default) */
+  /* ---- features; all off by default (the get path costs the same then) ---- */
+  macho_removal_fn on_remove;    /* removal listener (see macho_removal_fn), NULL = none */
+  void *on_remove_ctx;
+  double negative_ttl_seconds;   /* get_or_load remembers a loader's MACHO_ENOTFOUND this long
+                                    (0 = not at all): calls meanwhile answer ENOTFOUND at once */
+  double refresh_after_seconds;  /* get_or_load of an entry older than this (since its last
+                                    write) returns it and reloads it in the background once;
+                                    0 = never */
+  macho_executor_fn refresh_executor; /* who runs those reloads: NULL = one thread of the cache's
+                                    own (started on the first reload); else called with each job */
+  void *refresh_executor_ctx;
+  double memory_max_fraction;    /* in (0, 1]: capacity_bytes follows this fraction of the
+                                    cgroup's memory limit (re-read every second of cache clock,
+                                    by puts); 0 = off */
+  const char *memory_max_path;   /* file holding the limit in bytes ("max" = none); NULL = this
+                                    process's cgroup: v2 memory.max, else v1
+                                    memory.limit_in_bytes. Copied at open */
+  /* Object mode, optional, each called with object_ops->ctx and no lock held:
+   * - weigh: an entry's weight for the byte budget (capacity_bytes in object
+   *   mode needs it): write it to *out and return 0, nonzero = error
+   *   (MACHO_ECALLBACK). Called once per put. The entry is charged
+   *   MACHO_ENTRY_OVERHEAD + its weight.
+   * - dump / dump_done / undump: an object as bytes and back, for macho_save
+   *   and macho_load. dump points *data at *len bytes valid until
+   *   dump_done(ctx, *token); undump makes a new object (a reference the
+   *   cache releases after putting it). Nonzero = error (MACHO_ECALLBACK). */
+  int (*weigh)(void *ctx, const void *key, const void *value, uint64_t *out);
+  int (*dump)(void *ctx, const void *obj, const void **data, size_t *len, void **token);
+  void (*dump_done)(void *ctx, void *token);
+  int (*undump)(void *ctx, const void *data, size_t len, void **obj);
 } macho_config;
 
 /* Fill *cfg with the defaults of the original macho: 100 entries, TTL 600 s,
@@ -282,12 +363,21 @@ MACHO_API size_t macho_len(macho_cache *cache);
  * automatically, a bounded number per operation. *reclaimed may be NULL. */
 MACHO_API MACHO_NODISCARD int macho_expire(macho_cache *cache, size_t *reclaimed);
 
-/* Call fn for a snapshot of the keys, shard by shard. The snapshot of a shard
- * is taken under its lock, fn runs with no lock held (it may use the cache).
- * Expired keys are never listed (even before they are reclaimed).
+/* Call fn for every live entry's key, over a snapshot taken in slices: a
+ * slice (at most 48 entries or 64 KiB of keys and values) is copied under
+ * its shard's lock, then fn runs for it with no lock held (it may use the
+ * cache), so a writer never waits for more than one slice. Consistency:
+ * every entry present from the start of the iteration to its end is listed
+ * exactly once (entries are not moved between groups while an iteration
+ * runs, and a table rebuilt meanwhile -- growth, macho_resize -- is walked
+ * again with the entries already listed skipped); entries added, deleted or
+ * replaced meanwhile may or may not be. Each listing is one consistent state
+ * of its entry. Expired keys are never listed.
  * Bytes mode: key/klen are a copy valid during the call. Object mode: key is
  * the object (retained during the call), klen is 0. fn returns 0 to go on,
- * nonzero to stop (that value is then returned). MACHO_ENOMEM possible. */
+ * nonzero to stop (that value is then returned). MACHO_ENOMEM possible
+ * (the keys listed so far were listed; a shard's listed keys are remembered
+ * in 8 bytes each while it is walked). */
 typedef int (*macho_key_fn)(void *ctx, const void *key, size_t klen);
 MACHO_API MACHO_NODISCARD int macho_foreach_key(macho_cache *cache, macho_key_fn fn, void *ctx);
 
@@ -300,13 +390,180 @@ typedef struct macho_entry_view {
   const void *value;
   size_t vlen;
   double ttl_remaining; /* seconds until the entry expires (> 0); +INFINITY = never */
+  /* The policy's view of the entry, where it has one: LFU/MFU its request
+   * count, W-TinyLFU the frequency sketch's estimate, S3-FIFO its 2-bit hit
+   * counter, SIEVE its visited bit; 0 for LRU, FIFO and Random. */
+  uint32_t frequency;
 } macho_entry_view;
 typedef int (*macho_entry_fn)(void *ctx, const macho_entry_view *entry);
-/* As macho_foreach_key, for every live entry with its value and remaining
- * TTL (copies and pickling). A peek: no counters, no recency; entries expired
- * at the snapshot of their shard are skipped. fn returns nonzero to stop (that
- * value is returned). MACHO_EINVAL for NULL cache/fn, MACHO_ENOMEM. */
+/* As macho_foreach_key, for every live entry with its value, remaining TTL
+ * and policy hint (copies and pickling). A peek: no counters, no recency.
+ * fn returns nonzero to stop (that value is returned). MACHO_EINVAL for NULL
+ * cache/fn, MACHO_ENOMEM. */
 MACHO_API MACHO_NODISCARD int macho_foreach_entry(macho_cache *cache, macho_entry_fn fn, void *ctx);
+
+/* The n entries the policy would evict first (coldest) or last (hottest),
+ * in that order, as macho_foreach_entry shows them (Caffeine's
+ * policy().eviction().coldest(n) / hottest(n)). Exact for LRU, FIFO, LFU and
+ * MFU (MFU evicts the most frequent first: its coldest are its most used);
+ * for SIEVE, S3-FIFO and W-TinyLFU the order the policy would evict in if no
+ * hit came meanwhile, approximately (their order depends on hits to come).
+ * With several shards, each shard's order is kept and the shards are taken
+ * in turn (round robin). Each shard lists up to n entries under its lock
+ * (O(n): meant for small n). A peek: no counters, no recency. fn returns
+ * nonzero to stop (that value is returned). MACHO_ENOTSUP for Random (no
+ * order), MACHO_EINVAL, MACHO_ENOMEM. */
+MACHO_API MACHO_NODISCARD int macho_coldest(macho_cache *cache, size_t n, macho_entry_fn fn, void *ctx);
+MACHO_API MACHO_NODISCARD int macho_hottest(macho_cache *cache, size_t n, macho_entry_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Peeks and per-entry TTL                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* As macho_get, but a peek: no counter, no recency, no policy change; an
+ * expired entry is not found. Lock-free in bytes mode. MACHO_ENOTFOUND,
+ * MACHO_ERANGE (*vlen = the length needed), MACHO_EINVAL, MACHO_EMODE. */
+MACHO_API MACHO_NODISCARD int macho_peek(macho_cache *cache, const void *key, size_t klen,
+                                         void *buf, size_t buflen, size_t *vlen);
+/* Object mode: *value holds a retained reference the caller releases. */
+MACHO_API MACHO_NODISCARD int macho_obj_peek(macho_cache *cache, const void *key, void **value);
+
+/* Seconds until key expires (> 0; +INFINITY = never) into *remaining.
+ * MACHO_ENOTFOUND when absent or expired. A peek. */
+MACHO_API MACHO_NODISCARD int macho_ttl_get(macho_cache *cache, const void *key, size_t klen,
+                                            double *remaining);
+MACHO_API MACHO_NODISCARD int macho_obj_ttl_get(macho_cache *cache, const void *key, double *remaining);
+/* Give key a new TTL counted from now (0 or +INFINITY = never expires),
+ * keeping its value and its place in the policy. MACHO_ENOTFOUND when absent
+ * or expired, MACHO_EINVAL for a negative or NaN TTL. */
+MACHO_API MACHO_NODISCARD int macho_ttl_set(macho_cache *cache, const void *key, size_t klen,
+                                            double ttl_seconds);
+MACHO_API MACHO_NODISCARD int macho_obj_ttl_set(macho_cache *cache, const void *key, double ttl_seconds);
+
+/* ------------------------------------------------------------------------ */
+/* Runtime resize                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Keep a limit as it is (macho_resize). */
+#define MACHO_RESIZE_KEEP SIZE_MAX
+
+/* Change the entry capacity and the byte budget of a live cache
+ * (MACHO_RESIZE_KEEP keeps one; capacity_bytes 0 = no budget), split across
+ * shards as at open. Growing is immediate: the table grows as entries come.
+ * Shrinking evicts by the policy (reason MACHO_REMOVED_EVICTED, listener
+ * called) in steps of at most 48 entries per lock hold, then rebuilds a
+ * table that became too big (as growth does: lock-free gets go on reading
+ * the old one meanwhile); puts respect the new limits from the start, so the
+ * cache holds more than them only until this call returns, never more than
+ * before. Returns when every shard is within the new limits. MACHO_EINVAL
+ * when capacity_entries < shards, or a budget smaller than the shard count,
+ * or a budget in object mode without config.weigh; MACHO_ENOMEM when a
+ * rebuild could not allocate (the limits then hold anyway, in a table that
+ * stays larger than needed). With memory_max_fraction, the budget in force
+ * is the smaller of this one and the cgroup's share. Thread-safe. */
+MACHO_API MACHO_NODISCARD int macho_resize(macho_cache *cache, size_t capacity_entries,
+                                           size_t capacity_bytes);
+
+/* ------------------------------------------------------------------------ */
+/* Get-or-load (single flight), negative caching, refresh-ahead              */
+/* ------------------------------------------------------------------------ */
+
+/* Where a loader puts what it found (valid during the loader's call only). */
+typedef struct macho_loaded macho_loaded;
+/* Bytes mode: the value (copied). MACHO_EMODE in object mode, MACHO_ENOMEM. */
+MACHO_API MACHO_NODISCARD int macho_loaded_set(macho_loaded *out, const void *value, size_t vlen);
+/* Object mode: the value (retained; the loader keeps its own reference).
+ * When the loader then fails, this object is the error every caller
+ * receives (a Python exception, for instance). MACHO_EMODE in bytes mode. */
+MACHO_API MACHO_NODISCARD int macho_loaded_set_obj(macho_loaded *out, void *value);
+/* A TTL for the loaded entry (default: the cache's). MACHO_EINVAL if negative or NaN. */
+MACHO_API MACHO_NODISCARD int macho_loaded_set_ttl(macho_loaded *out, double ttl_seconds);
+
+/* Load the value of key (klen bytes; object mode: key is the object, klen 0)
+ * into *out. Return MACHO_OK (a value was set), MACHO_ENOTFOUND (the source
+ * has no such key: nothing is cached but, with negative_ttl_seconds, the
+ * answer), or anything else for a failure (nothing is cached; every caller
+ * waiting for this load gets MACHO_ECALLBACK). Runs with no macho lock held:
+ * it may use the cache, also get_or_load of other keys. MACHO_ENOMEM (from
+ * macho_loaded_set, say) reaches the callers as MACHO_ENOMEM. */
+typedef int (*macho_load_fn)(void *ctx, const void *key, size_t klen, macho_loaded *out);
+typedef struct macho_loader {
+  macho_load_fn load;
+  void *ctx;
+  /* Optional: a background reload (refresh-ahead) keeps ctx after the call
+   * returns: retain it when the reload is queued, release when it has run
+   * (NULL: ctx must stay valid until macho_close). */
+  void (*retain)(void *ctx);
+  void (*release)(void *ctx);
+  /* Optional: called around the wait for another thread's load of the same
+   * key (the Python binding releases its GIL there). */
+  void *(*wait_begin)(void *ctx);
+  void (*wait_end)(void *ctx, void *token);
+} macho_loader;
+
+/* Get key; on a miss, load it: exactly one caller per key runs the loader
+ * at a time (single flight), the others for the same key wait for its
+ * result, and callers for other keys are not held up. A loaded value is put
+ * into the cache (with the loader's TTL, or the cache's) and copied into
+ * buf as macho_get does. Returns MACHO_OK; MACHO_ENOTFOUND when the loader
+ * said so (or remembered so, negative_ttl_seconds); MACHO_ECALLBACK when the
+ * loader failed (for every caller waiting on that load; nothing cached);
+ * MACHO_ERANGE when buflen is too small (*vlen = the length; the value is
+ * cached); MACHO_EDEADLK when the loader, directly or through loaders it
+ * waits for, asks for the key it is loading (instead of a deadlock);
+ * MACHO_EINVAL, MACHO_EMODE, MACHO_ENOMEM. A value too big for the byte
+ * budget is returned but not cached.
+ * Refresh-ahead (refresh_after_seconds): a hit on an entry written longer
+ * ago returns its value at once and queues one background reload of it
+ * (only one per key at a time); the reload replaces the value when it
+ * succeeds (reason REPLACED) and changes nothing when it fails (the old
+ * value stays until its TTL), unless the key was put or deleted meanwhile.
+ * Hits take the shard lock while refresh-ahead is on. */
+MACHO_API MACHO_NODISCARD int macho_get_or_load(macho_cache *cache, const void *key, size_t klen,
+                                                const macho_loader *loader, void *buf, size_t buflen,
+                                                size_t *vlen);
+/* Object mode. MACHO_OK: *value holds a retained reference the caller
+ * releases. MACHO_ECALLBACK: *value is the loader's error object (retained;
+ * NULL if it gave none). */
+MACHO_API MACHO_NODISCARD int macho_obj_get_or_load(macho_cache *cache, const void *key,
+                                                    const macho_loader *loader, void **value);
+/* Run a background reload handed to config.refresh_executor (any thread, no
+ * lock held; the loader runs here), or drop it. Both free the job; every
+ * job must get one of them, and macho_close waits until all have. */
+MACHO_API void macho_refresh_run(macho_refresh *job);
+MACHO_API void macho_refresh_cancel(macho_refresh *job);
+
+/* ------------------------------------------------------------------------ */
+/* Snapshots and warm restart (src/snapshot.c; format in docs/DESIGN.md)     */
+/* ------------------------------------------------------------------------ */
+
+/* Write every live entry (key, value, remaining TTL, policy order) to path:
+ * into a temporary file beside it, fsync, rename over path, fsync the
+ * directory, so path holds the old snapshot or the new one, whole, whatever
+ * happens (a crash leaves at most a stale "path.tmp.*" file). The walk is
+ * the sliced one of macho_foreach_entry: writers wait for one slice at a
+ * time, lock-free gets not at all. Object mode needs config.dump.
+ * MACHO_EIO (errno tells more), MACHO_ENOMEM, MACHO_ECALLBACK, MACHO_EINVAL,
+ * MACHO_ENOTSUP (object mode without dump). */
+MACHO_API MACHO_NODISCARD int macho_save(macho_cache *cache, const char *path);
+/* The same snapshot through a writer: write(ctx, data, n) returns 0, or
+ * nonzero to stop (then MACHO_EIO). */
+typedef int (*macho_write_fn)(void *ctx, const void *data, size_t n);
+MACHO_API MACHO_NODISCARD int macho_save_to(macho_cache *cache, macho_write_fn write, void *ctx);
+
+/* Read a snapshot and put its entries into the cache (coldest first, so that
+ * the policy's order survives; keys already present get the snapshot's
+ * value; other entries stay). TTLs count on from what remained at the save,
+ * less the wall-clock time since (system clock only; with an injected
+ * clock, what remained). The whole file is checked before the cache is
+ * touched: MACHO_EFORMAT (not a macho snapshot), MACHO_ETRUNCATED,
+ * MACHO_ECORRUPT (checksum or structure), MACHO_EVERSION (a newer format),
+ * MACHO_EMODE (written by a cache of the other mode) leave the cache
+ * unchanged; MACHO_EIO (reading), MACHO_ECALLBACK (undump failed) too.
+ * MACHO_ENOMEM halfway leaves the entries loaded so far. Object mode needs
+ * config.undump. */
+MACHO_API MACHO_NODISCARD int macho_load(macho_cache *cache, const char *path);
+MACHO_API MACHO_NODISCARD int macho_load_from(macho_cache *cache, const void *data, size_t n);
 
 /* ------------------------------------------------------------------------ */
 /* Counters                                                                   */
@@ -322,6 +579,9 @@ typedef struct macho_counters {
   uint64_t payload_bytes;      /* key + value bytes stored (bytes mode) */
   uint64_t memory_bytes;       /* everything the cache holds: index, entries, payload, policy, filter */
   uint64_t filter_queries, filter_negatives, filter_false_positives;
+  uint64_t charged_bytes;      /* what the entries are charged against capacity_bytes
+                                  (MACHO_ENTRY_OVERHEAD each plus payload; object mode
+                                  without a weigher: 0) */
 } macho_counters;
 
 /* Number of shards. 0 for NULL. */
@@ -470,7 +730,9 @@ MACHO_API uint64_t macho_distribution_quantile(const macho_distribution *d, doub
 /* serving the page at /, a JSON snapshot at /api/stats, Prometheus text at   */
 /* /metrics and 15 minutes of per-second history at /api/history (schemas:    */
 /* docs/STATS_SCHEMA.md). With management on, also POST /api/clear,           */
-/* POST /api/get?key=K and DELETE /api/key?key=K (bytes mode).                */
+/* POST /api/get?key=K and DELETE /api/key?key=K (bytes mode); with a token  */
+/* too, GET /api/snapshot (the macho_save_to stream) and POST /api/restore    */
+/* (a snapshot as the body, at most 1 GiB, loaded by macho_load_from).        */
 /* ------------------------------------------------------------------------ */
 typedef struct macho_dashboard macho_dashboard;
 

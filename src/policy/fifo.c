@@ -96,6 +96,36 @@ static int fifo_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t 
 
 static size_t fifo_memory(const void *st) { return macho__ring_bytes(&((const fifo_state *)st)->q); }
 
+/* Oldest at the tail: the ring from tail to head is the eviction order. */
+static uint32_t fifo_order(void *st, macho__shard *sh, bool hottest, uint32_t after, uint32_t *out,
+                           uint32_t max) {
+  fifo_state *s = st;
+  const macho__ring *q = &s->q;
+  uint32_t k = 0;
+  if (!hottest) {
+    uint64_t c = after == MACHO__NIL ? q->tail : where(s, sh, after) + 1;
+    for (; c < q->head && k < max; c++) {
+      uint32_t e = macho__ring_get(q, c);
+      if (e != MACHO__RING_HOLE) out[k++] = e;
+    }
+  } else {
+    uint64_t c = after == MACHO__NIL ? q->head : where(s, sh, after);
+    for (; c > q->tail && k < max; c--) {
+      uint32_t e = macho__ring_get(q, c - 1);
+      if (e != MACHO__RING_HOLE) out[k++] = e;
+    }
+  }
+  return k;
+}
+
+/* A new capacity: a ring sized for it (the shard holds no more entries
+ * than it when this runs), holes squeezed out first. */
+static int fifo_resize(void *st, macho__shard *sh, uint32_t capacity) {
+  fifo_state *s = st;
+  compact(s, sh);
+  return macho__ring_refit(&s->q, sh, capacity);
+}
+
 const macho__policy_ops macho__policy_fifo = {
     .name = "fifo",
     .state_size = sizeof(fifo_state),
@@ -110,4 +140,6 @@ const macho__policy_ops macho__policy_fifo = {
     .clear = fifo_clear,
     .remap = fifo_remap,
     .move = fifo_move,
+    .order = fifo_order,
+    .resize = fifo_resize,
 };

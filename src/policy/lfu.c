@@ -270,6 +270,52 @@ static size_t lfu_memory(const void *st) {
   return (size_t)s->pool_cap * sizeof(bucket) + (size_t)s->nslots * sizeof(macho__link);
 }
 
+/* Eviction order: buckets from the victim's end (LFU: the lowest
+ * frequency; MFU: the highest), each from its tail (least recent) to its
+ * head. `mfu` flips which end of the bucket list is cold. */
+static uint32_t walk(lfu_state *s, macho__shard *sh, bool mfu, bool hottest, uint32_t after, uint32_t *out,
+                     uint32_t max) {
+  if (after != MACHO__NIL && !macho__pol_live(sh, after)) return 0;
+  bool up = mfu == hottest; /* walk buckets towards higher frequencies */
+  uint32_t k = 0, b, id;
+  if (after == MACHO__NIL) {
+    b = up ? s->lowest : s->highest;
+    id = b == MACHO__NIL ? MACHO__NIL : hottest ? s->pool[b].head : s->pool[b].tail;
+  } else {
+    b = bucket_of(sh, after);
+    id = hottest ? s->lk[after].next : s->lk[after].prev;
+  }
+  while (b != MACHO__NIL && k < max) {
+    for (; id != MACHO__NIL && k < max; id = hottest ? s->lk[id].next : s->lk[id].prev) out[k++] = id;
+    b = up ? s->pool[b].next : s->pool[b].prev;
+    if (b != MACHO__NIL) id = hottest ? s->pool[b].head : s->pool[b].tail;
+  }
+  return k;
+}
+
+static uint32_t lfu_order(void *st, macho__shard *sh, bool hottest, uint32_t after, uint32_t *out,
+                          uint32_t max) {
+  return walk(st, sh, false, hottest, after, out, max);
+}
+static uint32_t mfu_order(void *st, macho__shard *sh, bool hottest, uint32_t after, uint32_t *out,
+                          uint32_t max) {
+  return walk(st, sh, true, hottest, after, out, max);
+}
+
+static uint32_t lfu_hint(void *st, macho__shard *sh, uint32_t id) {
+  lfu_state *s = st;
+  return s->pool[bucket_of(sh, id)].freq;
+}
+
+/* The pool grows on demand (one node per frequency present): the
+ * capacity is not used, so a resize has nothing to do. */
+static int lfu_resize(void *st, macho__shard *sh, uint32_t capacity) {
+  (void)st;
+  (void)sh;
+  (void)capacity;
+  return MACHO_OK;
+}
+
 const macho__policy_ops macho__policy_lfu = {
     .name = "lfu",
     .state_size = sizeof(lfu_state),
@@ -284,6 +330,9 @@ const macho__policy_ops macho__policy_lfu = {
     .clear = lfu_clear,
     .remap = lfu_remap,
     .move = lfu_move,
+    .order = lfu_order,
+    .hint = lfu_hint,
+    .resize = lfu_resize,
 };
 
 const macho__policy_ops macho__policy_mfu = {
@@ -300,4 +349,7 @@ const macho__policy_ops macho__policy_mfu = {
     .clear = lfu_clear,
     .remap = lfu_remap,
     .move = lfu_move,
+    .order = mfu_order,
+    .hint = lfu_hint,
+    .resize = lfu_resize,
 };

@@ -78,6 +78,23 @@ static void lru_move(void *st, macho__shard *sh, uint32_t from, uint32_t to) {
   macho__dlist_rename(s->lk, &s->list, from, to);
 }
 
+/* Least recent at the tail: that is the eviction order. Capacity is not
+ * used, so a resize has nothing to do. */
+static uint32_t lru_order(void *st, macho__shard *sh, bool hottest, uint32_t after, uint32_t *out,
+                          uint32_t max) {
+  lru_state *s = st;
+  if (after != MACHO__NIL && !macho__pol_live(sh, after)) return 0;
+  const macho__dlist *l = &s->list;
+  return macho__lists_order(s->lk, &l, 1, hottest, 0, after, out, max);
+}
+
+static int lru_resize(void *st, macho__shard *sh, uint32_t capacity) {
+  (void)st;
+  (void)sh;
+  (void)capacity;
+  return MACHO_OK;
+}
+
 const macho__policy_ops macho__policy_lru = {
     .name = "lru",
     .state_size = sizeof(lru_state),
@@ -92,4 +109,6 @@ const macho__policy_ops macho__policy_lru = {
     .remap = lru_remap,
     .move = lru_move,
     .memory = lru_memory,
+    .order = lru_order,
+    .resize = lru_resize,
 };

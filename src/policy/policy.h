@@ -41,6 +41,8 @@ struct macho__policy_ops {
   uint8_t access;     /* MACHO__ACCESS_* */
   uint8_t access_bit; /* BIT/COUNT: position in the policy bits */
   bool record_misses; /* get misses reach access() as MACHO__REC_MISS records */
+  bool admission;     /* an admission filter that keeps the first comers on ties
+                         (W-TinyLFU): a snapshot loads the hottest first, not last */
   /* capacity = the shard's entry capacity, nslots = its table's slot count.
    * May allocate (sh->alloc). */
   int (*init)(void *st, macho__shard *sh, uint32_t capacity, uint32_t nslots);
@@ -72,6 +74,21 @@ struct macho__policy_ops {
   int (*remap)(void *st, macho__shard *sh, const uint32_t *map, uint32_t old_nslots,
                uint32_t new_nslots);
   size_t (*memory)(const void *st); /* bytes allocated (optional) */
+  /* ---- optional hooks for inspection and resizing (NULL = not offered) ---- */
+  /* The shard's entry capacity changed (macho_resize; the shard may hold
+   * more entries than the new capacity until it has evicted down). Without
+   * this hook a policy with state is rebuilt: a fresh init for the new
+   * capacity and every entry inserted again in the order victim() hands
+   * them out (coldest first). */
+  int (*resize)(void *st, macho__shard *sh, uint32_t capacity);
+  /* Up to max slots in eviction order without changing anything: from the
+   * next victim on (hottest = false) or from the last one back (true),
+   * starting after slot `after` (MACHO__NIL = at the end). Returns how many.
+   * Approximate where hits to come decide (SIEVE, S3-FIFO, W-TinyLFU). */
+  uint32_t (*order)(void *st, macho__shard *sh, bool hottest, uint32_t after, uint32_t *out,
+                    uint32_t max);
+  /* What the policy knows of slot s (macho_entry_view.frequency). */
+  uint32_t (*hint)(void *st, macho__shard *sh, uint32_t s);
 };
 
 /* The table of policies, indexed by macho_policy; NULL = not built. */
@@ -87,6 +104,9 @@ static inline uint32_t macho__pol_bits(macho__shard *sh, uint32_t s) {
 static inline void macho__pol_set(macho__shard *sh, uint32_t s, uint32_t bits) {
   macho__slot_set_pol(macho__slot_at(macho__pol_table(sh), s), bits);
 }
+/* victim() is handing back an entry the admission filter refused (the
+ * removal listener then says MACHO_REMOVED_REJECTED, W-TinyLFU). */
+static inline void macho__pol_reject(macho__shard *sh) { sh->rejected = 1; }
 /* Slots in the table now (policies size their arrays from it). */
 static inline uint32_t macho__pol_nslots(macho__shard *sh) { return macho__pol_table(sh)->nslots; }
 /* Whether slot s holds an entry now. */
@@ -164,6 +184,28 @@ static inline void macho__dlist_move_front(macho__link *lk, macho__dlist *l, uin
   if (l->head == id) return;
   macho__dlist_remove(lk, l, id);
   macho__dlist_push_front(lk, l, id);
+}
+
+/* The order() hook of list-based policies: lists[0..nl) from the coldest
+ * list to the hottest, each with its coldest entry at the tail. Lists
+ * `after` (in list `in`) or, with after = MACHO__NIL, from the cold end
+ * (hottest = false: tail to head, list after list) or the hot end. */
+static inline uint32_t macho__lists_order(const macho__link *lk, const macho__dlist *const *lists,
+                                          uint32_t nl, bool hottest, uint32_t in, uint32_t after,
+                                          uint32_t *out, uint32_t max) {
+  uint32_t k = 0;
+  if (!hottest) {
+    for (uint32_t li = after == MACHO__NIL ? 0 : in; li < nl && k < max; li++) {
+      uint32_t id = li == in && after != MACHO__NIL ? lk[after].prev : lists[li]->tail;
+      for (; id != MACHO__NIL && k < max; id = lk[id].prev) out[k++] = id;
+    }
+  } else {
+    for (uint32_t li = after == MACHO__NIL ? nl : in + 1; li-- > 0 && k < max;) {
+      uint32_t id = li == in && after != MACHO__NIL ? lk[after].next : lists[li]->head;
+      for (; id != MACHO__NIL && k < max; id = lk[id].next) out[k++] = id;
+    }
+  }
+  return k;
 }
 
 /* Links for nslots slots (allocated through the shard), and their renaming

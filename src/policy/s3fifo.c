@@ -404,6 +404,57 @@ static size_t s3fifo_memory(const void *st) {
          (s->g.e ? ghost_table_bytes(&s->g) + ghost_bits_bytes(&s->g) : 0);
 }
 
+/* Approximately the eviction order with no hit to come: the small queue
+ * from its tail (most of it leaves from there), then the main queue from
+ * its tail. */
+static uint32_t s3fifo_order(void *st, macho__shard *sh, bool hottest, uint32_t after, uint32_t *out,
+                             uint32_t max) {
+  s3fifo_state *s = st;
+  if (after != MACHO__NIL && !macho__pol_live(sh, after)) return 0;
+  const macho__dlist *lists[2] = {&s->small, &s->main};
+  uint32_t in = after == MACHO__NIL ? 0 : queue_of(sh, after) == Q_SMALL ? 0 : 1;
+  return macho__lists_order(s->lk, lists, 2, hottest, in, after, out, max);
+}
+
+static uint32_t s3fifo_hint(void *st, macho__shard *sh, uint32_t id) {
+  (void)st;
+  return count_of(sh, id);
+}
+
+/* A new capacity: the queues' shares follow it, and the ghost is rebuilt at
+ * its new size keeping its newest hashes (oldest forgotten first, as it
+ * forgets them anyway). */
+static int s3fifo_resize(void *st, macho__shard *sh, uint32_t capacity) {
+  s3fifo_state *s = st;
+  ghost ng;
+  memset(&ng, 0, sizeof ng);
+  ng.cap = (uint32_t)(capacity * 0.90);
+  if (ng.cap) {
+    size_t slots = ghost_table_slots(ng.cap);
+    ng.mask = (uint32_t)(slots - 1);
+    ng.nodes = macho__malloc(&sh->cache->alloc, (size_t)ng.cap * sizeof(ghost_node));
+    ng.table = macho__malloc(&sh->cache->alloc, slots * sizeof(ghost_slot));
+    if (!ng.nodes || !ng.table) {
+      macho__free(&sh->cache->alloc, ng.nodes, (size_t)ng.cap * sizeof(ghost_node));
+      macho__free(&sh->cache->alloc, ng.table, slots * sizeof(ghost_slot));
+      return MACHO_ENOMEM;
+    }
+    ghost_reset(&ng);
+    /* From the oldest: the newest stay when the new ghost is smaller. */
+    for (uint32_t n = s->g.tail; n != MACHO__NIL; n = s->g.nodes[n].prev) ghost_add(&ng, s->g.nodes[n].hash);
+  }
+  ghost *g = &s->g;
+  if (g->cap) {
+    macho__free(&sh->cache->alloc, g->nodes, (size_t)g->cap * sizeof(ghost_node));
+    macho__free(&sh->cache->alloc, g->table, ((size_t)g->mask + 1) * sizeof(ghost_slot));
+  }
+  s->g = ng;
+  s->small_cap = (uint32_t)(capacity * 0.10);
+  if (s->small_cap == 0) s->small_cap = 1;
+  s->main_cap = capacity > s->small_cap ? capacity - s->small_cap : 0;
+  return MACHO_OK;
+}
+
 const macho__policy_ops macho__policy_s3fifo = {
     .name = "s3fifo",
     .state_size = sizeof(s3fifo_state),
@@ -419,4 +470,7 @@ const macho__policy_ops macho__policy_s3fifo = {
     .remap = s3fifo_remap,
     .move = s3fifo_move,
     .memory = s3fifo_memory,
+    .order = s3fifo_order,
+    .hint = s3fifo_hint,
+    .resize = s3fifo_resize,
 };

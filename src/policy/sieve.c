@@ -153,6 +153,67 @@ static int sieve_remap(void *st, macho__shard *sh, const uint32_t *map, uint32_t
 
 static size_t sieve_memory(const void *st) { return macho__ring_bytes(&((const sieve_state *)st)->q); }
 
+/* What the hand would do with no hit to come: walk [hand, head) evicting
+ * the unvisited entries and sliding the visited ones (bits cleared) behind
+ * [tail, wr), wrap; the next round evicts the unvisited of [tail, wr), then
+ * the survivors it just slid (their bits clear now), and clears the visited
+ * of [tail, wr), which a third round evicts. So the coldest are, in order:
+ * the unvisited of [hand, head), the unvisited of [tail, wr), the visited
+ * of [hand, head), the visited of [tail, wr); the hottest are that
+ * backwards. Resuming after a slot: its position and bit say which of the
+ * four runs it is in. */
+typedef struct run {
+  uint64_t from, to;
+  bool visited; /* the run takes the entries whose bit is this */
+} run;
+
+static uint32_t sieve_order(void *st, macho__shard *sh, bool hottest, uint32_t after, uint32_t *out,
+                            uint32_t max) {
+  sieve_state *s = st;
+  const macho__ring *q = &s->q;
+  const run runs[4] = {
+      {s->hand, q->head, false}, {q->tail, s->wr, false}, {s->hand, q->head, true}, {q->tail, s->wr, true}};
+  int first = hottest ? 3 : 0;
+  uint64_t c = 0;
+  bool resume = after != MACHO__NIL;
+  if (resume) {
+    if (!macho__pol_live(sh, after)) return 0;
+    uint64_t at = where(s, after, pos_bits(sh, after));
+    first = (at < s->wr ? 1 : 0) + ((macho__pol_bits(sh, after) & VISITED) ? 2 : 0);
+    c = hottest ? at : at + 1; /* the next position in the walk's direction */
+  }
+  uint32_t k = 0;
+  for (int r = first; r >= 0 && r <= 3 && k < max; r += hottest ? -1 : 1) {
+    const run *x = &runs[r];
+    uint64_t p = resume ? c : hottest ? x->to : x->from;
+    resume = false;
+    for (;;) {
+      if (hottest ? p <= x->from : p >= x->to) break;
+      uint64_t at = hottest ? p - 1 : p;
+      uint32_t e = macho__ring_get(q, at);
+      if (e != MACHO__RING_HOLE && ((macho__pol_bits(sh, e) & VISITED) != 0) == x->visited) {
+        out[k++] = e;
+        if (k == max) break;
+      }
+      p = hottest ? p - 1 : p + 1;
+    }
+  }
+  return k;
+}
+
+static uint32_t sieve_hint(void *st, macho__shard *sh, uint32_t id) {
+  (void)st;
+  return macho__pol_bits(sh, id) & VISITED;
+}
+
+/* A new capacity: a ring sized for it (the shard holds no more entries
+ * than it when this runs), the holes and the gap squeezed out first. */
+static int sieve_resize(void *st, macho__shard *sh, uint32_t capacity) {
+  sieve_state *s = st;
+  compact(s, sh);
+  return macho__ring_refit(&s->q, sh, capacity);
+}
+
 const macho__policy_ops macho__policy_sieve = {
     .name = "sieve",
     .state_size = sizeof(sieve_state),
@@ -168,4 +229,7 @@ const macho__policy_ops macho__policy_sieve = {
     .clear = sieve_clear,
     .remap = sieve_remap,
     .move = sieve_move,
+    .order = sieve_order,
+    .hint = sieve_hint,
+    .resize = sieve_resize,
 };

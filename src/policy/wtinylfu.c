@@ -332,7 +332,10 @@ static uint32_t wtlfu_victim(void *st, macho__shard *sh) {
   if (victim == MACHO__NIL) victim = s->window.tail;
   assert(victim != MACHO__NIL);
   uint32_t out = victim;
-  if (candidate != MACHO__NIL && candidate != victim && !admit(s, sh, candidate, victim)) out = candidate;
+  if (candidate != MACHO__NIL && candidate != victim && !admit(s, sh, candidate, victim)) {
+    out = candidate;
+    macho__pol_reject(sh); /* the listener says "rejected" */
+  }
   wtlfu_remove(s, sh, out);
   return out;
 }
@@ -370,6 +373,53 @@ static void wtlfu_move(void *st, macho__shard *sh, uint32_t from, uint32_t to) {
   macho__dlist_rename(s->lk, queue_of(s, q_of(sh, to)), from, to);
 }
 
+/* Approximately the eviction order with no request to come: probation's
+ * LRU end first (where victims come from), then the window, then
+ * protected. */
+static uint32_t wtlfu_order(void *st, macho__shard *sh, bool hottest, uint32_t after, uint32_t *out,
+                            uint32_t max) {
+  wtlfu_state *s = st;
+  if (after != MACHO__NIL && !macho__pol_live(sh, after)) return 0;
+  const macho__dlist *lists[3] = {&s->probation, &s->window, &s->protect};
+  uint32_t in = 0;
+  if (after != MACHO__NIL) {
+    uint32_t q = q_of(sh, after);
+    in = q == Q_PROBATION ? 0 : q == Q_WINDOW ? 1 : 2;
+  }
+  return macho__lists_order(s->lk, lists, 3, hottest, in, after, out, max);
+}
+
+static uint32_t wtlfu_hint(void *st, macho__shard *sh, uint32_t id) {
+  return sketch_frequency(&((wtlfu_state *)st)->sk, macho__pol_hash(sh, id));
+}
+
+/* A new capacity: window and main shares follow it (the climber starts
+ * over from there); the sketch starts afresh at its new width when that
+ * changes (counters of one width cannot be spread over another). */
+static int wtlfu_resize(void *st, macho__shard *sh, uint32_t capacity) {
+  wtlfu_state *s = st;
+  uint32_t words = 8;
+  while (words < 2ull * capacity && words < (1u << 30)) words <<= 1;
+  if (words != s->sk.mask + 1) {
+    uint64_t *t = macho__calloc(&sh->cache->alloc, words, sizeof(uint64_t));
+    if (!t) return MACHO_ENOMEM;
+    macho__free(&sh->cache->alloc, s->sk.table, sketch_bytes(&s->sk));
+    s->sk.table = t;
+    s->sk.mask = words - 1;
+    s->sk.size = 0;
+  }
+  s->sk.sample_size = capacity <= UINT32_MAX / 10 ? 10 * (capacity ? capacity : 1) : UINT32_MAX;
+  s->capacity = capacity;
+  set_sizes(s);
+  s->step = -CLIMB_STEP_PERCENT * capacity;
+  s->hits_in_sample = s->misses_in_sample = 0;
+  s->adjustment = 0;
+  /* The window may now be over its share: its overflow joins probation. */
+  while (s->window.len > s->window_max) move_to(s, sh, s->window.tail, Q_PROBATION);
+  demote_from_protected(s, sh);
+  return MACHO_OK;
+}
+
 const macho__policy_ops macho__policy_wtinylfu = {
     .name = "wtinylfu",
     .state_size = sizeof(wtlfu_state),
@@ -377,6 +427,7 @@ const macho__policy_ops macho__policy_wtinylfu = {
     .destroy = wtlfu_destroy,
     .access = MACHO__ACCESS_BUFFER,
     .record_misses = true,
+    .admission = true,
     .insert = wtlfu_insert,
     .on_access = wtlfu_access,
     .remove = wtlfu_remove,
@@ -385,4 +436,7 @@ const macho__policy_ops macho__policy_wtinylfu = {
     .remap = wtlfu_remap,
     .move = wtlfu_move,
     .memory = wtlfu_memory,
+    .order = wtlfu_order,
+    .hint = wtlfu_hint,
+    .resize = wtlfu_resize,
 };
