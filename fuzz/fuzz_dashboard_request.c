@@ -216,7 +216,7 @@ static void fuzz_decide(uint8_t flags, unsigned port, const char *text, size_t n
   CHECK(d.status == again.status && d.route == again.route && d.key_len == again.key_len &&
             !memcmp(d.key, again.key, d.key_len),
         "two decisions on the same request differ");
-  static const unsigned statuses[] = {200, 400, 401, 403, 404, 405, 409, 413, 414, 431};
+  static const unsigned statuses[] = {200, 400, 401, 403, 404, 405, 409, 411, 413, 414, 431};
   bool known = false;
   for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) known |= d.status == statuses[i];
   CHECK(known, "undocumented status %u", d.status);
@@ -236,7 +236,7 @@ static void fuzz_decide(uint8_t flags, unsigned port, const char *text, size_t n
   if (s.loopback) CHECK(host_ok(host->value, host->value_len, port), "200 for a Host that is not loopback:port");
   const macho__dash_header *cl = find(&r, "Content-Length");
   CHECK(!find(&r, "Transfer-Encoding"), "200 with a body");
-  if (cl) {
+  if (cl && d.route != MACHO__ROUTE_RESTORE) { /* only a restore takes a body */
     for (size_t i = 0; i < cl->value_len; i++) CHECK(cl->value[i] == '0', "200 with a body");
   }
   bool get = r.method_len == 3 && !memcmp(r.method, "GET", 3), head = r.method_len == 4 && !memcmp(r.method, "HEAD", 4);
@@ -267,6 +267,18 @@ static void fuzz_decide(uint8_t flags, unsigned port, const char *text, size_t n
       long wl = ref_param(q, qn, "key", want);
       CHECK(wl >= 0, "a key without exactly one ?key=");
       CHECK((size_t)wl == d.key_len && !memcmp(want, d.key, d.key_len), "the key is not the decoded ?key=");
+    }
+    break;
+  }
+  case MACHO__ROUTE_SNAPSHOT:
+  case MACHO__ROUTE_RESTORE: {
+    CHECK(s.management && s.token_len && !s.object_mode, "a snapshot without management and a token");
+    CHECK(d.route == MACHO__ROUTE_SNAPSHOT ? get : post, "a snapshot with the wrong method");
+    if (d.route == MACHO__ROUTE_RESTORE) {
+      CHECK(cl && d.body_len > 0 && d.body_len <= MACHO__DASH_MAX_RESTORE, "a restore without a sized body");
+      uint64_t want = 0;
+      for (size_t i = 0; i < cl->value_len; i++) want = want * 10 + (uint64_t)(cl->value[i] - '0');
+      CHECK(want == d.body_len && !d.close, "the restore body is not the Content-Length");
     }
     break;
   }

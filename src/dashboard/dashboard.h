@@ -95,6 +95,7 @@ bool macho__asset_find(const char *path, size_t n, macho__asset *out);
 #define MACHO__DASH_MAX_URL 2048u   /* request target, bytes as sent (414 beyond) */
 #define MACHO__DASH_MAX_TOKEN 256u
 #define MACHO__DASH_MAX_HEADERS 64u /* header lines (431 beyond) */
+#define MACHO__DASH_MAX_RESTORE (1ull << 30) /* bytes of a POST /api/restore body (413 beyond) */
 
 /* What the server knows about itself when it judges a request. */
 typedef struct macho__dash_site {
@@ -131,6 +132,8 @@ typedef enum macho__dash_route {
   MACHO__ROUTE_CLEAR,
   MACHO__ROUTE_GET,
   MACHO__ROUTE_DELETE,
+  MACHO__ROUTE_SNAPSHOT, /* GET /api/snapshot: the macho_save_to stream (management + token) */
+  MACHO__ROUTE_RESTORE,  /* POST /api/restore: a snapshot body for macho_load_from (management + token) */
 } macho__dash_route;
 
 typedef struct macho__dash_decision {
@@ -150,6 +153,8 @@ typedef struct macho__dash_decision {
   uint32_t seconds;
   bool has_since;
   uint64_t since;
+  /* MACHO__ROUTE_RESTORE: the body's length (Content-Length, 1..MACHO__DASH_MAX_RESTORE) */
+  uint64_t body_len;
 } macho__dash_decision;
 
 /* Judge a request: which route, or which 4xx and why. Pure: reads only its

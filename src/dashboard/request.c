@@ -8,12 +8,14 @@
  * The checks run from cheapest and least revealing to most specific:
  *   414 target too long, 431 too many header lines,
  *   400 a repeated Host/Authorization/Origin/Cookie/Content-Length header,
- *   413 any request body (nothing here takes one),
+ *   413 any request body (only POST /api/restore takes one, with a
+ *       Content-Length, 411 without),
  *   400 a target that is not a plain path, a malformed %-escape in the query,
  *   403 a Host that does not name this loopback server (DNS rebinding),
  *   401 a missing or wrong token,
  *   404 unknown path, 405 wrong method,
  *   403 management off, or a cross-origin browser asking for a write,
+ *   403 snapshot/restore on a dashboard without a token,
  *   400 missing, repeated or malformed parameters, 409 byte keys on an object cache.
  *
  * Query values are decoded into a buffer with a length: a key is a byte
@@ -290,6 +292,8 @@ static const route_def routes[] = {
     {"/api/clear", MACHO__ROUTE_CLEAR, "POST"},
     {"/api/get", MACHO__ROUTE_GET, "POST"},
     {"/api/key", MACHO__ROUTE_DELETE, "DELETE"},
+    {"/api/snapshot", MACHO__ROUTE_SNAPSHOT, "GET"},
+    {"/api/restore", MACHO__ROUTE_RESTORE, "POST"},
 };
 
 static bool method_allowed(const char *allow, const char *m, size_t n) {
@@ -331,6 +335,7 @@ static int param(macho__dash_decision *d, query q, const char *name, char *out, 
 void macho__dash_decide(const macho__dash_site *s, const macho__dash_request *r, macho__dash_decision *d) {
   memset(d, 0, offsetof(macho__dash_decision, key));
   d->key_len = 0;
+  d->body_len = 0;
   d->status = 200;
   if (r->target_len > MACHO__DASH_MAX_URL) FAIL(414, "URL too long (2048 bytes at most)");
   if (r->nheaders > MACHO__DASH_MAX_HEADERS) FAIL(431, "too many header lines (64 at most)");
@@ -342,22 +347,28 @@ void macho__dash_decide(const macho__dash_site *s, const macho__dash_request *r,
   if (origin.count > 1 || auth.count > 1 || cookie.count > 1 || clen.count > 1)
     FAIL(400, "a header that may appear once appears twice");
 
-  /* Nothing here takes a body; refusing it before reading keeps memory flat. */
+  /* Only a restore takes a body, of a length announced up front; any other
+   * is refused before it is read, which keeps memory flat. A body the
+   * decision does not end up reading closes the connection. */
+  const char *q0 = memchr(r->target, '?', r->target_len);
+  bool restore = bytes_eq(r->target, q0 ? (size_t)(q0 - r->target) : r->target_len, "/api/restore");
+  uint64_t body = 0;
   if (te.count) {
     d->close = true;
+    if (restore) FAIL(411, "send the snapshot with a Content-Length (no chunked bodies)");
     FAIL(413, "request bodies are not accepted");
   }
   if (clen.count) {
-    uint64_t len;
-    if (!parse_u64(clen.h->value, clen.h->value_len, UINT64_MAX, &len)) {
+    if (!parse_u64(clen.h->value, clen.h->value_len, UINT64_MAX, &body)) {
       d->close = true;
       FAIL(400, "malformed Content-Length");
     }
-    if (len) {
+    if (body && (!restore || body > MACHO__DASH_MAX_RESTORE)) {
       d->close = true;
-      FAIL(413, "request bodies are not accepted");
+      FAIL(413, restore ? "snapshot larger than 1 GiB" : "request bodies are not accepted");
     }
   }
+  if (body) d->close = true; /* until the decision says the body is read */
 
   if (r->method_len == 0 || r->method_len > 16) FAIL(400, "malformed method");
   for (size_t i = 0; i < r->method_len; i++)
@@ -432,7 +443,8 @@ void macho__dash_decide(const macho__dash_site *s, const macho__dash_request *r,
     d->route = rd->route;
     return;
   }
-  if (rd->route != MACHO__ROUTE_CLEAR && rd->route != MACHO__ROUTE_GET && rd->route != MACHO__ROUTE_DELETE) {
+  if (rd->route != MACHO__ROUTE_CLEAR && rd->route != MACHO__ROUTE_GET && rd->route != MACHO__ROUTE_DELETE &&
+      rd->route != MACHO__ROUTE_SNAPSHOT && rd->route != MACHO__ROUTE_RESTORE) {
     d->route = rd->route;
     return;
   }
@@ -447,6 +459,19 @@ void macho__dash_decide(const macho__dash_site *s, const macho__dash_request *r,
     if (!same) FAIL(403, "cross-origin request refused");
   }
   if (rd->route == MACHO__ROUTE_CLEAR) {
+    d->route = rd->route;
+    return;
+  }
+  if (rd->route == MACHO__ROUTE_SNAPSHOT || rd->route == MACHO__ROUTE_RESTORE) {
+    /* Every entry goes out, or in: never without a token, even on loopback. */
+    if (!s->token_len) FAIL(403, "snapshot and restore need a dashboard token");
+    if (s->object_mode) FAIL(409, "this cache holds objects, not bytes");
+    if (rd->route == MACHO__ROUTE_RESTORE) {
+      if (!clen.count) FAIL(411, "send the snapshot with a Content-Length");
+      if (!body) FAIL(400, "an empty body is no snapshot");
+      d->body_len = body;
+      d->close = false; /* the body is read */
+    }
     d->route = rd->route;
     return;
   }

@@ -76,6 +76,8 @@ typedef struct request_ctx {
   enum { REQ_NEW, REQ_DECIDED, REQ_ANSWERED } phase;
   size_t target_len, alloc_len;
   macho__dash_decision dec;
+  unsigned char *body; /* POST /api/restore: dec.body_len bytes, body_got so far */
+  size_t body_got;
   char target[];
 } request_ctx;
 
@@ -215,6 +217,73 @@ static enum MHD_Result get_key(macho_dashboard *d, struct MHD_Connection *conn, 
   return send_error(conn, 503, "value keeps changing size", NULL, 0);
 }
 
+/* GET /api/snapshot: the whole snapshot built in memory (a cache call that
+ * never waits for the client), then handed to libmicrohttpd, which frees
+ * it through the cache's allocator once sent. */
+typedef struct owned_buf {
+  macho__dash_alloc a;
+  char *p;
+  size_t cap;
+} owned_buf;
+
+static void owned_free(void *cls) {
+  owned_buf *o = cls;
+  macho__dash_alloc a = o->a;
+  macho__dash_free(a, o->p, o->cap);
+  macho__dash_free(a, o, sizeof *o);
+}
+
+static int buf_writer(void *ctx, const void *data, size_t n) {
+  macho__buf *b = ctx;
+  macho__buf_put(b, (const char *)data, n);
+  return b->oom ? -1 : 0;
+}
+
+static enum MHD_Result send_snapshot(macho_dashboard *d, struct MHD_Connection *conn) {
+  macho__buf b;
+  macho__buf_init(&b, d->alloc);
+  int rc = macho_save_to(d->cache, buf_writer, &b);
+  if (rc != MACHO_OK) {
+    macho__buf_free(&b);
+    return send_error(conn, rc == MACHO_EIO || rc == MACHO_ENOMEM ? 503 : 500,
+                      rc == MACHO_EIO ? "out of memory" : macho_strerror(rc), NULL, 0);
+  }
+  owned_buf *o = macho__dash_malloc(d->alloc, sizeof *o);
+  if (!o) {
+    macho__buf_free(&b);
+    return send_error(conn, 503, "out of memory", NULL, 0);
+  }
+  o->a = d->alloc;
+  o->p = b.p;
+  o->cap = b.cap;
+  struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(b.len, b.p, owned_free, o);
+  if (!r) {
+    owned_free(o);
+    return MHD_NO;
+  }
+  secure_headers(r);
+  MHD_add_response_header(r, "Content-Type", "application/octet-stream");
+  MHD_add_response_header(r, "Content-Disposition", "attachment; filename=\"macho.snap\"");
+  enum MHD_Result ret = MHD_queue_response(conn, 200, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+/* POST /api/restore, once the whole body is in: checked entirely before the
+ * cache is touched (macho_load_from). */
+static enum MHD_Result restore(macho_dashboard *d, struct MHD_Connection *conn, const request_ctx *rq) {
+  int rc = macho_load_from(d->cache, rq->body, rq->body_got);
+  if (rc == MACHO_EFORMAT || rc == MACHO_ETRUNCATED || rc == MACHO_ECORRUPT || rc == MACHO_EVERSION ||
+      rc == MACHO_EMODE || rc == MACHO_EINVAL)
+    return send_error(conn, 422, macho_strerror(rc), NULL, 0);
+  if (rc != MACHO_OK) return send_error(conn, 503, macho_strerror(rc), NULL, 0);
+  macho_counters after;
+  if (macho_counters_get(d->cache, -1, &after) != MACHO_OK) memset(&after, 0, sizeof after);
+  char body[96];
+  snprintf(body, sizeof body, "{\"restored\":true,\"entries\":%llu}\n", (unsigned long long)after.entries);
+  return send_json(conn, body);
+}
+
 /* ---- connection bookkeeping (libmicrohttpd's thread, under d->mu) ---------------- */
 
 static macho__conn *conn_slot(struct MHD_Connection *conn) {
@@ -315,6 +384,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
   request_ctx *rq = macho__dash_malloc(d->alloc, sizeof *rq + keep + 1);
   if (!rq) return &oom_request;
   rq->phase = REQ_NEW;
+  rq->body = NULL;
+  rq->body_got = 0;
   rq->target_len = n;
   rq->alloc_len = sizeof *rq + keep + 1;
   memcpy(rq->target, uri, keep);
@@ -327,7 +398,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   (void)code;
   macho_dashboard *d = cls;
   request_ctx *rq = *con_cls;
-  if (rq && rq != &oom_request) macho__dash_free(d->alloc, rq, rq->alloc_len);
+  if (rq && rq != &oom_request) {
+    macho__dash_free(d->alloc, rq->body, rq->body ? (size_t)rq->dec.body_len : 0);
+    macho__dash_free(d->alloc, rq, rq->alloc_len);
+  }
   *con_cls = NULL;
   set_state(d, conn_slot(conn), MACHO__CONN_HEADER); /* waiting for the next request head */
 }
@@ -366,6 +440,24 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     return MHD_YES;
   }
   if (rq->phase == REQ_ANSWERED) { /* the rest of a body we refused */
+    *upload_data_size = 0;
+    return MHD_YES;
+  }
+  if (rq->phase == REQ_DECIDED && rq->dec.route == MACHO__ROUTE_RESTORE && *upload_data_size) {
+    /* A restore's body: kept, up to the length announced (no more comes:
+     * libmicrohttpd stops at Content-Length). */
+    if (!rq->body) {
+      rq->body = macho__dash_malloc(d->alloc, (size_t)rq->dec.body_len);
+      if (!rq->body) {
+        rq->phase = REQ_ANSWERED;
+        *upload_data_size = 0;
+        return send_error(conn, 503, "out of memory", NULL, 0);
+      }
+    }
+    size_t n = *upload_data_size;
+    if (n > rq->dec.body_len - rq->body_got) n = (size_t)(rq->dec.body_len - rq->body_got);
+    memcpy(rq->body + rq->body_got, upload_data, n);
+    rq->body_got += n;
     *upload_data_size = 0;
     return MHD_YES;
   }
@@ -426,6 +518,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     return rc == MACHO_OK ? send_json(conn, "{\"deleted\":true}\n")
                           : send_error(conn, 500, macho_strerror(rc), NULL, 0);
   }
+  case MACHO__ROUTE_SNAPSHOT:
+    return send_snapshot(d, conn);
+  case MACHO__ROUTE_RESTORE:
+    if (rq->body_got != dec->body_len) return send_error(conn, 400, "the body ended before its Content-Length", NULL, 0);
+    return restore(d, conn, rq);
   case MACHO__ROUTE_ERROR:
     break;
   }

@@ -163,5 +163,7 @@ const char *cli_policy_names(void);
 /* Raw commands (CLI_RAW lines in main.c's table). */
 int cmd_bench(int argc, char **argv); /* bench.c */
 extern const char cli_bench_usage[];  /* bench.c: its usage, for `macho help bench` */
+int cmd_snapshot(int argc, char **argv); /* snapshot.c: save a running cache through its dashboard */
+int cmd_restore(int argc, char **argv);  /* snapshot.c: load a snapshot into it */
 
 #endif
