@@ -14,15 +14,23 @@ picklable and copyable, and a context manager that closes it; ``cached`` and
 ``Cache.memoize`` memoise functions with ``cache_info()``/``cache_clear()`` as
 ``functools.lru_cache`` does. Every intended difference from the original is
 listed in python/README.md.
+
+And what cache users ask for most: ``get_or_load(key, fn)`` (one load per
+key under a stampede, ``negative_ttl``, ``refresh_after``),
+``on_remove=fn(key, value, reason)``, ``max_bytes=``/``weigher=`` (a byte
+budget that holds), ``resize()``, ``peek()``, ``ttl_get()``/``ttl_set()``,
+``hottest(n)``/``coldest(n)``, and ``save(path)``/``load(path)`` snapshots
+(pickle) for a warm restart.
 """
 from __future__ import annotations
 
 import collections
 import math
+import queue
 import sys
 import threading
 from collections.abc import ItemsView, MutableMapping, ValuesView
-from typing import Any, Dict, Iterator, List, Optional, Tuple, TypedDict
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypedDict
 
 from . import _macho
 from ._macho import CacheClosedError
@@ -46,6 +54,35 @@ __all__ = ["Cache", "Tier", "CacheClosedError", "CacheInfo", "CacheMetrics", "Ca
 __version__ = "0.1.0"
 
 _MISSING: Any = object()
+
+# ---- background reloads (refresh_after) ------------------------------------------------
+# One daemon thread per process runs every cache's reloads, so that loaders
+# (Python code) run with the GIL like any other thread. A queued reload holds
+# its cache; close() cancels the reloads of its cache that have not run.
+_refresh_queue: "queue.SimpleQueue[Tuple[Any, Any]]" = queue.SimpleQueue()
+_refresh_thread: Optional[threading.Thread] = None
+_refresh_lock = threading.Lock()
+
+
+def _refresh_worker() -> None:
+    while True:
+        cache, job = _refresh_queue.get()
+        try:
+            cache._refresh_run(job)
+        except Exception:  # a reload cancelled by close(): nothing to do
+            pass
+        del cache, job
+
+
+def _submit_refresh(cache: Any, job: Any) -> None:
+    global _refresh_thread
+    if _refresh_thread is None:
+        with _refresh_lock:
+            if _refresh_thread is None:
+                t = threading.Thread(target=_refresh_worker, name="macho-refresh", daemon=True)
+                t.start()
+                _refresh_thread = t
+    _refresh_queue.put((cache, job))
 
 
 def strategies() -> List[str]:
@@ -252,6 +289,27 @@ class Cache(_CacheCore, MutableMapping):  # type: ignore[type-arg]
         read once at the start of every call (tests advance a fake clock
         instead of sleeping). Time never goes back: a smaller reading is
         ignored.
+    on_remove: callable ``fn(key, value, reason)``, or None
+        Called once for every entry that leaves and every value replaced,
+        ``reason`` one of 'evicted', 'expired', 'deleted', 'replaced',
+        'cleared', 'rejected' (W-TinyLFU's admission refused it); on the thread
+        whose call caused it, with no lock held (it may use the cache). An
+        exception in it goes to ``sys.unraisablehook`` and changes nothing.
+        ``close()`` reports what it drops as 'cleared'.
+    max_bytes: int, or None
+        A byte budget the entries never exceed: each is charged 48 bytes plus
+        ``weigher(key, value)``, by default ``sys.getsizeof(key) +
+        sys.getsizeof(value)`` (as cachetools' getsizeof). Split across shards.
+    weigher: callable ``fn(key, value) -> int``, or None
+        The weight of an entry for ``max_bytes``; with it (or max_bytes) a
+        budget can also be set later by ``resize(max_bytes=...)``.
+    refresh_after: float seconds, or None
+        ``get_or_load`` of an entry written longer ago returns it at once and
+        reloads it in the background, once per key; a failed reload keeps the
+        old value until its ttl. Reloads run on one daemon thread of this
+        module shared by every cache.
+    negative_ttl: float seconds, or None
+        How long ``get_or_load`` remembers that its loader raised KeyError.
 
     Raises TypeError for an argument of the wrong type, ValueError for one out
     of range and OverflowError for an integer too large for libmacho; the
@@ -268,12 +326,17 @@ class Cache(_CacheCore, MutableMapping):  # type: ignore[type-arg]
 
     __slots__ = ("_max_cache_size", "_ttl", "_shard_count", "_strategy", "_bloom",
                  "_probability", "_filter", "_seed", "_metrics_on", "_clock", "_dashboard",
-                 "_popbuf", "_mrc_on")
+                 "_popbuf", "_mrc_on", "_features")
 
     def __init__(self, max_cache_size: int = 100, ttl: float = 600.0, shard_count: int = 1,
                  strategy: str = "lru", bloom: bool = False, probability: float = 0.5, *,
                  filter: Optional[str] = None, seed: int = 0, metrics: bool = True,
-                 clock: Optional[Any] = None, mrc: bool = False) -> None:
+                 clock: Optional[Any] = None, mrc: bool = False,
+                 on_remove: Optional[Callable[[Any, Any, str], Any]] = None,
+                 max_bytes: Optional[int] = None,
+                 weigher: Optional[Callable[[Any, Any], int]] = None,
+                 refresh_after: Optional[float] = None,
+                 negative_ttl: Optional[float] = None) -> None:
         # The original's checks, in its order (models.py/main.py), then ours.
         if not isinstance(max_cache_size, int):
             raise _type_error("max_cache_size", "int", max_cache_size)
@@ -340,9 +403,33 @@ class Cache(_CacheCore, MutableMapping):  # type: ignore[type-arg]
             fttl = float(ttl)
         except OverflowError:
             raise OverflowError("Parameter 'ttl' is too large for a float: %d" % ttl) from None
+        if on_remove is not None and not callable(on_remove):
+            raise _type_error("on_remove", "callable fn(key, value, reason)", on_remove)
+        if weigher is not None and not callable(weigher):
+            raise _type_error("weigher", "callable fn(key, value) -> int", weigher)
+        if max_bytes is not None:
+            if isinstance(max_bytes, bool) or not isinstance(max_bytes, int):
+                raise _type_error("max_bytes", "int", max_bytes)
+            if max_bytes < shard_count:
+                raise ValueError("Parameter 'max_bytes' must give every shard a byte (at least %d), "
+                                 "got %d" % (shard_count, max_bytes))
+            if max_bytes >= 2**64:
+                raise OverflowError("Parameter 'max_bytes' must be below 2**64, got %d" % max_bytes)
+        for name, val in (("refresh_after", refresh_after), ("negative_ttl", negative_ttl)):
+            if val is None:
+                continue
+            if isinstance(val, bool) or not isinstance(val, (float, int)):
+                raise _type_error(name, "float", val)
+            if math.isnan(val) or val <= 0:
+                raise ValueError("Parameter '%s' must be a positive number of seconds, got %r"
+                                 % (name, val))
         super().__init__(capacity=int(max_cache_size), ttl=fttl, shards=int(shard_count), policy=policy,
                          filter=filter, fp_rate=probability, seed=seed, metrics=metrics,
-                         clock=clock, mrc=mrc)
+                         clock=clock, mrc=mrc, on_remove=on_remove, max_bytes=max_bytes, weigher=weigher,
+                         refresh_after=float(refresh_after or 0),
+                         negative_ttl=float(negative_ttl or 0), submit=_submit_refresh)
+        self._features = {"on_remove": on_remove, "max_bytes": max_bytes, "weigher": weigher,
+                          "refresh_after": refresh_after, "negative_ttl": negative_ttl}
         self._max_cache_size = int(max_cache_size)
         self._ttl = fttl
         self._shard_count = int(shard_count)
@@ -410,6 +497,37 @@ class Cache(_CacheCore, MutableMapping):  # type: ignore[type-arg]
         """Number of get() and add() calls (c[k] and c[k] = v count too), across shards."""
         return int(self._counters()["requests"])
 
+    @property
+    def max_bytes(self) -> int:
+        """The byte budget (0 = none); see the class's max_bytes."""
+        return int(self._features["max_bytes"] or 0)
+
+    def resize(self, max_cache_size: Optional[int] = None, max_bytes: Optional[int] = None) -> None:
+        """Change the entry capacity and/or the byte budget of this live cache.
+
+        Shrinking evicts by the strategy (``on_remove`` sees 'evicted') in small
+        steps while other threads go on using the cache; it returns once the cache
+        is within the new limits. ``max_bytes=0`` removes the budget; a budget
+        needs a cache opened with ``max_bytes=`` or ``weigher=``.
+        """
+        if max_cache_size is not None:
+            if isinstance(max_cache_size, bool) or not isinstance(max_cache_size, int):
+                raise _type_error("max_cache_size", "int", max_cache_size)
+            if max_cache_size < self._shard_count:
+                raise ValueError("Parameter 'max_cache_size' must be at least shard_count (%d), got %d"
+                                 % (self._shard_count, max_cache_size))
+        if max_bytes is not None:
+            if isinstance(max_bytes, bool) or not isinstance(max_bytes, int):
+                raise _type_error("max_bytes", "int", max_bytes)
+            if max_bytes < 0 or 0 < max_bytes < self._shard_count:
+                raise ValueError("Parameter 'max_bytes' must be 0 (none) or at least shard_count "
+                                 "(%d), got %d" % (self._shard_count, max_bytes))
+        self._resize(capacity=max_cache_size, max_bytes=max_bytes)
+        if max_cache_size is not None:
+            self._max_cache_size = max_cache_size
+        if max_bytes is not None:
+            self._features["max_bytes"] = max_bytes or None
+
     # ---- the mapping -----------------------------------------------------------------
     def keys(self):  # type: ignore[override]
         """A set-like view of the live keys."""
@@ -466,7 +584,7 @@ class Cache(_CacheCore, MutableMapping):  # type: ignore[type-arg]
                 "shard_count": self._shard_count, "strategy": self._strategy,
                 "bloom": self._bloom, "probability": self._probability, "filter": self._filter,
                 "seed": self._seed, "metrics": self._metrics_on, "clock": self._clock,
-                "mrc": self._mrc_on}
+                "mrc": self._mrc_on, **self._features}
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         # Configuration and the live entries with the TTL each has left; the

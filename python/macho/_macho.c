@@ -83,9 +83,17 @@ typedef struct {
   unsigned char instant;/* ttl <= 0 (the original's meaning): entries expire at once */
   unsigned char in_clock; /* clock= is running: a call it makes uses the last reading */
   PyObject *weakreflist;
+  /* Features (issue 12): callables the library calls, owned here. */
+  PyObject *on_remove; /* fn(key, value, reason), or NULL */
+  PyObject *weigher;   /* fn(key, value) -> int, or NULL: sys.getsizeof of both (max_bytes) */
+  PyObject *getsizeof; /* sys.getsizeof, for the default weigher */
+  PyObject *submit;    /* fn(cache, job): hands a background reload to a Python thread */
+  PyObject *pending;   /* list of the reload capsules handed out and not yet run */
+  unsigned char has_weigher; /* opened with a weigher (max_bytes= or weigher=) */
 } CacheObject;
 
 static PyTypeObject CacheType;
+static PyObject *pickle_dumps, *pickle_loads; /* for save/load */
 
 /* ---- object-mode callbacks ------------------------------------------------ */
 
@@ -116,6 +124,129 @@ static const macho_object_ops py_ops = {py_hash, py_equal, py_retain, py_release
 
 static uint64_t user_clock(void *ctx) {
   return atomic_load_explicit(&((CacheObject *)ctx)->now_ns, memory_order_relaxed);
+}
+
+/* ---- feature callbacks (ctx = the CacheObject) ---------------------------------------------- */
+
+static const char *const removal_reason[MACHO_REMOVAL_REASONS] = {
+    [MACHO_REMOVED_EVICTED] = "evicted", [MACHO_REMOVED_EXPIRED] = "expired",
+    [MACHO_REMOVED_DELETED] = "deleted", [MACHO_REMOVED_REPLACED] = "replaced",
+    [MACHO_REMOVED_CLEARED] = "cleared", [MACHO_REMOVED_REJECTED] = "rejected"};
+static PyObject *reason_str[MACHO_REMOVAL_REASONS];
+
+/* The listener. The library calls it with no lock held, on the thread of
+ * the call that removed the entry (which holds the GIL). An exception in it
+ * goes to sys.unraisablehook and changes nothing; the exception of the call
+ * in progress, if any, is kept aside meanwhile. */
+static void py_on_remove(void *ctx, const void *key, size_t klen, const void *value, size_t vlen,
+                         macho_removal reason) {
+  (void)klen;
+  (void)vlen;
+  CacheObject *self = ctx;
+  PyObject *fn = self->on_remove;
+  if (!fn || (unsigned)reason >= MACHO_REMOVAL_REASONS) return;
+  PyObject *et, *ev, *tb;
+  PyErr_Fetch(&et, &ev, &tb);
+  Py_INCREF(fn); /* it may replace or drop itself */
+  PyObject *r = PyObject_CallFunctionObjArgs(fn, (PyObject *)key, value ? (PyObject *)value : Py_None,
+                                             reason_str[reason], NULL);
+  if (r) Py_DECREF(r);
+  else PyErr_WriteUnraisable(fn);
+  Py_DECREF(fn);
+  PyErr_Restore(et, ev, tb);
+}
+
+/* An entry's weight for max_bytes: weigher(key, value), or sys.getsizeof of both. */
+static int py_weigh(void *ctx, const void *key, const void *value, uint64_t *out) {
+  CacheObject *self = ctx;
+  PyObject *v = value ? (PyObject *)value : Py_None;
+  long long w;
+  if (self->weigher) {
+    PyObject *r = PyObject_CallFunctionObjArgs(self->weigher, (PyObject *)key, v, NULL);
+    if (!r) return -1;
+    if (!PyLong_Check(r) || PyBool_Check(r)) {
+      PyErr_Format(PyExc_TypeError, "weigher must return an int, not %.100s", Py_TYPE(r)->tp_name);
+      Py_DECREF(r);
+      return -1;
+    }
+    w = PyLong_AsLongLong(r);
+    Py_DECREF(r);
+    if (w == -1 && PyErr_Occurred()) return -1;
+  } else if (self->getsizeof) {
+    PyObject *a = PyObject_CallFunctionObjArgs(self->getsizeof, (PyObject *)key, NULL);
+    PyObject *b = a ? PyObject_CallFunctionObjArgs(self->getsizeof, v, NULL) : NULL;
+    long long x = a ? PyLong_AsLongLong(a) : -1, y = b ? PyLong_AsLongLong(b) : -1;
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    if (!b || PyErr_Occurred()) return -1;
+    w = x + y;
+  } else {
+    w = 0;
+  }
+  if (w < 0) {
+    PyErr_SetString(PyExc_ValueError, "weigher returned a negative weight");
+    return -1;
+  }
+  *out = (uint64_t)w;
+  return 0;
+}
+
+/* pickle for save/load; the bytes object is the token that keeps the data. */
+static int py_dump(void *ctx, const void *obj, const void **data, size_t *len, void **token) {
+  (void)ctx;
+  PyObject *b = PyObject_CallFunction(pickle_dumps, "Oi", obj ? (PyObject *)obj : Py_None, 4);
+  if (!b) return -1;
+  if (!PyBytes_Check(b)) {
+    Py_DECREF(b);
+    PyErr_SetString(PyExc_TypeError, "pickle.dumps did not return bytes");
+    return -1;
+  }
+  *data = PyBytes_AS_STRING(b);
+  *len = (size_t)PyBytes_GET_SIZE(b);
+  *token = b;
+  return 0;
+}
+static void py_dump_done(void *ctx, void *token) {
+  (void)ctx;
+  Py_XDECREF((PyObject *)token);
+}
+static int py_undump(void *ctx, const void *data, size_t len, void **obj) {
+  (void)ctx;
+  PyObject *b = PyBytes_FromStringAndSize(data, (Py_ssize_t)len);
+  if (!b) return -1;
+  PyObject *o = PyObject_CallFunctionObjArgs(pickle_loads, b, NULL);
+  Py_DECREF(b);
+  if (!o) return -1;
+  *obj = o; /* a new reference: the library releases it after the put */
+  return 0;
+}
+
+/* Background reloads run on a Python thread (macho._submit_refresh), so that
+ * the loader and every object callback have the GIL. A capsule holds the
+ * job; destroyed without having run it, it cancels the job. */
+static void job_capsule_free(PyObject *cap) {
+  macho_refresh *j = PyCapsule_GetPointer(cap, "macho.refresh");
+  if (j && j != (void *)1) macho_refresh_cancel(j);
+}
+
+static void py_submit(void *ctx, macho_refresh *job) {
+  CacheObject *self = ctx;
+  PyObject *et, *ev, *tb;
+  PyErr_Fetch(&et, &ev, &tb);
+  PyObject *cap = PyCapsule_New(job, "macho.refresh", job_capsule_free);
+  if (!cap) {
+    macho_refresh_cancel(job);
+    PyErr_WriteUnraisable((PyObject *)self);
+  } else {
+    /* Remembered, so that close() can cancel it if it has not run by then. */
+    if (!self->pending) self->pending = PyList_New(0);
+    if (!self->pending || PyList_Append(self->pending, cap) < 0) PyErr_WriteUnraisable((PyObject *)self);
+    PyObject *r = self->submit ? PyObject_CallFunctionObjArgs(self->submit, (PyObject *)self, cap, NULL) : NULL;
+    if (r) Py_DECREF(r);
+    else if (PyErr_Occurred()) PyErr_WriteUnraisable((PyObject *)self);
+    Py_DECREF(cap); /* the queue holds it now, or dropping it cancels the job */
+  }
+  PyErr_Restore(et, ev, tb);
 }
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -331,14 +462,28 @@ static int int_in(PyObject *o, const char *what, long long lo, unsigned long lon
 
 static int Cache_init(CacheObject *self, PyObject *args, PyObject *kwds) {
   static char *kwlist[] = {"capacity", "ttl", "shards", "policy", "filter", "fp_rate",
-                           "seed", "metrics", "clock", "mrc", NULL};
+                           "seed", "metrics", "clock", "mrc", "on_remove", "max_bytes", "weigher",
+                           "refresh_after", "negative_ttl", "submit", NULL};
   PyObject *capacity_o = NULL, *shards_o = NULL, *seed_o = NULL, *ttl_o = NULL, *fp_o = NULL;
-  PyObject *clock = Py_None;
+  PyObject *clock = Py_None, *on_remove = Py_None, *weigher = Py_None, *submit = Py_None;
+  PyObject *max_bytes_o = NULL;
   const char *policy = "lru", *filter = "none";
   int metrics = 1, mrc = 0;
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOssOOpOp:CacheCore", kwlist, &capacity_o, &ttl_o,
-                                   &shards_o, &policy, &filter, &fp_o, &seed_o, &metrics, &clock, &mrc))
+  double refresh_after = 0, negative_ttl = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOssOOpOpOOOddO:CacheCore", kwlist, &capacity_o, &ttl_o,
+                                   &shards_o, &policy, &filter, &fp_o, &seed_o, &metrics, &clock, &mrc,
+                                   &on_remove, &max_bytes_o, &weigher, &refresh_after, &negative_ttl,
+                                   &submit))
     return -1;
+  if ((on_remove != Py_None && !PyCallable_Check(on_remove)) ||
+      (weigher != Py_None && !PyCallable_Check(weigher)) || (submit != Py_None && !PyCallable_Check(submit))) {
+    PyErr_SetString(PyExc_TypeError, "on_remove, weigher and submit must be callables or None");
+    return -1;
+  }
+  if (isnan(refresh_after) || refresh_after < 0 || isnan(negative_ttl) || negative_ttl < 0) {
+    PyErr_SetString(PyExc_ValueError, "refresh_after and negative_ttl must be >= 0 seconds");
+    return -1;
+  }
   if (self->cache || self->closed) {
     /* Replacing the cache under a call that is running Python code (an
      * __eq__ of this cache's lookup, in another thread) would free it there. */
@@ -347,8 +492,10 @@ static int Cache_init(CacheObject *self, PyObject *args, PyObject *kwds) {
   }
   macho_config cfg;
   macho_config_init(&cfg);
-  unsigned long long capacity = 100, shards = 1, seed = 0;
+  unsigned long long capacity = 100, shards = 1, seed = 0, max_bytes = 0;
   if (capacity_o && int_in(capacity_o, "capacity", 1, SIZE_MAX, &capacity) < 0) return -1;
+  if (max_bytes_o && max_bytes_o != Py_None && int_in(max_bytes_o, "max_bytes", 0, SIZE_MAX, &max_bytes) < 0)
+    return -1;
   if (shards_o && int_in(shards_o, "shards", 1, UINT32_MAX, &shards) < 0) return -1;
   if (seed_o && int_in(seed_o, "seed", 0, UINT64_MAX, &seed) < 0) return -1;
   /* ttl: > 0 seconds; +inf or NaN = never (NaN never compares as expired in
@@ -381,9 +528,39 @@ static int Cache_init(CacheObject *self, PyObject *args, PyObject *kwds) {
   }
   cfg.filter_fp_rate = fp;
   cfg.seed = (uint64_t)seed;
-  cfg.object_ops = &py_ops;
+  /* The ops are copied at open: this copy's ctx is the Python object, for
+   * the callbacks that need it (listener, weigher, executor). */
+  macho_object_ops ops = py_ops;
+  ops.ctx = self;
+  cfg.object_ops = &ops;
   cfg.metrics = metrics ? 1 : 0;
   cfg.mrc = mrc ? 1 : 0;
+  cfg.dump = py_dump;
+  cfg.dump_done = py_dump_done;
+  cfg.undump = py_undump;
+  if (on_remove != Py_None) {
+    cfg.on_remove = py_on_remove;
+    cfg.on_remove_ctx = self;
+  }
+  if (max_bytes || weigher != Py_None) cfg.weigh = py_weigh;
+  cfg.capacity_bytes = (size_t)max_bytes;
+  cfg.refresh_after_seconds = refresh_after;
+  cfg.negative_ttl_seconds = negative_ttl;
+  if (refresh_after > 0) { /* never the library's own thread: loaders need the GIL */
+    cfg.refresh_executor = py_submit;
+    cfg.refresh_executor_ctx = self;
+  }
+  if (cfg.weigh && weigher == Py_None) {
+    PyObject *sys = PyImport_ImportModule("sys");
+    self->getsizeof = sys ? PyObject_GetAttrString(sys, "getsizeof") : NULL;
+    Py_XDECREF(sys);
+    if (!self->getsizeof) return -1;
+  }
+  /* The callables are in place before the cache can call them. */
+  if (on_remove != Py_None) self->on_remove = Py_NewRef(on_remove);
+  if (weigher != Py_None) self->weigher = Py_NewRef(weigher);
+  if (submit != Py_None) self->submit = Py_NewRef(submit);
+  self->has_weigher = cfg.weigh != NULL;
   if (clock != Py_None) {
     if (!PyCallable_Check(clock)) {
       PyErr_Format(PyExc_TypeError, "clock must be a callable returning seconds, not %.100s",
@@ -416,12 +593,29 @@ static int Cache_init(CacheObject *self, PyObject *args, PyObject *kwds) {
   return 0;
 }
 
+/* Background reloads not run yet are dropped: macho_close waits for every
+ * job to come back, and they could only come back through a thread that
+ * needs the GIL this thread holds. */
+static void cancel_pending(CacheObject *self) {
+  PyObject *p = self->pending;
+  self->pending = NULL;
+  if (!p) return;
+  for (Py_ssize_t i = 0; i < PyList_GET_SIZE(p); i++) {
+    PyObject *cap = PyList_GET_ITEM(p, i);
+    macho_refresh *j = PyCapsule_GetPointer(cap, "macho.refresh");
+    if (j && j != (void *)1 && PyCapsule_SetPointer(cap, (void *)1) == 0) macho_refresh_cancel(j);
+  }
+  PyErr_Clear();
+  Py_DECREF(p);
+}
+
 static PyObject *Cache_close(CacheObject *self, PyObject *unused) {
   (void)unused;
   macho_dashboard *d = self->dash;
   self->dash = NULL;
   dash_stop(d); /* it reads the cache from its own thread */
   if (!self->cache) Py_RETURN_NONE;
+  cancel_pending(self);
   self->closed = 1;
   self->closing = self->cache;
   self->cache = NULL; /* new calls raise CacheClosedError from here on */
@@ -432,11 +626,17 @@ static PyObject *Cache_close(CacheObject *self, PyObject *unused) {
 
 static int Cache_traverse(CacheObject *self, visitproc visit, void *arg) {
   Py_VISIT(self->clock);
+  Py_VISIT(self->on_remove);
+  Py_VISIT(self->weigher);
+  Py_VISIT(self->submit);
   return 0;
 }
 
 static int Cache_gc_clear(CacheObject *self) {
   Py_CLEAR(self->clock); /* the library's clock then stays at the last reading */
+  Py_CLEAR(self->on_remove); /* no more reports: the cache is unreachable anyway */
+  Py_CLEAR(self->submit);
+  Py_CLEAR(self->weigher);
   return 0;
 }
 
@@ -447,8 +647,14 @@ static void Cache_dealloc(CacheObject *self) {
   self->dash = NULL;
   macho_cache *c = self->cache ? self->cache : self->closing;
   self->cache = self->closing = NULL;
-  macho_close(c); /* releases every key and value */
+  if (c) cancel_pending(self);
+  Py_CLEAR(self->pending);
+  macho_close(c); /* releases every key and value (the listener sees them go) */
   Py_CLEAR(self->clock);
+  Py_CLEAR(self->on_remove);
+  Py_CLEAR(self->weigher);
+  Py_CLEAR(self->getsizeof);
+  Py_CLEAR(self->submit);
   Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -654,6 +860,247 @@ static PyObject *Cache_snapshot(CacheObject *self, PyObject *const *args, Py_ssi
   }
   return snapshot(self, (int)what, limit);
 }
+
+/* ---- features (issue 12) --------------------------------------------------------------- */
+
+/* The loader: fn(key) -> value; raising KeyError means "no such key". */
+static int py_load(void *ctx, const void *key, size_t klen, macho_loaded *out) {
+  (void)klen;
+  PyObject *v = PyObject_CallFunctionObjArgs((PyObject *)ctx, (PyObject *)key, NULL);
+  if (v) {
+    int rc = macho_loaded_set_obj(out, v);
+    Py_DECREF(v);
+    return rc;
+  }
+  if (PyErr_ExceptionMatches(PyExc_KeyError)) {
+    PyErr_Clear();
+    return MACHO_ENOTFOUND;
+  }
+  /* The exception itself goes to every caller waiting for this load. */
+  PyObject *et, *ev, *tb;
+  PyErr_Fetch(&et, &ev, &tb);
+  PyErr_NormalizeException(&et, &ev, &tb);
+  if (ev && tb) PyException_SetTraceback(ev, tb);
+  if (ev && macho_loaded_set_obj(out, ev) != MACHO_OK) PyErr_Clear(); /* cannot fail in object mode */
+  Py_XDECREF(et);
+  Py_XDECREF(ev);
+  Py_XDECREF(tb);
+  return MACHO_ECALLBACK;
+}
+static void py_load_retain(void *ctx) { Py_INCREF((PyObject *)ctx); }
+static void py_load_release(void *ctx) { Py_DECREF((PyObject *)ctx); }
+/* Another thread loads this key: give the GIL up while waiting for it. */
+static void *py_wait_begin(void *ctx) {
+  (void)ctx;
+  return PyEval_SaveThread();
+}
+static void py_wait_end(void *ctx, void *token) {
+  (void)ctx;
+  PyEval_RestoreThread((PyThreadState *)token);
+}
+
+static PyObject *raise_load(int rc, PyObject *key, PyObject *err) {
+  if (rc == MACHO_ECALLBACK && err && PyExceptionInstance_Check(err)) {
+    PyErr_SetObject((PyObject *)Py_TYPE(err), err);
+    Py_DECREF(err);
+    return NULL;
+  }
+  Py_XDECREF(err);
+  if (rc == MACHO_ENOTFOUND) {
+    key_error(key);
+    return NULL;
+  }
+  if (rc == MACHO_EDEADLK) {
+    PyErr_SetString(PyExc_RuntimeError, "macho: get_or_load: the loader asked for the key it is loading "
+                                        "(directly or through loaders waiting on each other)");
+    return NULL;
+  }
+  if (rc == MACHO_ECALLBACK && !PyErr_Occurred()) {
+    PyErr_SetString(PyExc_RuntimeError, "macho: get_or_load: the loader failed");
+    return NULL;
+  }
+  return raise_status(rc);
+}
+
+static PyObject *Cache_get_or_load(CacheObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  if (nargs != 2) {
+    PyErr_SetString(PyExc_TypeError, "get_or_load() takes exactly 2 arguments (key, fn)");
+    return NULL;
+  }
+  if (!PyCallable_Check(args[1])) {
+    PyErr_Format(PyExc_TypeError, "get_or_load(): fn must be callable, not %.100s", Py_TYPE(args[1])->tp_name);
+    return NULL;
+  }
+  macho_cache *c = enter(self);
+  if (!c) return NULL;
+  macho_loader ld = {py_load, args[1], py_load_retain, py_load_release, py_wait_begin, py_wait_end};
+  void *v = NULL;
+  int rc = macho_obj_get_or_load(c, args[0], &ld, &v);
+  leave(self);
+  if (rc == MACHO_OK) return v ? (PyObject *)v : Py_NewRef(Py_None);
+  return raise_load(rc, args[0], (PyObject *)v);
+}
+
+static PyObject *Cache_refresh_run(CacheObject *self, PyObject *cap) {
+  macho_refresh *j = PyCapsule_GetPointer(cap, "macho.refresh");
+  if (!j) return NULL;
+  if (j == (void *)1) {
+    PyErr_SetString(PyExc_RuntimeError, "this reload has run already");
+    return NULL;
+  }
+  if (PyCapsule_SetPointer(cap, (void *)1) < 0) return NULL; /* run once: the capsule forgets it */
+  if (self->pending) {
+    Py_ssize_t i = PySequence_Index(self->pending, cap);
+    if (i >= 0) PySequence_DelItem(self->pending, i);
+    else PyErr_Clear();
+  }
+  /* The job keeps the library's cache open (close waits for it): no enter(). */
+  self->active++;
+  macho_refresh_run(j);
+  leave(self);
+  if (PyErr_Occurred()) PyErr_WriteUnraisable(cap);
+  Py_RETURN_NONE;
+}
+
+static PyObject *Cache_peek(CacheObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  if (nargs < 1 || nargs > 2) {
+    PyErr_SetString(PyExc_TypeError, "peek() takes a key and an optional default");
+    return NULL;
+  }
+  macho_cache *c = enter(self);
+  if (!c) return NULL;
+  void *v = NULL;
+  int rc = macho_obj_peek(c, args[0], &v);
+  leave(self);
+  if (rc == MACHO_OK) return v ? (PyObject *)v : Py_NewRef(Py_None);
+  if (rc == MACHO_ENOTFOUND) return Py_NewRef(nargs == 2 ? args[1] : Py_None);
+  return raise_status(rc);
+}
+
+static PyObject *Cache_ttl_get(CacheObject *self, PyObject *key) {
+  macho_cache *c = enter(self);
+  if (!c) return NULL;
+  double left;
+  int rc = macho_obj_ttl_get(c, key, &left);
+  leave(self);
+  if (rc == MACHO_OK) return PyFloat_FromDouble(left);
+  if (rc == MACHO_ENOTFOUND) {
+    key_error(key);
+    return NULL;
+  }
+  return raise_status(rc);
+}
+
+static PyObject *Cache_ttl_set(CacheObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  if (nargs != 2) {
+    PyErr_SetString(PyExc_TypeError, "ttl_set() takes exactly 2 arguments (key, seconds)");
+    return NULL;
+  }
+  double ttl;
+  if (ttl_from(args[1], "seconds", &ttl) < 0) return NULL;
+  macho_cache *c = enter(self);
+  if (!c) return NULL;
+  int rc = macho_obj_ttl_set(c, args[0], isinf(ttl) ? 0.0 : ttl);
+  leave(self);
+  if (rc == MACHO_OK) Py_RETURN_NONE;
+  if (rc == MACHO_ENOTFOUND) {
+    key_error(args[0]);
+    return NULL;
+  }
+  return raise_status(rc);
+}
+
+static PyObject *Cache_resize(CacheObject *self, PyObject *args, PyObject *kwds) {
+  static char *kwlist[] = {"capacity", "max_bytes", NULL};
+  PyObject *cap = Py_None, *bytes = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OO:_resize", kwlist, &cap, &bytes)) return NULL;
+  unsigned long long cv = MACHO_RESIZE_KEEP, bv = MACHO_RESIZE_KEEP;
+  if (cap != Py_None && int_in(cap, "max_cache_size", 1, SIZE_MAX - 1, &cv) < 0) return NULL;
+  if (bytes != Py_None && int_in(bytes, "max_bytes", 0, SIZE_MAX - 1, &bv) < 0) return NULL;
+  if (bytes != Py_None && bv && !self->has_weigher) {
+    PyErr_SetString(PyExc_ValueError, "this cache has no weigher: open it with max_bytes= or weigher= "
+                                      "to give it a byte budget later");
+    return NULL;
+  }
+  macho_cache *c = enter(self);
+  if (!c) return NULL;
+  int rc = macho_resize(c, (size_t)cv, (size_t)bv);
+  leave(self);
+  if (rc == MACHO_EINVAL) {
+    PyErr_SetString(PyExc_ValueError, "macho: resize: max_cache_size and a max_bytes other than 0 must be "
+                                      "at least shard_count");
+    return NULL;
+  }
+  if (rc != MACHO_OK) return raise_status(rc);
+  Py_RETURN_NONE;
+}
+
+static PyObject *raise_file(int rc, PyObject *path) {
+  if (PyErr_Occurred()) return NULL; /* pickle's own exception (ECALLBACK) */
+  switch (rc) {
+  case MACHO_EFORMAT:
+  case MACHO_ETRUNCATED:
+  case MACHO_ECORRUPT:
+  case MACHO_EVERSION:
+  case MACHO_EMODE:
+    PyErr_Format(PyExc_ValueError, "macho: %R: %s", path, macho_strerror(rc));
+    return NULL;
+  case MACHO_EIO:
+    return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+  default:
+    return raise_status(rc);
+  }
+}
+
+static PyObject *save_or_load(CacheObject *self, PyObject *arg, int save) {
+  PyObject *path = NULL;
+  if (!PyUnicode_FSConverter(arg, &path)) return NULL;
+  macho_cache *c = enter(self);
+  if (!c) {
+    Py_DECREF(path);
+    return NULL;
+  }
+  errno = 0;
+  int rc = save ? macho_save(c, PyBytes_AS_STRING(path)) : macho_load(c, PyBytes_AS_STRING(path));
+  leave(self);
+  Py_DECREF(path);
+  if (rc == MACHO_OK) Py_RETURN_NONE;
+  return raise_file(rc, arg);
+}
+static PyObject *Cache_save(CacheObject *self, PyObject *arg) { return save_or_load(self, arg, 1); }
+static PyObject *Cache_load(CacheObject *self, PyObject *arg) { return save_or_load(self, arg, 0); }
+
+static int collect_pair(void *ctx, const macho_entry_view *e) {
+  PyObject *t = PyTuple_Pack(2, (PyObject *)e->key, e->value ? (PyObject *)e->value : Py_None);
+  if (!t) return 1;
+  int r = PyList_Append((PyObject *)ctx, t);
+  Py_DECREF(t);
+  return r < 0 ? 1 : 0;
+}
+
+static PyObject *ends(CacheObject *self, PyObject *arg, int hottest) {
+  unsigned long long n;
+  if (int_in(arg, "n", 0, SIZE_MAX, &n) < 0) return NULL;
+  PyObject *list = PyList_New(0);
+  if (!list) return NULL;
+  macho_cache *c = enter(self);
+  if (!c) {
+    Py_DECREF(list);
+    return NULL;
+  }
+  int rc = hottest ? macho_hottest(c, (size_t)n, collect_pair, list) : macho_coldest(c, (size_t)n, collect_pair, list);
+  leave(self);
+  if (rc == MACHO_OK) return list;
+  Py_DECREF(list);
+  if (rc == 1) return NULL; /* an exception of collect_pair */
+  if (rc == MACHO_ENOTSUP) {
+    PyErr_SetString(PyExc_NotImplementedError, "this strategy keeps no order (random)");
+    return NULL;
+  }
+  return raise_status(rc);
+}
+static PyObject *Cache_hottest(CacheObject *self, PyObject *arg) { return ends(self, arg, 1); }
+static PyObject *Cache_coldest(CacheObject *self, PyObject *arg) { return ends(self, arg, 0); }
 
 /* ---- counters ---------------------------------------------------------------------- */
 
@@ -992,6 +1439,34 @@ static PyMethodDef Cache_methods[] = {
     {"close", (PyCFunction)Cache_close, METH_NOARGS,
      "close($self)\n--\n\nStop the dashboard, drop every entry and free the cache; any later call "
      "raises CacheClosedError. Idempotent."},
+    {"get_or_load", (PyCFunction)(void (*)(void))Cache_get_or_load, METH_FASTCALL,
+     "get_or_load($self, key, fn, /)\n--\n\nThe value of key; on a miss fn(key) is called, once per key "
+     "however many threads miss it together (the others wait for its result), and what it returns "
+     "is cached. fn raising KeyError means absent (KeyError is raised, and remembered negative_ttl "
+     "seconds); any other exception reaches every waiting caller and nothing is cached. With "
+     "refresh_after, a hit on an older entry returns it and reloads it once in the background."},
+    {"peek", (PyCFunction)(void (*)(void))Cache_peek, METH_FASTCALL,
+     "peek($self, key, default=None, /)\n--\n\nThe value of key without counting a request or "
+     "touching the strategy's order."},
+    {"ttl_get", (PyCFunction)Cache_ttl_get, METH_O,
+     "ttl_get($self, key, /)\n--\n\nSeconds until key expires (inf = never); KeyError when absent."},
+    {"ttl_set", (PyCFunction)(void (*)(void))Cache_ttl_set, METH_FASTCALL,
+     "ttl_set($self, key, seconds, /)\n--\n\nA new TTL for key counted from now (inf = never); "
+     "KeyError when absent."},
+    {"_resize", (PyCFunction)(void (*)(void))Cache_resize, METH_VARARGS | METH_KEYWORDS,
+     "_resize(capacity=None, max_bytes=None): see Cache.resize."},
+    {"save", (PyCFunction)Cache_save, METH_O,
+     "save($self, path, /)\n--\n\nWrite every entry (pickled), its remaining TTL and the strategy's "
+     "order to path, atomically (a temporary file, fsync, rename, fsync of the directory)."},
+    {"load", (PyCFunction)Cache_load, METH_O,
+     "load($self, path, /)\n--\n\nPut the entries of a snapshot from save() into this cache, coldest "
+     "first. ValueError for a truncated, corrupt, foreign or newer file and OSError when it "
+     "cannot be read, with the cache unchanged."},
+    {"hottest", (PyCFunction)Cache_hottest, METH_O,
+     "hottest($self, n, /)\n--\n\nThe n (key, value) pairs the strategy would evict last, last first."},
+    {"coldest", (PyCFunction)Cache_coldest, METH_O,
+     "coldest($self, n, /)\n--\n\nThe n (key, value) pairs the strategy would evict first, first first."},
+    {"_refresh_run", (PyCFunction)Cache_refresh_run, METH_O, "Run a background reload (macho's thread)."},
     {"_snapshot", (PyCFunction)(void (*)(void))Cache_snapshot, METH_FASTCALL,
      "_snapshot(what, limit=0): live keys (0), (key, value) pairs (1) or (key, value, "
      "ttl_remaining) triples (2), a peek that counts nothing."},
@@ -1310,6 +1785,16 @@ static struct PyModuleDef macho_module = {
 
 PyMODINIT_FUNC PyInit__macho(void) {
   if (PyType_Ready(&CacheType) < 0 || PyType_Ready(&MemoType) < 0) return NULL;
+  PyObject *pk = PyImport_ImportModule("pickle");
+  if (!pk) return NULL;
+  pickle_dumps = PyObject_GetAttrString(pk, "dumps");
+  pickle_loads = PyObject_GetAttrString(pk, "loads");
+  Py_DECREF(pk);
+  if (!pickle_dumps || !pickle_loads) return NULL;
+  for (int r = 0; r < MACHO_REMOVAL_REASONS; r++) {
+    reason_str[r] = PyUnicode_InternFromString(removal_reason[r]);
+    if (!reason_str[r]) return NULL;
+  }
   PyObject *m = PyModule_Create(&macho_module);
   if (!m) return NULL;
   ClosedError = PyErr_NewExceptionWithDoc(
