@@ -379,17 +379,18 @@ static void an_entry_larger_than_a_shard_budget_is_too_big(void **state) {
   (void)state;
   macho_config cfg;
   macho_config_init(&cfg);
-  cfg.capacity_bytes = 20;
-  cfg.shards = 2; /* 10 bytes each */
+  /* 64 bytes a shard: MACHO_ENTRY_OVERHEAD + a 16-byte arena block. */
+  cfg.capacity_bytes = 2 * (MACHO_ENTRY_OVERHEAD + 16);
+  cfg.shards = 2;
   macho_cache *c = NULL;
   assert_int_equal(macho_open(&cfg, &c), MACHO_OK);
-  assert_int_equal(macho_put(c, "k", 1, "123456789", 9), MACHO_OK); /* exactly 10 */
+  assert_int_equal(macho_put(c, "k", 1, "123456789", 9), MACHO_OK); /* exactly 64 */
   macho_counters before = test_counters(c);
-  assert_int_equal(macho_put(c, "k", 1, "1234567890", 10), MACHO_ETOOBIG);
-  assert_int_equal(macho_put_ttl(c, "kk", 2, "123456789", 9, 5), MACHO_ETOOBIG);
+  assert_int_equal(macho_put(c, "k", 1, "12345678901234567", 17), MACHO_ETOOBIG); /* 24-byte block */
+  assert_int_equal(macho_put_ttl(c, "kkkkkkkkk", 9, "123456789", 9, 5), MACHO_ETOOBIG); /* two blocks */
   macho_counters after = test_counters(c);
   assert_memory_equal(&before, &after, sizeof before);
-  char buf[16];
+  char buf[32];
   size_t n;
   assert_int_equal(macho_get(c, "k", 1, buf, sizeof buf, &n), MACHO_OK);
   assert_int_equal(n, 9); /* the old value stays */
