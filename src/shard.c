@@ -556,10 +556,9 @@ static int settle_policy(macho__shard *sh) {
   macho_cache *c = sh->cache;
   uint32_t capacity = sh->capacity;
   if (sh->pol_capacity == capacity || sh->len > capacity) return MACHO_OK;
-  if (sh->pol->resize) {
-    int rc = sh->pol->resize(sh->pol_state, sh, capacity);
-    if (rc != MACHO_OK) return rc;
-  } else if (sh->pol->state_size) {
+  int hook = sh->pol->resize ? sh->pol->resize(sh->pol_state, sh, capacity) : MACHO_ENOTSUP;
+  if (hook != MACHO_OK && hook != MACHO_ENOTSUP) return hook;
+  if (hook == MACHO_ENOTSUP && sh->pol->state_size) {
     /* A fresh state for the new capacity; the entries go in coldest first,
      * in the order the old state would have evicted them. */
     uint32_t n = sh->len;

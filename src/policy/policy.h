@@ -75,11 +75,11 @@ struct macho__policy_ops {
                uint32_t new_nslots);
   size_t (*memory)(const void *st); /* bytes allocated (optional) */
   /* ---- optional hooks for inspection and resizing (NULL = not offered) ---- */
-  /* The shard's entry capacity changed (macho_resize; the shard may hold
-   * more entries than the new capacity until it has evicted down). Without
-   * this hook a policy with state is rebuilt: a fresh init for the new
-   * capacity and every entry inserted again in the order victim() hands
-   * them out (coldest first). */
+  /* The shard's entry capacity changed (macho_resize; the shard holds no
+   * more entries than the new capacity when it is called). Without this
+   * hook, or when it returns MACHO_ENOTSUP, a policy with state is rebuilt:
+   * a fresh init for the new capacity and every entry inserted again in
+   * the order victim() hands them out (coldest first). */
   int (*resize)(void *st, macho__shard *sh, uint32_t capacity);
   /* Up to max slots in eviction order without changing anything: from the
    * next victim on (hottest = false) or from the last one back (true),

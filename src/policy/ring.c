@@ -37,6 +37,20 @@ int macho__ring_resize(macho__ring *r, macho__shard *sh, uint32_t cap) {
   return MACHO_OK;
 }
 
+int macho__ring_refit(macho__ring *r, macho__shard *sh, uint32_t entries) {
+  uint32_t cap = cap_for(entries);
+  if (cap < r->head - r->tail) cap = (uint32_t)(r->head - r->tail);
+  macho__ring n = *r;
+  n.cap = cap;
+  n.width = width_for(entries);
+  n.el = macho__malloc(&sh->cache->alloc, bytes_of(cap, n.width));
+  if (!n.el) return MACHO_ENOMEM;
+  for (uint64_t c = r->tail; c < r->head; c++) macho__ring_set(&n, c, macho__ring_get(r, c));
+  macho__ring_free(r, sh);
+  *r = n;
+  return MACHO_OK;
+}
+
 void macho__ring_free(macho__ring *r, macho__shard *sh) {
   macho__free(&sh->cache->alloc, r->el, bytes_of(r->cap, r->width));
   r->el = NULL;

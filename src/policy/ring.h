@@ -48,6 +48,10 @@ int macho__ring_init(macho__ring *r, macho__shard *sh, uint32_t entries, uint32_
 int macho__ring_init_cap(macho__ring *r, macho__shard *sh, uint32_t cap, uint32_t entries);
 /* A new array of `cap` (>= the span in use) under the same counters. */
 int macho__ring_resize(macho__ring *r, macho__shard *sh, uint32_t cap);
+/* The array and element width macho__ring_init gives `entries` (a new shard
+ * capacity, macho_resize), under the same counters; the span in use must
+ * fit. ENOMEM changes nothing. */
+int macho__ring_refit(macho__ring *r, macho__shard *sh, uint32_t entries);
 void macho__ring_free(macho__ring *r, macho__shard *sh);
 /* Bytes the ring's array holds (its policy's memory hook). */
 static inline size_t macho__ring_bytes(const macho__ring *r) { return r->el ? (size_t)r->cap * r->width + 1u : 0; }

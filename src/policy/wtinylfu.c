@@ -398,8 +398,9 @@ static uint32_t wtlfu_hint(void *st, macho__shard *sh, uint32_t id) {
  * changes (counters of one width cannot be spread over another). */
 static int wtlfu_resize(void *st, macho__shard *sh, uint32_t capacity) {
   wtlfu_state *s = st;
+  uint64_t want = capacity <= 65536u ? 2ull * capacity : capacity / 2ull; /* as init */
   uint32_t words = 8;
-  while (words < 2ull * capacity && words < (1u << 30)) words <<= 1;
+  while (words < want && words < (1u << 30)) words <<= 1;
   if (words != s->sk.mask + 1) {
     uint64_t *t = macho__calloc(&sh->cache->alloc, words, sizeof(uint64_t));
     if (!t) return MACHO_ENOMEM;
