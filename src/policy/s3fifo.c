@@ -177,6 +177,40 @@ static void ghost_add(ghost *g, uint64_t hash) {
   g->len++;
 }
 
+static size_t ghost_cap_for(uint32_t capacity) {
+  size_t cap = (size_t)(capacity * 0.90);
+  return cap > GHOST_MAX ? GHOST_MAX : cap;
+}
+
+/* An empty ghost for a shard of `capacity` entries; ENOMEM leaves *g empty
+ * (no memory held). */
+static int ghost_alloc(ghost *g, macho__shard *sh, uint32_t capacity) {
+  memset(g, 0, sizeof *g);
+  g->cap = (uint32_t)ghost_cap_for(capacity);
+  if (!g->cap) return MACHO_OK;
+  /* 90% load over buckets of 8 with two choices and a cuckoo step. Small
+   * ghosts get room to spare (a handful of buckets fills unevenly). */
+  double load = g->cap <= 4096 ? 0.5 : 0.9;
+  g->nb = (uint32_t)((g->cap / load + GHOST_WAYS - 1) / GHOST_WAYS);
+  if (g->nb < 4) g->nb = 4;
+  g->window = 8192; /* numbers a removal skipped must not push the oldest out */
+  while (g->window < 4u * g->cap) g->window *= 2;
+  g->e = macho__calloc(&sh->cache->alloc, 1, ghost_table_bytes(g));
+  g->bits = macho__calloc(&sh->cache->alloc, 1, ghost_bits_bytes(g));
+  if (g->e && g->bits) return MACHO_OK;
+  if (g->e) macho__free(&sh->cache->alloc, g->e, ghost_table_bytes(g));
+  if (g->bits) macho__free(&sh->cache->alloc, g->bits, ghost_bits_bytes(g));
+  memset(g, 0, sizeof *g);
+  return MACHO_ENOMEM;
+}
+
+static void ghost_free(ghost *g, macho__shard *sh) {
+  if (g->e) macho__free(&sh->cache->alloc, g->e, ghost_table_bytes(g));
+  if (g->bits) macho__free(&sh->cache->alloc, g->bits, ghost_bits_bytes(g));
+  g->e = NULL;
+  g->bits = NULL;
+}
+
 /* ---- queues: rings that grow and shrink -------------------------------------------- */
 typedef struct fq {
   macho__ring r;
@@ -261,28 +295,11 @@ static int s3fifo_init(void *st, macho__shard *sh, uint32_t capacity, uint32_t n
   (void)nslots;
   if (macho__ring_init_cap(&s->small.r, sh, MIN_RING, capacity) != MACHO_OK) return MACHO_ENOMEM;
   if (macho__ring_init_cap(&s->main.r, sh, MIN_RING, capacity) != MACHO_OK) goto fail_small;
-  ghost *g = &s->g;
-  g->cap = (uint32_t)(capacity * 0.90);
-  if (g->cap > GHOST_MAX) g->cap = GHOST_MAX;
-  if (g->cap) {
-    /* 90% load over buckets of 8 with two choices and a cuckoo step. Small
-     * ghosts get room to spare (a handful of buckets fills unevenly). */
-    double load = g->cap <= 4096 ? 0.5 : 0.9;
-    g->nb = (uint32_t)((g->cap / load + GHOST_WAYS - 1) / GHOST_WAYS);
-    if (g->nb < 4) g->nb = 4;
-    g->window = 8192; /* numbers a removal skipped must not push the oldest out */
-    while (g->window < 4u * g->cap) g->window *= 2;
-    g->e = macho__calloc(&sh->cache->alloc, 1, ghost_table_bytes(g));
-    g->bits = macho__calloc(&sh->cache->alloc, 1, ghost_bits_bytes(g));
-    if (!g->e || !g->bits) goto fail_ghost;
+  if (ghost_alloc(&s->g, sh, capacity) != MACHO_OK) {
+    macho__ring_free(&s->main.r, sh);
+    goto fail_small;
   }
   return MACHO_OK;
-fail_ghost:
-  if (g->e) macho__free(&sh->cache->alloc, g->e, ghost_table_bytes(g));
-  if (g->bits) macho__free(&sh->cache->alloc, g->bits, ghost_bits_bytes(g));
-  g->e = NULL;
-  g->bits = NULL;
-  macho__ring_free(&s->main.r, sh);
 fail_small:
   macho__ring_free(&s->small.r, sh);
   return MACHO_ENOMEM;
@@ -292,10 +309,7 @@ static void s3fifo_destroy(void *st, macho__shard *sh) {
   s3fifo_state *s = st;
   macho__ring_free(&s->small.r, sh);
   macho__ring_free(&s->main.r, sh);
-  if (s->g.e) macho__free(&sh->cache->alloc, s->g.e, ghost_table_bytes(&s->g));
-  if (s->g.bits) macho__free(&sh->cache->alloc, s->g.bits, ghost_bits_bytes(&s->g));
-  s->g.e = NULL;
-  s->g.bits = NULL;
+  ghost_free(&s->g, sh);
 }
 
 static void s3fifo_insert(void *st, macho__shard *sh, uint32_t id, uint64_t hash) {
@@ -404,16 +418,55 @@ static size_t s3fifo_memory(const void *st) {
          (s->g.e ? ghost_table_bytes(&s->g) + ghost_bits_bytes(&s->g) : 0);
 }
 
-/* Approximately the eviction order with no hit to come: the small queue
- * from its tail (most of it leaves from there), then the main queue from
- * its tail. */
+/* The eviction order with no hit to come, approximately (exactly when no
+ * entry of S is promoted nor any of M recycled in between). While M is within
+ * its share, victim() drains S from its tail: entries hit fewer than twice
+ * leave, the others move to M's head with a count of 0; then M's CLOCK
+ * evicts its count-0 entries in a first lap, the promoted ones after them
+ * and the ones at count c in lap c + 1 (each lap takes one off). So:
+ * S with count 0..1, M with 0, S with 2..3, M with 1, 2, 3, each run in
+ * queue order (tail first); with M over its share, M's count-0 run comes
+ * first. The hottest are that backwards. Resuming after a slot: its queue
+ * and count say which run it is in, its position where. */
+typedef struct run {
+  uint32_t queue, lo, hi; /* the entries of that queue with lo <= count <= hi */
+} run;
+
 static uint32_t s3fifo_order(void *st, macho__shard *sh, bool hottest, uint32_t after, uint32_t *out,
                              uint32_t max) {
   s3fifo_state *s = st;
-  if (after != MACHO__NIL && !macho__pol_live(sh, after)) return 0;
-  const macho__dlist *lists[2] = {&s->small, &s->main};
-  uint32_t in = after == MACHO__NIL ? 0 : queue_of(sh, after) == Q_SMALL ? 0 : 1;
-  return macho__lists_order(s->lk, lists, 2, hottest, in, after, out, max);
+  run runs[6] = {{Q_SMALL, 0, 1}, {Q_MAIN, 0, 0}, {Q_SMALL, 2, 3}, {Q_MAIN, 1, 1}, {Q_MAIN, 2, 2}, {Q_MAIN, 3, 3}};
+  if (s->main.len > s->main_cap) {
+    runs[0] = (run){Q_MAIN, 0, 0};
+    runs[1] = (run){Q_SMALL, 0, 1};
+  }
+  int first = hottest ? 5 : 0;
+  uint64_t c = 0;
+  bool resume = after != MACHO__NIL;
+  if (resume) {
+    if (!macho__pol_live(sh, after)) return 0;
+    uint32_t qa = queue_of(sh, after), ca = count_of(sh, after);
+    for (first = 0; first < 6 && !(runs[first].queue == qa && runs[first].lo <= ca && ca <= runs[first].hi);)
+      first++;
+    uint64_t at = where(q_of(s, qa), after, pos_of(sh, after));
+    c = hottest ? at : at + 1; /* the next position in the walk's direction */
+  }
+  uint32_t k = 0;
+  for (int ri = first; ri >= 0 && ri <= 5 && k < max; ri += hottest ? -1 : 1) {
+    const run *x = &runs[ri];
+    const macho__ring *r = &q_of(s, x->queue)->r;
+    uint64_t p = resume ? c : hottest ? r->head : r->tail;
+    resume = false;
+    while (k < max && (hottest ? p > r->tail : p < r->head)) {
+      uint32_t e = macho__ring_get(r, hottest ? p - 1 : p);
+      if (e != MACHO__RING_HOLE) {
+        uint32_t n = count_of(sh, e);
+        if (x->lo <= n && n <= x->hi) out[k++] = e;
+      }
+      p = hottest ? p - 1 : p + 1;
+    }
+  }
+  return k;
 }
 
 static uint32_t s3fifo_hint(void *st, macho__shard *sh, uint32_t id) {
@@ -421,34 +474,31 @@ static uint32_t s3fifo_hint(void *st, macho__shard *sh, uint32_t id) {
   return count_of(sh, id);
 }
 
-/* A new capacity: the queues' shares follow it, and the ghost is rebuilt at
- * its new size keeping its newest hashes (oldest forgotten first, as it
- * forgets them anyway). */
+/* A new capacity: the queues' shares follow it (their rings grow and shrink
+ * by themselves). The ghost remembers 90% of the capacity: one that should
+ * shrink by at most half keeps its table and forgets its oldest down to the
+ * new size; otherwise it is replaced by an empty one of the new size (its
+ * fingerprints cannot be moved to a table of another size), so a cache
+ * shrunk a lot gives that memory back and one grown a lot learns a ghost of
+ * the new size, starting over. Rings whose element width the new capacity
+ * changes (past 15 million entries a shard) are rebuilt whole
+ * (MACHO_ENOTSUP: the shard re-inserts every entry in eviction order).
+ * ENOMEM (a new ghost) changes nothing. */
 static int s3fifo_resize(void *st, macho__shard *sh, uint32_t capacity) {
   s3fifo_state *s = st;
-  ghost ng;
-  memset(&ng, 0, sizeof ng);
-  ng.cap = (uint32_t)(capacity * 0.90);
-  if (ng.cap) {
-    size_t slots = ghost_table_slots(ng.cap);
-    ng.mask = (uint32_t)(slots - 1);
-    ng.nodes = macho__malloc(&sh->cache->alloc, (size_t)ng.cap * sizeof(ghost_node));
-    ng.table = macho__malloc(&sh->cache->alloc, slots * sizeof(ghost_slot));
-    if (!ng.nodes || !ng.table) {
-      macho__free(&sh->cache->alloc, ng.nodes, (size_t)ng.cap * sizeof(ghost_node));
-      macho__free(&sh->cache->alloc, ng.table, slots * sizeof(ghost_slot));
-      return MACHO_ENOMEM;
-    }
-    ghost_reset(&ng);
-    /* From the oldest: the newest stay when the new ghost is smaller. */
-    for (uint32_t n = s->g.tail; n != MACHO__NIL; n = s->g.nodes[n].prev) ghost_add(&ng, s->g.nodes[n].hash);
-  }
+  if ((capacity < 15000000u) != (s->small.r.width == 3)) return MACHO_ENOTSUP;
   ghost *g = &s->g;
-  if (g->cap) {
-    macho__free(&sh->cache->alloc, g->nodes, (size_t)g->cap * sizeof(ghost_node));
-    macho__free(&sh->cache->alloc, g->table, ((size_t)g->mask + 1) * sizeof(ghost_slot));
+  size_t want = ghost_cap_for(capacity);
+  if (want <= g->cap && want >= g->cap / 2 && want) {
+    g->cap = (uint32_t)want;
+    while (g->len > g->cap) forget_oldest(g);
+  } else if (want != g->cap) {
+    ghost ng;
+    if (ghost_alloc(&ng, sh, capacity) != MACHO_OK) return MACHO_ENOMEM;
+    ghost_free(g, sh);
+    *g = ng;
+    s->ghost_hit = false;
   }
-  s->g = ng;
   s->small_cap = (uint32_t)(capacity * 0.10);
   if (s->small_cap == 0) s->small_cap = 1;
   s->main_cap = capacity > s->small_cap ? capacity - s->small_cap : 0;
