@@ -316,6 +316,11 @@ typedef struct ordered {
 } ordered;
 
 static int list_order(macho_cache *c, macho__shard *sh, bool hottest, uint32_t n, ordered *o) {
+  /* No more room than the shard's entries (n may be "all", SIZE_MAX): what
+   * order() lists below is bounded by n, whatever came in meanwhile. */
+  macho__lock(sh);
+  if (n > sh->len) n = sh->len ? sh->len : 1;
+  macho__unlock(sh);
   uint32_t *slots = macho__malloc(&c->alloc, (size_t)n * sizeof(uint32_t));
   if (!slots) return MACHO_ENOMEM;
   macho__lock(sh);
