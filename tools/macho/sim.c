@@ -11,7 +11,11 @@
  * as in libCacheSim: on a miss the object is admitted unless it is larger
  * than the whole cache, and entries are evicted until it fits; a hit does
  * not change an entry's size. (An object smaller than 8 bytes weighs 8: the
- * key itself is the 8-byte id.)
+ * key itself is the 8-byte id.) That cache is in object mode with a weigher:
+ * a bytes-mode budget also charges macho's own per-entry overhead and the
+ * arena's size classes (MACHO_ENTRY_OVERHEAD), which libCacheSim does not,
+ * while an object's charge is MACHO_ENTRY_OVERHEAD + its weight, exactly
+ * (see scale below).
  *
  * The trace is streamed once for all caches together: requests are read in
  * batches and each batch is fed to every cache, so memory is the sum of the
@@ -20,7 +24,7 @@
  * cache only ever sees the requests in trace order, so the results are those
  * of one thread, bit for bit. A pre-pass over the trace is made only when
  * needed: sizes given as a percentage need the distinct-key count (or the
- * working set in bytes) first, byte budgets need the largest object, and
+ * working set in bytes) first, byte budgets need the sizes (their gcd), and
  * Belady needs every request's next use, which only the oracleGeneral format
  * carries. The pre-pass holds a key -> last index map (about 26-52 bytes per
  * distinct key) and, for Belady, one uint32 per request. A trace that can be
@@ -360,6 +364,9 @@ typedef struct prepass {
   uint64_t requests, distinct, wss_bytes, bytes_requested, max_size;
   /* bytes mode: weights are max(size, 8); g = their gcd, min_weight the least */
   uint64_t gcd, min_weight;
+  /* A value no key of the trace has: key ^ key_xor is never 0, so it can be
+   * an object-mode key (a pointer, which may not be NULL). */
+  uint64_t key_xor;
   uint32_t *next; /* next-use index per request (NEXT_NONE = never), or NULL */
   size_t next_cap;
 } prepass;
@@ -431,6 +438,7 @@ static int run_prepass(input *in, bool want_next, prepass *pp, progress *pg) {
     goto out;
   }
   pp->distinct = last.len;
+  for (pp->key_xor = 0x9e3779b97f4a7c15ull; trace_map_find(&last, pp->key_xor);) pp->key_xor++;
   rc = end_pass(in);
   goto out;
 nomem:
@@ -460,24 +468,26 @@ static uint64_t frozen_clock(void *ctx) {
   return 0;
 }
 
-/* Byte budgets without the bytes: every weight w (an object's size, at least
- * 8, the key) is a multiple of g, the gcd of all weights in the trace, so
- * the cache can hold each object as m*w/g bytes and the budget C as
- * floor(m*C/g): for sums of multiples of g, "used + w <= C" holds exactly
- * when "m*(used + w)/g <= floor(m*C/g)" does (the left side is a whole
- * number), so every admission and eviction is the one of the unscaled cache.
- * m = ceil(8g/min weight) keeps every scaled entry at least 8 bytes (its
- * key). Block traces (sizes in 512-byte sectors, g = 512) need 64x less
- * memory than their byte budget; with g = 1 nothing is scaled. */
+/* Byte budgets: every weight w (an object's size, at least 8, the key) is a
+ * multiple of g, the gcd of all weights in the trace, so the cache can
+ * charge each object m*w/g and have the budget C as floor(m*C/g): for sums
+ * of multiples of g, "used + w <= C" holds exactly when "m*(used + w)/g <=
+ * floor(m*C/g)" does (the left side is a whole number), so every admission
+ * and eviction is the one of the unscaled cache. An object is charged
+ * MACHO_ENTRY_OVERHEAD + its weigher's answer, so the weigher answers
+ * m*w/g - MACHO_ENTRY_OVERHEAD, and m = ceil(MACHO_ENTRY_OVERHEAD*g / min
+ * weight) keeps that from going below 0. The weight travels as the value
+ * (a pointer-sized number: no bytes are stored). */
 typedef struct scale {
   uint64_t m, g;
+  uint64_t key_xor; /* prepass.key_xor */
 } scale;
 
 static scale scale_of(const prepass *pp) {
-  scale sc = {1, 1};
+  scale sc = {1, 1, pp->key_xor};
   if (pp->gcd && pp->min_weight) {
     sc.g = pp->gcd;
-    sc.m = (8 * sc.g + pp->min_weight - 1) / pp->min_weight;
+    sc.m = (MACHO_ENTRY_OVERHEAD * sc.g + pp->min_weight - 1) / pp->min_weight;
     if (sc.m < 1) sc.m = 1;
   }
   return sc;
@@ -488,6 +498,31 @@ static inline uint64_t scaled_weight(scale sc, uint32_t size) {
   uint64_t w = size > 8 ? size : 8;
   return w / sc.g * sc.m;
 }
+
+/* Object-mode callbacks of the byte-budget caches: keys are the trace's ids
+ * (xor key_xor, never 0), compared and hashed as numbers (the cache mixes
+ * the hash); values are scaled weights (>= MACHO_ENTRY_OVERHEAD, never 0);
+ * nothing is owned, so retain and release have nothing to do. */
+static int id_hash(void *ctx, const void *key, uint64_t *out) {
+  (void)ctx;
+  *out = (uint64_t)(uintptr_t)key;
+  return 0;
+}
+static int id_equal(void *ctx, const void *a, const void *b) {
+  (void)ctx;
+  return a == b;
+}
+static void id_keep(void *ctx, void *obj) {
+  (void)ctx;
+  (void)obj;
+}
+static int weight_of(void *ctx, const void *key, const void *value, uint64_t *out) {
+  (void)ctx;
+  (void)key;
+  *out = (uint64_t)(uintptr_t)value - MACHO_ENTRY_OVERHEAD;
+  return 0;
+}
+static const macho_object_ops id_ops = {id_hash, id_equal, id_keep, id_keep, NULL};
 
 static int open_sim(sim *s, const sim_opts *o, const prepass *pp) {
   if (s->is_belady) return belady_open(&s->opt, s->size) == 0 ? MACHO_OK : MACHO_ENOMEM;
@@ -504,9 +539,12 @@ static int open_sim(sim *s, const sim_opts *o, const prepass *pp) {
     scale sc = scale_of(pp);
     uint64_t budget = (uint64_t)((unsigned __int128)s->size * sc.m / sc.g);
     if (budget < 1) budget = 1; /* holds nothing, as a budget below every object */
-    uint64_t entries = budget / 8 < pp->distinct ? budget / 8 : pp->distinct;
+    uint64_t most = budget / MACHO_ENTRY_OVERHEAD;
+    uint64_t entries = most < pp->distinct ? most : pp->distinct;
     cfg.capacity_entries = entries ? entries : 1;
     cfg.capacity_bytes = budget;
+    cfg.object_ops = &id_ops;
+    cfg.weigh = weight_of;
   } else {
     cfg.capacity_entries = s->size;
   }
@@ -515,8 +553,8 @@ static int open_sim(sim *s, const sim_opts *o, const prepass *pp) {
   return macho_open(&cfg, &s->cache);
 }
 
-/* What a worker needs besides the batch: a buffer for gets and the bytes
- * of the values it puts (zeros; in bytes mode as long as the largest one). */
+/* What a worker needs besides the batch: a buffer for gets and the byte
+ * of the values it puts (entries mode). */
 typedef struct scratch {
   char *get_buf;
   size_t get_cap;
@@ -525,23 +563,30 @@ typedef struct scratch {
 } scratch;
 
 /* Cache-aside through the real cache: get, and put on a miss. In bytes mode
- * an entry weighs its object's size (8-byte key + size-8 value bytes); an
+ * (an object-mode cache, see scale) an entry weighs its object's size; an
  * object larger than the budget is not admitted (MACHO_ETOOBIG), as in
  * libCacheSim. */
 static void run_cache(sim *s, const trace_req *r, size_t n, bool bytes, const scratch *sc) {
   uint64_t hits = 0, missed = 0;
   for (size_t i = 0; i < n; i++) {
-    size_t vlen;
-    int rc = macho_get(s->cache, &r[i].key, sizeof r[i].key, sc->get_buf, sc->get_cap, &vlen);
+    int rc;
+    void *key = (void *)(uintptr_t)(r[i].key ^ sc->sc.key_xor), *got;
+    if (bytes) {
+      rc = macho_obj_get(s->cache, key, &got);
+    } else {
+      size_t vlen;
+      rc = macho_get(s->cache, &r[i].key, sizeof r[i].key, sc->get_buf, sc->get_cap, &vlen);
+    }
     if (rc == MACHO_OK) {
       hits++;
       continue;
     }
     missed += r[i].size;
-    if (rc == MACHO_ENOTFOUND) {
-      size_t put = bytes ? scaled_weight(sc->sc, r[i].size) - 8 : 1;
-      rc = macho_put(s->cache, &r[i].key, sizeof r[i].key, sc->value, put);
-      if (rc == MACHO_ETOOBIG && bytes) rc = MACHO_OK;
+    if (rc == MACHO_ENOTFOUND && bytes) {
+      rc = macho_obj_put(s->cache, key, (void *)(uintptr_t)scaled_weight(sc->sc, r[i].size));
+      if (rc == MACHO_ETOOBIG) rc = MACHO_OK;
+    } else if (rc == MACHO_ENOTFOUND) {
+      rc = macho_put(s->cache, &r[i].key, sizeof r[i].key, sc->value, 1);
     }
     if (rc != MACHO_OK) {
       s->error = rc;
@@ -660,7 +705,7 @@ static int main_pass(const sim_opts *o, input *in, sim *sims, int nsims, const p
   bool count = !pp->requests; /* no pre-pass: count distinct keys here */
   trace_req *bufs[2] = {malloc(BATCH * sizeof(trace_req)), malloc(BATCH * sizeof(trace_req))};
   scale scl = scale_of(pp);
-  size_t get_cap = o->bytes ? scaled_weight(scl, (uint32_t)pp->max_size) : 8;
+  size_t get_cap = 8;
   char *value = calloc(get_cap, 1);
   if (!bufs[0] || !bufs[1] || !value || (count && trace_map_init(&seen, 1 << 16) < 0)) {
     rc = oom("main pass");
