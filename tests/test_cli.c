@@ -842,7 +842,10 @@ static void bash_completion_completes_commands_options_and_values(void **state) 
   assert_string_equal(c, "--policy=\n");
   free(c);
   c = complete("macho help s");
-  assert_string_equal(c, "sim\nstats\n");
+  assert_string_equal(c, "sim\nsnapshot\nstats\n");
+  free(c);
+  c = complete("macho re");
+  assert_string_equal(c, "restore\n");
   free(c);
 }
 
