@@ -69,9 +69,17 @@ static void resizes_under_load_keep_the_limits_and_the_values(void **state) {
   pthread_t w, r;
   assert_int_equal(pthread_create(&w, NULL, writer, &s), 0);
   assert_int_equal(pthread_create(&r, NULL, reader, &s), 0);
+  /* Both threads at work before the first resize: a resize takes tens of
+   * microseconds, so 300 of them can all be over before a new thread has
+   * run at all. */
+  while (atomic_load(&s.gets) < 100 || macho_len(s.c) < 100) sched_yield();
   uint64_t rng = test_seed() + 9;
-  uint64_t over = 0, rounds = test_scale(300, 10), gets_during = 0;
-  for (uint64_t i = 0; i < rounds; i++) {
+  /* At least `rounds` resizes, and more (up to 100 times as many) until the
+   * reader has done 100 gets while resizes ran: progress, not time, decides,
+   * so a reader descheduled for a while on a loaded machine is waited for. */
+  const uint64_t min_rounds = test_scale(300, 10);
+  uint64_t over = 0, rounds = 0, gets_during = 0;
+  for (; rounds < min_rounds || (gets_during < 100 && rounds < 100 * min_rounds); rounds++) {
     uint64_t x = test_rand(&rng);
     size_t cap = 400 + (size_t)(x % 16000);
     size_t bytes = x % 3 == 0 ? (size_t)(SHARDS * (MACHO_ENTRY_OVERHEAD + 24) * (50 + (x >> 20) % 2000)) : 0;
