@@ -11,6 +11,7 @@
 #include "support.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +318,181 @@ static void hottest_and_coldest_follow_the_policy(void **state) {
   macho_close(c);
 }
 
+/* What a policy says it would evict next is what it does evict: coldest(all)
+ * lists every entry once, hottest(all) is the same list backwards, and a
+ * shrink to one entry (victim() after victim(), no hit meanwhile) evicts in
+ * that order -- exactly for the policies whose order is known (LRU, FIFO,
+ * LFU, MFU, SIEVE: its visited bits are part of the state), and mostly for
+ * S3-FIFO and W-TinyLFU, whose victim() also moves entries between queues. */
+#define ORDER_N 600
+typedef struct order_list {
+  uint32_t k[ORDER_N];
+  int n, dup;
+} order_list;
+static int take_order(void *ctx, const macho_entry_view *e) {
+  order_list *o = ctx;
+  uint32_t k;
+  memcpy(&k, e->key, 4);
+  for (int i = 0; i < o->n; i++) o->dup += o->k[i] == k;
+  if (o->n < ORDER_N) o->k[o->n++] = k;
+  return 0;
+}
+static void note_eviction(void *ctx, const void *key, size_t klen, const void *value, size_t vlen,
+                          macho_removal reason) {
+  (void)value;
+  (void)vlen;
+  order_list *o = ctx;
+  /* Nothing but the policy's choices may leave during a shrink (W-TinyLFU's
+   * are "rejected" when its filter turns the window's candidate away). */
+  if ((reason != MACHO_REMOVED_EVICTED && reason != MACHO_REMOVED_REJECTED) || klen != 4) {
+    o->dup++; /* counted as wrong */
+    return;
+  }
+  uint32_t k;
+  memcpy(&k, key, 4);
+  if (o->n < ORDER_N) o->k[o->n++] = k;
+}
+
+static void coldest_is_the_order_a_shrink_evicts_in_for_every_ordered_policy(void **state) {
+  (void)state;
+  for (int p = 0; p < MACHO_POLICY_COUNT; p++) {
+    if (!macho_policy_available((macho_policy)p) || p == MACHO_POLICY_RANDOM) continue;
+    const bool exact = p == MACHO_POLICY_LRU || p == MACHO_POLICY_FIFO || p == MACHO_POLICY_LFU ||
+                       p == MACHO_POLICY_MFU || p == MACHO_POLICY_SIEVE;
+    order_list ev = {{0}, 0, 0};
+    macho_config cfg;
+    macho_config_init(&cfg);
+    cfg.capacity_entries = ORDER_N;
+    cfg.policy = (macho_policy)p;
+    cfg.ttl_seconds = 0;
+    cfg.seed = test_seed();
+    cfg.on_remove = note_eviction;
+    cfg.on_remove_ctx = &ev;
+    macho_cache *c = NULL;
+    assert_int_equal(macho_open(&cfg, &c), MACHO_OK);
+    uint64_t rng = test_seed() + 77 * (uint64_t)p;
+    char buf[8];
+    /* 900 keys through 600 places, with hits on a skewed few: queues,
+     * visited bits and frequencies all get some state. */
+    for (int step = 0; step < 6000; step++) {
+      uint64_t r = test_rand(&rng);
+      uint32_t k = (uint32_t)((r >> 8) % (r % 4 == 0 ? 60 : 900));
+      if (macho_get(c, &k, 4, buf, sizeof buf, NULL) == MACHO_ENOTFOUND)
+        assert_int_equal(macho_put(c, &k, 4, &k, 4), MACHO_OK);
+    }
+    ev.n = ev.dup = 0; /* only the shrink's evictions from here */
+    size_t len = macho_len(c);
+    assert_true(len > 1 && len <= ORDER_N);
+    order_list cold = {{0}, 0, 0}, hot = {{0}, 0, 0};
+    assert_int_equal(macho_coldest(c, SIZE_MAX, take_order, &cold), MACHO_OK);
+    assert_int_equal(macho_hottest(c, SIZE_MAX, take_order, &hot), MACHO_OK);
+    if ((size_t)cold.n != len || (size_t)hot.n != len || cold.dup || hot.dup)
+      fail_msg("%s: coldest lists %d (%d twice), hottest %d (%d twice), of %zu entries",
+               macho_policy_name((macho_policy)p), cold.n, cold.dup, hot.n, hot.dup, len);
+    for (int i = 0; i < cold.n; i++)
+      if (cold.k[i] != hot.k[cold.n - 1 - i])
+        fail_msg("%s: hottest is not coldest backwards at %d", macho_policy_name((macho_policy)p), i);
+    assert_int_equal(macho_resize(c, 1, MACHO_RESIZE_KEEP), MACHO_OK);
+    assert_int_equal(ev.dup, 0);
+    assert_int_equal((size_t)ev.n, len - 1);
+    /* How many of the evicted were among the first half of coldest's list:
+     * exact policies, all of them in that order. */
+    int same = 0, early = 0;
+    for (int i = 0; i < ev.n; i++) same += ev.k[i] == cold.k[i];
+    for (int i = 0; i < ev.n / 2; i++)
+      for (int j = 0; j < cold.n / 2; j++) early += ev.k[i] == cold.k[j];
+    fprintf(stderr, "# %s: %d of %d evicted in coldest's order, %d of the first %d in its first half\n",
+            macho_policy_name((macho_policy)p), same, ev.n, early, ev.n / 2);
+    if (exact && same != ev.n)
+      fail_msg("%s: the shrink evicted %d of %d in coldest's order", macho_policy_name((macho_policy)p), same, ev.n);
+    if (!exact && early < ev.n / 4)
+      fail_msg("%s: only %d of the first %d evicted were in coldest's first half", macho_policy_name((macho_policy)p),
+               early, ev.n / 2);
+    if (exact) assert_int_equal(macho_contains(c, &cold.k[cold.n - 1], 4), MACHO_OK); /* the hottest stays */
+    macho_close(c);
+  }
+}
+
+/* A snapshot ranks entries by the policy's order in steps of 256 (resuming
+ * after the last slot of a step): loaded into an empty cache of the same
+ * size, the order comes back the same where loading can rebuild it (LRU,
+ * FIFO, SIEVE: a load inserts coldest first, and SIEVE's order then is its
+ * insertion order, as it was before with no bits set). */
+static int save_to_mem(void *ctx, const void *data, size_t n) {
+  struct mem {
+    char *p;
+    size_t n, cap;
+  } *m = ctx;
+  if (m->n + n > m->cap) {
+    m->cap = (m->n + n) * 2;
+    m->p = realloc(m->p, m->cap);
+    if (!m->p) return 1;
+  }
+  memcpy(m->p + m->n, data, n);
+  m->n += n;
+  return 0;
+}
+
+static void a_snapshot_keeps_the_order_of_more_entries_than_one_step(void **state) {
+  (void)state;
+  const macho_policy pols[3] = {MACHO_POLICY_LRU, MACHO_POLICY_FIFO, MACHO_POLICY_SIEVE};
+  for (int i = 0; i < 3; i++) {
+    if (!macho_policy_available(pols[i])) continue;
+    macho_cache *a = open_c(pols[i], ORDER_N, 1, 0, NULL);
+    uint64_t rng = test_seed() + 5;
+    for (int step = 0; step < 3000; step++) {
+      uint32_t k = (uint32_t)(test_rand(&rng) % 1000);
+      assert_int_equal(macho_put(a, &k, 4, &k, 4), MACHO_OK);
+    }
+    order_list before = {{0}, 0, 0}, after = {{0}, 0, 0};
+    assert_int_equal(macho_coldest(a, SIZE_MAX, take_order, &before), MACHO_OK);
+    assert_true(before.n > 256);
+    struct mem {
+      char *p;
+      size_t n, cap;
+    } m = {NULL, 0, 0};
+    assert_int_equal(macho_save_to(a, save_to_mem, &m), MACHO_OK);
+    macho_cache *b = open_c(pols[i], ORDER_N, 1, 0, NULL);
+    assert_int_equal(macho_load_from(b, m.p, m.n), MACHO_OK);
+    assert_int_equal(macho_coldest(b, SIZE_MAX, take_order, &after), MACHO_OK);
+    assert_int_equal(after.n, before.n);
+    for (int j = 0; j < before.n; j++)
+      if (before.k[j] != after.k[j])
+        fail_msg("%s: the loaded order differs at %d of %d", macho_policy_name(pols[i]), j, before.n);
+    free(m.p);
+    macho_close(a);
+    macho_close(b);
+  }
+}
+
+/* A shrunk cache gives its memory back, whatever its policy (the policy's
+ * structures follow the capacity: resize hook or rebuild). */
+static void every_policy_gives_memory_back_when_shrunk(void **state) {
+  (void)state;
+  for (int p = 0; p < MACHO_POLICY_COUNT; p++) {
+    if (!macho_policy_available((macho_policy)p)) continue;
+    macho_cache *c = open_c((macho_policy)p, 100000, 1, 0, NULL);
+    for (uint32_t k = 0; k < 100000; k++) assert_int_equal(macho_put(c, &k, 4, "v", 1), MACHO_OK);
+    macho_counters before = test_counters(c);
+    assert_int_equal(macho_resize(c, 1000, MACHO_RESIZE_KEEP), MACHO_OK);
+    macho_counters after = test_counters(c);
+    fprintf(stderr, "# %s: %llu bytes for 100000 entries, %llu after the shrink to 1000\n",
+            macho_policy_name((macho_policy)p), (unsigned long long)before.memory_bytes,
+            (unsigned long long)after.memory_bytes);
+    assert_int_equal(after.entries, 1000);
+    if (after.memory_bytes >= before.memory_bytes / 8)
+      fail_msg("%s: %llu bytes after the shrink, %llu before", macho_policy_name((macho_policy)p),
+               (unsigned long long)after.memory_bytes, (unsigned long long)before.memory_bytes);
+    /* and it still works at the new size and at a bigger one */
+    for (uint32_t k = 0; k < 5000; k++) assert_int_equal(macho_put(c, &k, 4, "w", 1), MACHO_OK);
+    assert_int_equal(macho_len(c), 1000);
+    assert_int_equal(macho_resize(c, 20000, MACHO_RESIZE_KEEP), MACHO_OK);
+    for (uint32_t k = 0; k < 30000; k++) assert_int_equal(macho_put(c, &k, 4, "x", 1), MACHO_OK);
+    assert_int_equal(macho_len(c), 20000);
+    macho_close(c);
+  }
+}
+
 int main(void) {
   test_seed();
   const struct CMUnitTest tests[] = {
@@ -328,6 +504,9 @@ int main(void) {
       cmocka_unit_test(peek_changes_nothing),
       cmocka_unit_test(ttls_can_be_read_and_changed),
       cmocka_unit_test(hottest_and_coldest_follow_the_policy),
+      cmocka_unit_test(coldest_is_the_order_a_shrink_evicts_in_for_every_ordered_policy),
+      cmocka_unit_test(a_snapshot_keeps_the_order_of_more_entries_than_one_step),
+      cmocka_unit_test(every_policy_gives_memory_back_when_shrunk),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
