@@ -322,6 +322,31 @@ static size_t arc_memory(const void *st) {
          ((size_t)s->mask + 1) * sizeof(ghost_slot);
 }
 
+/* Approximately the eviction order with no hit to come: REPLACE takes T1's
+ * LRU while T1 is above its target p and T2's otherwise, so with T1 at or
+ * under its target (the usual state once the workload has repeats) T2 goes
+ * first; each list from its LRU end. Exact while p says "T2" for every
+ * victim; off where p lets T1 go first, which changes as misses move p. */
+static uint32_t arc_order(void *st, macho__shard *sh, bool hottest, uint32_t after, uint32_t *out,
+                          uint32_t max) {
+  arc_state *s = st;
+  if (after != MACHO__NIL && !macho__pol_live(sh, after)) return 0;
+  const bool t1_first = (double)s->t1.len > s->p || s->t2.len == 0;
+  const macho__dlist *lists[2] = {t1_first ? &s->t1 : &s->t2, t1_first ? &s->t2 : &s->t1};
+  uint32_t in = after == MACHO__NIL ? 0 : (list_of(s, sh, after) == lists[0] ? 0 : 1);
+  return macho__lists_order(s->lk, lists, 2, hottest, in, after, out, max);
+}
+
+/* 1 for an entry in T2 (requested at least twice while cached), 0 in T1. */
+static uint32_t arc_hint(void *st, macho__shard *sh, uint32_t id) {
+  (void)st;
+  return macho__pol_bits(sh, id) & IN_T2 ? 1u : 0u;
+}
+
+/* No resize hook: a new capacity rebuilds the state (shard.c's
+ * settle_policy), the entries inserted coldest first into a fresh T1 and
+ * the ghosts empty, as after a restart. */
+
 const macho__policy_ops macho__policy_arc = {
     .name = "arc",
     .state_size = sizeof(arc_state),
@@ -337,4 +362,6 @@ const macho__policy_ops macho__policy_arc = {
     .remap = arc_remap,
     .move = arc_move,
     .memory = arc_memory,
+    .order = arc_order,
+    .hint = arc_hint,
 };

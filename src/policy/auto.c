@@ -666,6 +666,11 @@ int macho_policy_current(macho_cache *c, int shard, macho_policy *policy, uint64
   return MACHO_OK;
 }
 
+/* No order, hint or resize hook: the policy auto follows can change between
+ * two calls, and in mirror mode victims come from the miniatures' verdicts,
+ * so macho_coldest/macho_hottest answer MACHO_ENOTSUP (as for Random), the
+ * entries' frequency is 0, and a new capacity rebuilds the state (shard.c's
+ * settle_policy: a fresh auto, the entries inserted coldest first). */
 const macho__policy_ops macho__policy_auto = {
     .name = "auto",
     .state_size = sizeof(auto_state),
