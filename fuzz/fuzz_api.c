@@ -659,8 +659,8 @@ FZ_NO_COVERAGE static void check_after(run *r) {
     const macho_counters *a = &r->aft[s];
     EXPECT(a->entries <= r->cap[s], "shard %u holds %llu entries, capacity %u", s, (unsigned long long)a->entries, r->cap[s]);
     if (r->budget[s])
-      EXPECT(a->payload_bytes <= r->budget[s], "shard %u holds %llu payload bytes, budget %llu", s,
-             (unsigned long long)a->payload_bytes, (unsigned long long)r->budget[s]);
+      EXPECT(a->charged_bytes <= r->budget[s], "shard %u is charged %llu bytes, budget %llu", s,
+             (unsigned long long)a->charged_bytes, (unsigned long long)r->budget[s]);
     EXPECT(certain[s] <= a->entries && a->entries <= possible[s],
            "shard %u holds %llu entries; the model says at least %llu (certainly live) and at most %llu", s,
            (unsigned long long)a->entries, (unsigned long long)certain[s], (unsigned long long)possible[s]);
@@ -826,7 +826,8 @@ static void do_put(run *r, fz_in *in, int with_ttl) {
   note(r, k, rc, vlen, ttl_ns / MS);
   read_counters(r, r->aft);
 
-  size_t bytes = r->objects ? 0 : key_len(k) + vlen;
+  /* What the budget charges the entry (macho.h: MACHO_ENTRY_OVERHEAD). */
+  size_t bytes = r->objects ? 0 : (size_t)macho_entry_charge(key_len(k), vlen);
   int s = SHARD_MOVED(puts);
   if (rc != MACHO_OK) {
     EXPECT(s < 0, "a failed put counted a put");
@@ -873,40 +874,43 @@ static void do_put(run *r, fz_in *in, int with_ttl) {
     if (ev) EXPECT(inserted && r->bef[s].entries >= r->cap[s], "put evicted from shard %d, which had room (%llu of %u)",
                    s, (unsigned long long)r->bef[s].entries, r->cap[s]);
   } else if (ev) {
-    EXPECT(r->bef[s].entries >= r->cap[s] || r->bef[s].payload_bytes + bytes > r->budget[s],
+    EXPECT(r->bef[s].entries >= r->cap[s] || r->bef[s].charged_bytes + bytes > r->budget[s],
            "put evicted %lld from shard %d which had room for %zu bytes", (long long)ev, s, bytes);
   }
 
   if (r->exact) {
     /* Predict: a present key is replaced (hit), an absent one inserted. */
     r->m_puts++;
-    uint64_t payload = r->bef[s].payload_bytes;
+    uint64_t payload = r->bef[s].charged_bytes; /* what the budget counts */
     int victims[MAXCAP + 1];
     int nvict = 0;
     if (m->state == PRESENT) {
-      ref_hit(&r->r, k);
-      payload = payload - m->vlen + vlen;
+      /* Room first (the budget holds at every instant): the key leaves the
+       * policy while others go and comes back as newly inserted; then the
+       * replace counts as its hit. */
+      payload = payload - macho_entry_charge(key_len(k), m->vlen) + bytes;
       if (r->budget[s] && payload > r->budget[s]) {
         ref_remove(&r->r, k);
         while (payload > r->budget[s]) {
           int x = ref_victim(&r->r);
           victims[nvict++] = x;
-          payload -= key_len(x) + r->k[x].vlen;
+          payload -= macho_entry_charge(key_len(x), r->k[x].vlen);
         }
         ref_insert(&r->r, k);
       }
+      ref_hit(&r->r, k);
     } else {
       uint32_t len = (uint32_t)r->bef[s].entries;
       while (len >= r->cap[s]) {
         int x = ref_victim(&r->r);
         victims[nvict++] = x;
         len--;
-        payload -= r->objects ? 0 : key_len(x) + r->k[x].vlen;
+        payload -= r->objects ? 0 : macho_entry_charge(key_len(x), r->k[x].vlen);
       }
       while (r->budget[s] && payload + bytes > r->budget[s]) {
         int x = ref_victim(&r->r);
         victims[nvict++] = x;
-        payload -= key_len(x) + r->k[x].vlen;
+        payload -= macho_entry_charge(key_len(x), r->k[x].vlen);
       }
       ref_insert(&r->r, k);
     }
@@ -1582,7 +1586,8 @@ static int setup(run *r, fz_in *in) {
   cfg->seed = (uint64_t)b6 << 8 | b7;
   cfg->metrics = metrics;
   cfg->ttl_seconds = ttl_on ? (1 + (b5 >> 3) * 7) / 1000.0 : 0; /* whole ms: 1..218 */
-  cfg->capacity_bytes = budget ? (size_t)r->nshards * (16 + (size_t)fz_u8(in) * 8) : 0;
+  /* From one entry's overhead up: smaller budgets would refuse every put. */
+  cfg->capacity_bytes = budget ? (size_t)r->nshards * (MACHO_ENTRY_OVERHEAD + 16 + (size_t)fz_u8(in) * 8) : 0;
   r->clk = (fz_clock){r->t0, 0, 0};
   cfg->clock = fz_clock_fn;
   cfg->clock_ctx = &r->clk;

@@ -268,8 +268,9 @@ static void exercise(macho_cache *c, const macho_config *cfg, fz_in *in, fobj *o
       else EXPECT_STATUS(rc, "put", MACHO_OK, MACHO_ENOMEM, MACHO_ETOOBIG);
       if (hash_failed) FZ_CHECK(rc == MACHO_ECALLBACK, "obj_put with a failing hash returned %d", rc);
       if (rc == MACHO_ETOOBIG)
-        FZ_CHECK(cfg->capacity_bytes && klen + vlen > cfg->capacity_bytes / nshards,
-                 "ETOOBIG for %zu bytes under a budget of %zu over %u shards", klen + vlen,
+        FZ_CHECK(cfg->capacity_bytes && macho_entry_charge(klen, vlen) > cfg->capacity_bytes / nshards,
+                 "ETOOBIG for an entry charged %zu bytes under a budget of %zu over %u shards",
+                 (size_t)macho_entry_charge(klen, vlen),
                  cfg->capacity_bytes, nshards);
       double eff = ttl == -2 ? cfg->ttl_seconds : ttl;
       if (rc != MACHO_OK || !(frozen || (!cfg->clock && (eff == 0 || eff >= 3600)))) break;

@@ -734,6 +734,8 @@ static int budget_keeping(macho__shard *sh, uint32_t keep, uint64_t co, uint64_t
   return rc;
 }
 
+uint64_t macho_entry_charge(size_t klen, size_t vlen) { return macho__charge(klen, vlen); }
+
 /* What slot s is charged now (lock held). */
 static uint64_t slot_charge(const macho__shard *sh, const macho__table *t, uint32_t s) {
   if (sh->cache->object_mode)

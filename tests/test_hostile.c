@@ -89,7 +89,8 @@ static const macho_object_ops obj_ops = {h_hash, h_equal, h_retain, h_release, N
 
 static struct fixture {
   macho_cache *bytes;   /* 10000 entries, 4 shards, no default TTL */
-  macho_cache *budget;  /* 4 shards, 16 bytes of key + value each */
+  macho_cache *budget;  /* 4 shards, each a budget of exactly one 10-byte key with a 6-byte value
+                           (macho_entry_charge(10, 6)) */
   macho_cache *objects; /* object mode */
   macho_cache *timed;   /* own clock, default TTL 10 s (serial rows only) */
   macho_cache *cap;     /* the capped allocator */
@@ -360,7 +361,7 @@ static int huge_or_skip(void) { return fx.huge ? 0 : 1; }
   X(put_klen_sizemax, "put(klen SIZE_MAX)", MACHO_EINVAL, C, { return macho_put(fx.bytes, "k", SIZE_MAX, "v", 1); }) \
   X(put_vlen_u32p1, "put(vlen UINT32_MAX+1)", MACHO_EINVAL, C, { return macho_put(fx.bytes, "k", 1, "v", U32P1); }) \
   X(put_ttl_klen_u32p1, "put_ttl(klen UINT32_MAX+1)", MACHO_EINVAL, C, { return macho_put_ttl(fx.bytes, "k", U32P1, "v", 1, 1); }) \
-  X(put_klen_u32_budget, "put(klen UINT32_MAX, real 4 GiB key), 16-byte budget", MACHO_ETOOBIG, S, {            \
+  X(put_klen_u32_budget, "put(klen UINT32_MAX, real 4 GiB key), one-entry budget", MACHO_ETOOBIG, S, {         \
     if (huge_or_skip()) return MACHO_ETOOBIG;                                                                   \
     return macho_put(fx.budget, fx.huge, UINT32_MAX, "v", 1);                                                   \
   })                                                                                                            \
@@ -373,8 +374,10 @@ static int huge_or_skip(void) { return fx.huge ? 0 : 1; }
     char v[4];                                                                                                  \
     return macho_get(fx.bytes, fx.huge, UINT32_MAX, v, sizeof v, NULL);                                         \
   })                                                                                                            \
-  X(put_budget_over, "put 17 bytes into a 16-byte shard budget", MACHO_ETOOBIG, C, { return macho_put(fx.budget, "0123456789", 10, "abcdefg", 7); }) \
-  X(put_budget_exact, "put 16 bytes into a 16-byte shard budget", MACHO_OK, C, {                                \
+  X(put_budget_over, "put an entry charged more than its shard's budget", MACHO_ETOOBIG, C, {                    \
+    return macho_put(fx.budget, "0123456789", 10, "abcdefghi", 9);                                              \
+  })                                                                                                            \
+  X(put_budget_exact, "put an entry charged exactly its shard's budget", MACHO_OK, C, {                         \
     int rc = macho_put(fx.budget, "0123456789", 10, "abcdef", 6);                                               \
     return rc ? rc : get_is(fx.budget, "0123456789", "abcdef");                                                 \
   })                                                                                                            \
@@ -623,7 +626,7 @@ static int setup(void **state) {
   cfg.shards = 4;
   cfg.ttl_seconds = 0;
   fx.bytes = open_or_die(&cfg);
-  cfg.capacity_bytes = 64;
+  cfg.capacity_bytes = 4 * macho_entry_charge(10, 6); /* a 9-byte value is charged more (not inline) */
   fx.budget = open_or_die(&cfg);
   cfg = defaults();
   cfg.object_ops = &obj_ops;

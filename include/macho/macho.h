@@ -223,6 +223,11 @@ typedef void (*macho_executor_fn)(void *ctx, macho_refresh *job);
  * (the length rounded up to its size class, at most 25% more), or the
  * length + 8 beyond. Object mode: MACHO_ENTRY_OVERHEAD + config.weigh(key, value). */
 #define MACHO_ENTRY_OVERHEAD 48u
+/* What the byte budget charges a bytes-mode entry with a klen-byte key and
+ * a vlen-byte value (the rule above), to size a budget or to tell whether
+ * an entry fits in one (a put fails with MACHO_ETOOBIG when the charge
+ * exceeds its shard's share of capacity_bytes). */
+MACHO_API uint64_t macho_entry_charge(size_t klen, size_t vlen);
 
 typedef struct macho_config {
   size_t capacity_entries;   /* total entries across shards (default 100); capacity_entries /
@@ -392,7 +397,8 @@ typedef struct macho_entry_view {
   double ttl_remaining; /* seconds until the entry expires (> 0); +INFINITY = never */
   /* The policy's view of the entry, where it has one: LFU/MFU its request
    * count, W-TinyLFU the frequency sketch's estimate, S3-FIFO its 2-bit hit
-   * counter, SIEVE its visited bit; 0 for LRU, FIFO and Random. */
+   * counter, SIEVE its visited bit, ARC 1 in T2 (requested twice); 0 for
+   * LRU, FIFO, Random and auto. */
   uint32_t frequency;
 } macho_entry_view;
 typedef int (*macho_entry_fn)(void *ctx, const macho_entry_view *entry);
@@ -404,15 +410,19 @@ MACHO_API MACHO_NODISCARD int macho_foreach_entry(macho_cache *cache, macho_entr
 
 /* The n entries the policy would evict first (coldest) or last (hottest),
  * in that order, as macho_foreach_entry shows them (Caffeine's
- * policy().eviction().coldest(n) / hottest(n)). Exact for LRU, FIFO, LFU and
- * MFU (MFU evicts the most frequent first: its coldest are its most used);
- * for SIEVE, S3-FIFO and W-TinyLFU the order the policy would evict in if no
- * hit came meanwhile, approximately (their order depends on hits to come).
+ * policy().eviction().coldest(n) / hottest(n)). Exact for LRU, FIFO, LFU,
+ * MFU (MFU evicts the most frequent first: its coldest are its most used)
+ * and SIEVE (the order its hand would evict in if no hit came meanwhile);
+ * for S3-FIFO, W-TinyLFU and ARC that order approximately (their victims
+ * also move entries between queues).
  * With several shards, each shard's order is kept and the shards are taken
  * in turn (round robin). Each shard lists up to n entries under its lock
  * (O(n): meant for small n). A peek: no counters, no recency. fn returns
- * nonzero to stop (that value is returned). MACHO_ENOTSUP for Random (no
- * order), MACHO_EINVAL, MACHO_ENOMEM. */
+ * nonzero to stop (that value is returned). n may exceed the entries
+ * (SIZE_MAX = all). MACHO_ENOTSUP for Random (no order) and auto (the
+ * policy it follows may change between two calls), MACHO_EINVAL,
+ * MACHO_ENOMEM. ARC: T2 (the entries requested twice) first while T1 is
+ * within its target, approximately. */
 MACHO_API MACHO_NODISCARD int macho_coldest(macho_cache *cache, size_t n, macho_entry_fn fn, void *ctx);
 MACHO_API MACHO_NODISCARD int macho_hottest(macho_cache *cache, size_t n, macho_entry_fn fn, void *ctx);
 
