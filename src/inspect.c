@@ -164,10 +164,11 @@ static int take(walker *w, macho__table *t, uint32_t s, uint64_t now) {
   } else {
     /* Offsets for now: the buffer may move as it grows. */
     v->key = (const void *)(uintptr_t)w->buflen;
-    v->klen = macho__slot_key(sh, t, s, w->buf + w->buflen);
+    /* No buffer yet when every key and value so far was empty (no offset on NULL). */
+    v->klen = macho__slot_key(sh, t, s, w->buf ? w->buf + w->buflen : NULL);
     w->buflen += v->klen;
     v->value = (const void *)(uintptr_t)w->buflen;
-    v->vlen = w->values ? macho__slot_value(sh, t, s, w->buf + w->buflen) : 0;
+    v->vlen = w->values ? macho__slot_value(sh, t, s, w->buf ? w->buf + w->buflen : NULL) : 0;
     w->buflen += v->vlen;
   }
   return w->nitems < WALK_SLICE ? TAKE_MORE : TAKE_FULL;
@@ -180,8 +181,10 @@ static int hand_out(walker *w) {
   for (uint32_t i = 0; i < w->nitems; i++) {
     macho_entry_view *v = &w->items[i].view;
     if (!c->object_mode) {
-      v->key = w->buf + (uintptr_t)v->key;
-      v->value = w->buf + (uintptr_t)v->value;
+      static const unsigned char none[1]; /* a slice of empty keys and values has no buffer */
+      const unsigned char *base = w->buf ? w->buf : none;
+      v->key = base + (uintptr_t)v->key;
+      v->value = base + (uintptr_t)v->value;
     }
     if (!stop) stop = w->fn(w->ctx, v, w->items[i].rank);
     if (c->object_mode) {

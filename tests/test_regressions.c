@@ -186,6 +186,37 @@ static void foreach_key_walks_caches_with_empty_shards(void **state) {
   }
 }
 
+static int count_empty(void *ctx, const macho_entry_view *v) {
+  int *n = ctx;
+  if (v->klen == 0 && v->vlen == 0 && v->key && v->value) ++*n;
+  return 0;
+}
+
+static int count_empty_key(void *ctx, const void *key, size_t klen) {
+  int *n = ctx;
+  if (klen == 0 && key) ++*n;
+  return 0;
+}
+
+/* The same after issue 12's sliced walk: a slice of nothing but an empty key
+ * with an empty value has no buffer, and its views were offsets from NULL
+ * (UBSan, found by fuzz_api). Views of empty keys point at something. */
+static void foreach_walks_a_cache_whose_only_key_is_empty(void **state) {
+  (void)state;
+  macho_config cfg;
+  macho_config_init(&cfg);
+  macho_cache *c = NULL;
+  assert_int_equal(macho_open(&cfg, &c), MACHO_OK);
+  assert_int_equal(macho_put(c, "", 0, "", 0), MACHO_OK);
+  int n = 0;
+  assert_int_equal(macho_foreach_key(c, count_empty_key, &n), MACHO_OK);
+  assert_int_equal(n, 1);
+  n = 0;
+  assert_int_equal(macho_foreach_entry(c, count_empty, &n), MACHO_OK);
+  assert_int_equal(n, 1);
+  macho_close(c);
+}
+
 /* Defect 12a: the lifespan histogram's running sum of nanoseconds was 64
  * bits; a shard at the default 600 s TTL wrapped it after ~3e7 removals and
  * the mean became garbage. A total of the same order (5.2e19 ns, as 8.6e7
@@ -387,6 +418,7 @@ int main(void) {
       cmocka_unit_test(every_accepted_rate_near_one_keeps_every_stored_key_findable),
       cmocka_unit_test(rates_below_the_documented_floor_are_refused_and_the_floor_is_affordable),
       cmocka_unit_test(foreach_key_walks_caches_with_empty_shards),
+      cmocka_unit_test(foreach_walks_a_cache_whose_only_key_is_empty),
       cmocka_unit_test(the_mean_lifespan_survives_a_sum_beyond_64_bits),
       cmocka_unit_test(foreach_key_never_lists_an_expired_key),
       cmocka_unit_test(clear_in_object_mode_completes_when_every_allocation_fails),
