@@ -772,19 +772,22 @@ int macho__shard_put(macho__shard *sh, const void *key, size_t klen, const void 
   if (s != MACHO__NIL) { /* replace the value, keep the key */
     macho__slot *sl = &t->slots[s];
     if (!macho__dead_room(dead)) return MACHO__AGAIN;
-    /* Room first: the budget holds before, during and after the write. */
+    /* The new value's block first (ENOMEM changes nothing), then room: the
+     * budget holds before, during and after the write. */
+    word nv = {0, 0};
+    if (!obj && encode(sh, value, vlen, &nv) != MACHO_OK) return MACHO_ENOMEM;
     rc = budget_keeping(sh, s, slot_charge(sh, t, s), cn, hash, now, dead);
-    if (rc != MACHO_OK) return rc;
+    if (rc != MACHO_OK) {
+      if (!obj) release_word(sh, nv.w, nv.form);
+      return rc;
+    }
     uint64_t co = slot_charge(sh, t, s);
     uint64_t m = atomic_load_explicit(&sl->m, memory_order_relaxed);
     uint64_t oldv = atomic_load_explicit(&sl->v, memory_order_relaxed);
-    word nv;
     if (obj) {
       if (value) c->obj_ops.retain(c->obj_ops.ctx, (void *)value); /* NULL values are allowed */
       nv.w = (uint64_t)(uintptr_t)value;
       nv.form = 0;
-    } else if (encode(sh, value, vlen, &nv) != MACHO_OK) {
-      return MACHO_ENOMEM;
     }
     if (time & MACHO__M_DEADLINE) {
       sh->has_ttl = true;

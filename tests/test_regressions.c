@@ -217,6 +217,62 @@ static void foreach_walks_a_cache_whose_only_key_is_empty(void **state) {
   macho_close(c);
 }
 
+typedef struct failing {
+  int fail; /* the next allocation fails */
+} failing;
+static void *fl_malloc(void *ctx, size_t n) {
+  failing *f = ctx;
+  if (f->fail) return NULL;
+  return malloc(n);
+}
+static void *fl_realloc(void *ctx, void *p, size_t old, size_t n) {
+  (void)old;
+  failing *f = ctx;
+  if (f->fail) return NULL;
+  return realloc(p, n);
+}
+static void fl_free(void *ctx, void *p, size_t n) {
+  (void)ctx;
+  (void)n;
+  free(p);
+}
+
+/* Issue 12's budget made a replace evict others before its value was
+ * stored: when the new value's arena block could not be allocated, the put
+ * returned ENOMEM with other entries already gone. ENOMEM changes nothing. */
+static void a_replace_that_runs_out_of_memory_under_a_budget_evicts_nothing(void **state) {
+  (void)state;
+  failing f = {0};
+  macho_allocator a = {fl_malloc, fl_realloc, fl_free, &f};
+  macho_config cfg;
+  macho_config_init(&cfg);
+  cfg.allocator = &a;
+  cfg.policy = MACHO_POLICY_LRU;
+  cfg.capacity_bytes = 10 * macho_entry_charge(8, 8);
+  macho_cache *c = NULL;
+  assert_int_equal(macho_open(&cfg, &c), MACHO_OK);
+  for (uint64_t k = 0; k < 10; k++) assert_int_equal(macho_put(c, &k, 8, &k, 8), MACHO_OK);
+  assert_int_equal(macho_len(c), 10);
+  char big[200];
+  memset(big, 'x', sizeof big);
+  uint64_t k0 = 0;
+  f.fail = 1;
+  assert_int_equal(macho_put(c, &k0, 8, big, sizeof big), MACHO_ENOMEM);
+  f.fail = 0;
+  assert_int_equal(macho_len(c), 10);
+  for (uint64_t k = 0; k < 10; k++) {
+    uint64_t v = 0;
+    size_t vlen = 0;
+    assert_int_equal(macho_get(c, &k, 8, &v, sizeof v, &vlen), MACHO_OK);
+    assert_int_equal(vlen, 8);
+    assert_int_equal(v, k);
+  }
+  /* With memory, the same replace evicts to make room and succeeds. */
+  assert_int_equal(macho_put(c, &k0, 8, big, sizeof big), MACHO_OK);
+  assert_true(macho_len(c) < 10);
+  macho_close(c);
+}
+
 /* Defect 12a: the lifespan histogram's running sum of nanoseconds was 64
  * bits; a shard at the default 600 s TTL wrapped it after ~3e7 removals and
  * the mean became garbage. A total of the same order (5.2e19 ns, as 8.6e7
@@ -419,6 +475,7 @@ int main(void) {
       cmocka_unit_test(rates_below_the_documented_floor_are_refused_and_the_floor_is_affordable),
       cmocka_unit_test(foreach_key_walks_caches_with_empty_shards),
       cmocka_unit_test(foreach_walks_a_cache_whose_only_key_is_empty),
+      cmocka_unit_test(a_replace_that_runs_out_of_memory_under_a_budget_evicts_nothing),
       cmocka_unit_test(the_mean_lifespan_survives_a_sum_beyond_64_bits),
       cmocka_unit_test(foreach_key_never_lists_an_expired_key),
       cmocka_unit_test(clear_in_object_mode_completes_when_every_allocation_fails),
