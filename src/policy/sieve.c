@@ -95,9 +95,22 @@ static void sieve_access(void *st, macho__shard *sh, const uint64_t *recs, uint3
   }
 }
 
+/* A removal (delete, expiry) in the unexamined part moves the hand on to the
+ * next live entry, and past the head wraps it at once, as the list version
+ * moves a hand off a removed node to its newer neighbour or to NIL: else an
+ * entry inserted while the hand rests on holes at the head would be examined
+ * before the tail (fuzz_api's exact model caught it after a mass expiry). */
 static void sieve_remove(void *st, macho__shard *sh, uint32_t id) {
   sieve_state *s = st;
-  macho__ring_set(&s->q, where(s, id, pos_bits(sh, id)), MACHO__RING_HOLE);
+  macho__ring *q = &s->q;
+  uint64_t c = where(s, id, pos_bits(sh, id));
+  macho__ring_set(q, c, MACHO__RING_HOLE);
+  if (c < s->hand) return;
+  while (s->hand < q->head && macho__ring_get(q, s->hand) == MACHO__RING_HOLE) s->hand++;
+  if (s->hand == q->head) {
+    q->head = s->wr;
+    s->hand = s->wr = q->tail;
+  }
 }
 
 static uint32_t sieve_victim(void *st, macho__shard *sh) {
