@@ -1148,24 +1148,32 @@ static void a_stuck_invalidation_thread_cannot_stretch_the_bound(void **state) {
   assert_true(tier_str(t, "x", buf, sizeof buf, NULL));
   assert_true(tier_str(t, "block", buf, sizeof buf, NULL));
   assert_true(ext_set(ext, "test:block", "b2")); /* its invalidation stops the thread */
-  assert_true(tier_wait_for(is_stalled, &st, 5000));
+  /* Everything is observed first and asserted only once the thread is let
+   * go: a failed assertion with the thread still stuck would leave
+   * macho_tier_close (in the teardown) waiting for it forever. */
+  bool stalled = tier_wait_for(is_stalled, &st, 5000);
   uint64_t t0 = tier_now_ns();
-  assert_true(ext_set(ext, "test:x", "v2")); /* its invalidation waits behind the stuck one */
+  bool wrote = ext_set(ext, "test:x", "v2"); /* its invalidation waits behind the stuck one */
   /* L1 still holds v1 and nobody will tell it otherwise; the lease runs out
    * and the tier reads Redis instead. */
   uint64_t until = t0 + 5000000000ull;
   bool fresh = false;
-  while (!fresh && tier_now_ns() < until) fresh = tier_str(t, "x", buf, sizeof buf, NULL) && strcmp(buf, "v2") == 0;
+  while (stalled && wrote && !fresh && tier_now_ns() < until)
+    fresh = tier_str(t, "x", buf, sizeof buf, NULL) && strcmp(buf, "v2") == 0;
   uint64_t waited_ms = (tier_now_ns() - t0) / 1000000u;
-  assert_true(fresh);
-  assert_true(tier_stats(t).lease_bypasses > 0);
-  assert_true(l1_has(t, "x")); /* L1 had it all along: only the lease kept it from answering */
-  print_message("lease: with the invalidation thread stuck, a write elsewhere was read after %llu ms (bound %u ms)\n",
-                (unsigned long long)waited_ms, 50u + TIER_TEST_HEARTBEAT_TIMEOUT_MS);
+  uint64_t bypasses = tier_stats(t).lease_bypasses;
+  bool held = l1_has(t, "x");
   pthread_mutex_lock(&st.mu);
   st.released = true;
   pthread_cond_broadcast(&st.cv);
   pthread_mutex_unlock(&st.mu);
+  assert_true(stalled);
+  assert_true(wrote);
+  assert_true(fresh);
+  assert_true(bypasses > 0);
+  assert_true(held); /* L1 had it all along: only the lease kept it from answering */
+  print_message("lease: with the invalidation thread stuck, a write elsewhere was read after %llu ms (bound %u ms)\n",
+                (unsigned long long)waited_ms, 50u + TIER_TEST_HEARTBEAT_TIMEOUT_MS);
   /* The thread goes on; its first late round may take tracking down. */
   assert_int_equal(macho_tier_wait_ready(t, 5000), MACHO_OK);
   const char *keys[] = {"x", "block"};

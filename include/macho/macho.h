@@ -846,8 +846,11 @@ MACHO_API MACHO_NODISCARD int macho_tier_load_set(macho_tier_load *out, const vo
 /* Called after L1 dropped what Redis reported: one key (without key_prefix;
  * cause -1), on the tier's invalidation thread; or key NULL / klen 0 when L1
  * was emptied as a whole (cause = a macho_tier_flush_cause), on the thread
- * that saw the failure. It may hold tier locks: it must be quick and must
- * not call into the tier (record, signal, return). */
+ * that saw the failure. A key's call is made with no tier lock held (calls
+ * that arrive during a heartbeat round wait for its end, so a slow listener
+ * delays later invalidations, never readers); a whole-L1 call may hold
+ * tier locks. Either way keep it quick and do not call into the tier from
+ * it (record, signal, return). */
 typedef void (*macho_tier_invalidate_fn)(void *ctx, const void *key, size_t klen, int cause);
 
 typedef struct macho_tier_options {

@@ -135,8 +135,10 @@ static uint32_t sieve_victim(void *st, macho__shard *sh) {
       continue;
     }
     s->hand++; /* its place joins the gap */
-    /* Past the head, the hand wraps at once (the list version's NIL): an
-     * entry inserted next is examined after the tail, not before it. */
+    /* The hand rests on the next live entry (holes of removed ones are
+     * skipped now), and past the head it wraps at once (the list version's
+     * NIL): an entry inserted next is examined after the tail, not before. */
+    while (s->hand < q->head && macho__ring_get(q, s->hand) == MACHO__RING_HOLE) s->hand++;
     if (s->hand == q->head) {
       q->head = s->wr;
       s->hand = s->wr = q->tail;

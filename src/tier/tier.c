@@ -696,6 +696,7 @@ static void open_error(const macho_tier_options *o, const char *fmt, const char 
 static void tier_free(macho_tier *t) {
   const macho__tier_alloc a = t->alloc;
   macho__tier_tracker_stop(t);
+  macho__tier_notes_free(t);
   if (t->conns) {
     for (uint32_t i = 0; i < t->nconns; i++) {
       if (t->conns[i].rc) redisFree(t->conns[i].rc);

@@ -217,6 +217,12 @@ struct macho_tier {
   _Atomic int stop;
   redisContext *inv;         /* SUBSCRIBEd to __redis__:invalidate */
   redisContext *bcast_rc;    /* BCAST mode: the connection that carries the BCAST tracking */
+  /* on_invalidate calls for keys, held back while the thread holds a data
+   * connection for a heartbeat round (a listener that blocks or uses the
+   * tier must not hold readers of that connection): tracker.c */
+  struct macho__tier_note *notes;
+  size_t nnotes, capnotes;
+  uint32_t held_conns;       /* data connections the round holds (HB_PENDING) */
 
   macho__tier_hook_fn hook;  /* tests only */
   void *hook_ctx;
@@ -274,6 +280,8 @@ bool macho__tier_flush(struct macho_tier *t, int cause, uint64_t down_from_epoch
 void macho__tier_conn_failed(struct macho_tier *t, macho__tier_conn *c, int cause, const char *err);
 /* Drop one key from L1 because Redis said it changed (the tracker). */
 void macho__tier_invalidate_key(struct macho_tier *t, const void *rkey, size_t rklen);
+/* Drop listener calls still held back (the thread has stopped). */
+void macho__tier_notes_free(struct macho_tier *t);
 
 /* tracker.c: first establishment (synchronous, in open), thread start/stop. */
 int macho__tier_establish(struct macho_tier *t, char *err, size_t errlen);

@@ -93,6 +93,60 @@ void macho__tier_conn_failed(struct macho_tier *t, macho__tier_conn *c, int caus
 
 /* ---- invalidation messages ------------------------------------------------------ */
 
+/* ---- listener calls held back during a round ------------------------------------ */
+
+typedef struct macho__tier_note {
+  char *key;
+  size_t klen;
+} macho__tier_note;
+
+/* The listener for one key, now or, while the round holds a data connection,
+ * once it has let them all go. Out of memory: now (a listener that blocks then
+ * holds that connection's readers, as before). */
+static void note_key(struct macho_tier *t, const char *key, size_t klen) {
+  if (!t->on_invalidate) return;
+  if (t->held_conns) {
+    if (t->nnotes == t->capnotes) {
+      size_t cap = t->capnotes ? 2 * t->capnotes : 16;
+      macho__tier_note *n = macho__tier_malloc(&t->alloc, cap * sizeof *n);
+      if (n) {
+        if (t->nnotes) memcpy(n, t->notes, t->nnotes * sizeof *n);
+        macho__tier_free(&t->alloc, t->notes, t->capnotes * sizeof *n);
+        t->notes = n;
+        t->capnotes = cap;
+      }
+    }
+    char *copy = t->nnotes < t->capnotes ? macho__tier_malloc(&t->alloc, klen ? klen : 1) : NULL;
+    if (copy) {
+      memcpy(copy, key, klen);
+      t->notes[t->nnotes++] = (macho__tier_note){copy, klen};
+      return;
+    }
+  }
+  t->on_invalidate(t->on_invalidate_ctx, key, klen, -1);
+}
+
+static void notes_flush(struct macho_tier *t) {
+  for (size_t i = 0; i < t->nnotes; i++) {
+    t->on_invalidate(t->on_invalidate_ctx, t->notes[i].key, t->notes[i].klen, -1);
+    macho__tier_free(&t->alloc, t->notes[i].key, t->notes[i].klen ? t->notes[i].klen : 1);
+  }
+  t->nnotes = 0;
+}
+
+void macho__tier_notes_free(struct macho_tier *t) {
+  for (size_t i = 0; i < t->nnotes; i++)
+    macho__tier_free(&t->alloc, t->notes[i].key, t->notes[i].klen ? t->notes[i].klen : 1);
+  macho__tier_free(&t->alloc, t->notes, t->capnotes * sizeof *t->notes);
+  t->notes = NULL;
+  t->nnotes = t->capnotes = 0;
+}
+
+/* A data connection of the round is let go; the last one releases the notes. */
+static void conn_let_go(struct macho_tier *t) {
+  if (t->held_conns && --t->held_conns == 0) notes_flush(t);
+}
+
 void macho__tier_invalidate_key(struct macho_tier *t, const void *rkey, size_t rklen) {
   if (rklen < t->prefix_len || (t->prefix_len && memcmp(rkey, t->prefix, t->prefix_len) != 0))
     return; /* not one of this tier's keys (BCAST prefixes wider than key_prefix) */
@@ -106,7 +160,7 @@ void macho__tier_invalidate_key(struct macho_tier *t, const void *rkey, size_t r
   macho__tier_unlock_gen(t, g);
   macho__tier_flight_detach(&t->flights, key, klen, h);
   atomic_fetch_add_explicit(&t->n.invalidations, 1, memory_order_relaxed);
-  if (t->on_invalidate) t->on_invalidate(t->on_invalidate_ctx, key, klen, -1);
+  note_key(t, key, klen);
 }
 
 /* A heartbeat round: one PING on every connection at once, every reply due
@@ -278,6 +332,7 @@ static void round_conn(struct macho_tier *t, hb_state *hb, uint32_t i) {
   }
   if (send_ping(t, c->rc, err, sizeof err)) {
     hb->data[i] = HB_PENDING; /* keeps c->mu until the PONG */
+    t->held_conns++;
     return;
   }
   macho__tier_conn_failed(t, c, MACHO_TIER_FLUSH_DATA, err);
@@ -346,6 +401,7 @@ static void data_pong(struct macho_tier *t, hb_state *hb, uint32_t i) {
     macho__tier_conn_failed(t, c, MACHO_TIER_FLUSH_DATA, err);
   hb->data[i] = HB_DONE;
   macho__tier_conn_release(t, c);
+  conn_let_go(t);
 }
 
 /* End the round's leftovers: a connection whose PONG is still due has an
@@ -356,6 +412,7 @@ static void round_abandon(struct macho_tier *t, hb_state *hb, int cause) {
     if (hb->data[i] == HB_PENDING) {
       macho__tier_conn_failed(t, c, cause, "no PONG within heartbeat_timeout_ms");
       macho__tier_conn_release(t, c);
+      conn_let_go(t);
     } else if (hb->data[i] == HB_WANTED) {
       atomic_store(&c->hb_wanted, false);
     }
