@@ -300,6 +300,7 @@ int macho_clear(macho_cache *c) {
       macho__unlock(sh);
       if (macho__dead_pending(&dead)) dead_flush(c, &dead);
       if (empty) break;
+      macho__lock_handoff(sh);
     }
     macho__shard_clear_release(sh, &old);
   }

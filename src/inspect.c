@@ -247,6 +247,7 @@ static int walk_one(walker *w) {
     if (done) sh->walkers--;
     macho__unlock(sh);
     int stop = hand_out(w);
+    if (!done) macho__lock_handoff(sh);
     if (stop && rc == MACHO_OK) rc = stop;
     if (stop && !done) {
       macho__lock(sh);

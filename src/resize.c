@@ -57,6 +57,7 @@ static int shrink(macho_cache *c, macho__shard *sh) {
     macho__unlock(sh);
     if (macho__dead_pending(&dead)) macho__dead_flush(c, &dead);
     if (done) return rc;
+    macho__lock_handoff(sh);
   }
 }
 
