@@ -682,6 +682,23 @@ static int would_deadlock(macho__loads *L, flight *f) {
   return 0;
 }
 
+/* A finished flight's outcome for one caller (L->mu held): the value copied
+ * out (bytes mode) or retained (object mode), and the status. */
+static int take_result(macho_cache *c, const flight *f, void *buf, size_t buflen, size_t *vlen, void **obj) {
+  int rc = f->status;
+  if (rc != MACHO_OK && rc != MACHO_ECALLBACK) return rc;
+  if (c->object_mode) {
+    if (f->obj) c->obj_ops.retain(c->obj_ops.ctx, f->obj);
+    *obj = f->obj;
+  } else if (rc == MACHO_OK) {
+    size_t n = f->vlen;
+    if (vlen) *vlen = n;
+    if (n > buflen) return MACHO_ERANGE;
+    if (n) memcpy(buf, f->value, n);
+  }
+  return rc;
+}
+
 static int get_or_load(macho_cache *c, const void *key, size_t klen, uint64_t hash, const macho_loader *ld,
                        void *buf, size_t buflen, size_t *vlen, void **obj) {
   for (;;) {
@@ -740,18 +757,7 @@ static int get_or_load(macho_cache *c, const void *key, size_t klen, uint64_t ha
         ld->wait_end(ld->ctx, token);
         pthread_mutex_lock(&L->mu);
       }
-      rc = f->status;
-      if (rc == MACHO_OK || rc == MACHO_ECALLBACK) {
-        if (c->object_mode) {
-          if (f->obj) c->obj_ops.retain(c->obj_ops.ctx, f->obj);
-          *obj = f->obj;
-        } else if (rc == MACHO_OK) {
-          size_t n = f->vlen;
-          if (vlen) *vlen = n;
-          if (n > buflen) rc = MACHO_ERANGE;
-          else if (n) memcpy(buf, f->value, n);
-        }
-      }
+      rc = take_result(c, f, buf, buflen, vlen, obj);
       flight *g = unref(f);
       pthread_mutex_unlock(&L->mu);
       if (g) flight_free(c, g);
@@ -797,18 +803,7 @@ static int get_or_load(macho_cache *c, const void *key, size_t klen, uint64_t ha
     }
     run_load(c, L, f, ld);
     pthread_mutex_lock(&L->mu);
-    rc = f->status;
-    if (rc == MACHO_OK || rc == MACHO_ECALLBACK) {
-      if (c->object_mode) {
-        if (f->obj) c->obj_ops.retain(c->obj_ops.ctx, f->obj);
-        *obj = f->obj;
-      } else if (rc == MACHO_OK) {
-        size_t n = f->vlen;
-        if (vlen) *vlen = n;
-        if (n > buflen) rc = MACHO_ERANGE;
-        else if (n) memcpy(buf, f->value, n);
-      }
-    }
+    rc = take_result(c, f, buf, buflen, vlen, obj);
     flight *g = unref(f);
     pthread_mutex_unlock(&L->mu);
     if (g) flight_free(c, g);
