@@ -8,7 +8,9 @@
 # Exits non-zero when any target finds a crash, leak, timeout or divergence;
 # the input that did it is kept under build/fuzz/artifacts/NAME/ (path
 # printed, with the command that replays it).
-# Environment: MACHO_TEST_SEED=N|random (default 1), FUZZ_TIMEOUT (seconds one
+# Environment: MACHO_TEST_SEED=N|random (default 1), MACHO_FUZZ_RUNS=N (stop each
+# target after N inputs as well: the same budget on every machine, whatever its
+# speed; the test command uses it), FUZZ_TIMEOUT (seconds one
 # input may take, default 25), FUZZ_KEEP_CORPUS=1 (keep the grown corpus copy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,6 +79,7 @@ for t in "${targets[@]}"; do
   tlog=build/fuzz/logs/$name.log
   opts=(-seed="$seed" -max_total_time="$secs" -print_final_stats=1 -timeout="${FUZZ_TIMEOUT:-25}"
         -rss_limit_mb=2048 -artifact_prefix="$artifacts/" -close_fd_mask=1)
+  [ -n "${MACHO_FUZZ_RUNS:-}" ] && opts+=(-runs="$MACHO_FUZZ_RUNS")
   [ -f "fuzz/$name.dict" ] && opts+=(-dict="fuzz/$name.dict")
   # fuzz/NAME.options: extra libFuzzer flags, one per line (e.g. -max_len=8192).
   if [ -f "fuzz/$name.options" ]; then
