@@ -59,7 +59,9 @@ if ! { cmake "${cfg[@]}" && cmake --build build/fuzz -j"$(nproc)" --target "${ta
   tail -n 40 "$log" >&2
   exit 1
 fi
-echo "build (fuzz): ok (log: $log); seed $seed, ${secs}s per target (MACHO_TEST_SEED=N|random)"
+budget="${secs}s per target"
+[ -n "${MACHO_FUZZ_RUNS:-}" ] && budget="$MACHO_FUZZ_RUNS inputs per target (at most ${secs}s)"
+echo "build (fuzz): ok (log: $log); seed $seed, $budget (MACHO_TEST_SEED=N|random)"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/macho-fuzz.XXXXXX")
 keep=${FUZZ_KEEP_CORPUS:-0}
