@@ -95,31 +95,35 @@ static void sieve_access(void *st, macho__shard *sh, const uint64_t *recs, uint3
   }
 }
 
-/* A removal (delete, expiry) in the unexamined part moves the hand on to the
- * next live entry, and past the head wraps it at once, as the list version
- * moves a hand off a removed node to its newer neighbour or to NIL: else an
- * entry inserted while the hand rests on holes at the head would be examined
- * before the tail (fuzz_api's exact model caught it after a mass expiry). */
+/* Past the head: the survivors [tail, wr) are the queue; the hand goes to the tail. */
+static void wrap(sieve_state *s) {
+  s->q.head = s->wr;
+  s->hand = s->wr = s->q.tail;
+}
+
+/* After an eviction or a removal at or after the hand: the hand rests on the
+ * next live entry, skipping holes, and past the head wraps at once, as the
+ * list version moves its hand to a removed node's newer neighbour or to NIL.
+ * Else an entry inserted while the hand rests on holes at the head would be
+ * examined before the tail (fuzz_api's exact model caught it). */
+static void rest_hand(sieve_state *s) {
+  while (s->hand < s->q.head && macho__ring_get(&s->q, s->hand) == MACHO__RING_HOLE) s->hand++;
+  if (s->hand == s->q.head) wrap(s);
+}
+
 static void sieve_remove(void *st, macho__shard *sh, uint32_t id) {
   sieve_state *s = st;
-  macho__ring *q = &s->q;
   uint64_t c = where(s, id, pos_bits(sh, id));
-  macho__ring_set(q, c, MACHO__RING_HOLE);
-  if (c < s->hand) return;
-  while (s->hand < q->head && macho__ring_get(q, s->hand) == MACHO__RING_HOLE) s->hand++;
-  if (s->hand == q->head) {
-    q->head = s->wr;
-    s->hand = s->wr = q->tail;
-  }
+  macho__ring_set(&s->q, c, MACHO__RING_HOLE);
+  if (c >= s->hand) rest_hand(s);
 }
 
 static uint32_t sieve_victim(void *st, macho__shard *sh) {
   sieve_state *s = st;
   macho__ring *q = &s->q;
   for (;;) {
-    if (s->hand == q->head) { /* past the head: the survivors are the queue; wrap to the tail */
-      q->head = s->wr;
-      s->hand = s->wr = q->tail;
+    if (s->hand == q->head) {
+      wrap(s);
       continue;
     }
     uint32_t e = macho__ring_get(q, s->hand);
@@ -135,14 +139,7 @@ static uint32_t sieve_victim(void *st, macho__shard *sh) {
       continue;
     }
     s->hand++; /* its place joins the gap */
-    /* The hand rests on the next live entry (holes of removed ones are
-     * skipped now), and past the head it wraps at once (the list version's
-     * NIL): an entry inserted next is examined after the tail, not before. */
-    while (s->hand < q->head && macho__ring_get(q, s->hand) == MACHO__RING_HOLE) s->hand++;
-    if (s->hand == q->head) {
-      q->head = s->wr;
-      s->hand = s->wr = q->tail;
-    }
+    rest_hand(s);
     return e;
   }
 }
