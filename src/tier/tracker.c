@@ -116,7 +116,7 @@ static void note_key(struct macho_tier *t, const char *key, size_t klen) {
         t->capnotes = cap;
       }
     }
-    char *copy = t->nnotes < t->capnotes ? macho__tier_malloc(&t->alloc, klen ? klen : 1) : NULL;
+    char *copy = t->nnotes < t->capnotes ? macho__tier_malloc(&t->alloc, klen) : NULL;
     if (copy) {
       memcpy(copy, key, klen);
       t->notes[t->nnotes++] = (macho__tier_note){copy, klen};
@@ -129,14 +129,14 @@ static void note_key(struct macho_tier *t, const char *key, size_t klen) {
 static void notes_flush(struct macho_tier *t) {
   for (size_t i = 0; i < t->nnotes; i++) {
     t->on_invalidate(t->on_invalidate_ctx, t->notes[i].key, t->notes[i].klen, -1);
-    macho__tier_free(&t->alloc, t->notes[i].key, t->notes[i].klen ? t->notes[i].klen : 1);
+    macho__tier_free(&t->alloc, t->notes[i].key, t->notes[i].klen);
   }
   t->nnotes = 0;
 }
 
 void macho__tier_notes_free(struct macho_tier *t) {
   for (size_t i = 0; i < t->nnotes; i++)
-    macho__tier_free(&t->alloc, t->notes[i].key, t->notes[i].klen ? t->notes[i].klen : 1);
+    macho__tier_free(&t->alloc, t->notes[i].key, t->notes[i].klen);
   macho__tier_free(&t->alloc, t->notes, t->capnotes * sizeof *t->notes);
   t->notes = NULL;
   t->nnotes = t->capnotes = 0;
