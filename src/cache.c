@@ -65,10 +65,9 @@ int macho_open(const macho_config *cfg, macho_cache **out) {
   c->nshards = cfg->shards;
   c->rec_size = (sizeof(macho__trec) + (size_t)c->nshards * sizeof(macho__tcount) + 63) & ~(size_t)63;
   if (macho__registry_add(c) != MACHO_OK) goto fail_cache;
-  c->shards_block_size = (size_t)c->nshards * sizeof *c->shards + 63;
-  c->shards_block = macho__calloc(&c->alloc, 1, c->shards_block_size);
-  if (!c->shards_block) goto fail_registry;
-  c->shards = (macho__shard *)(((uintptr_t)c->shards_block + 63) & ~(uintptr_t)63);
+  c->shards_block_size = macho__size64((size_t)c->nshards * sizeof *c->shards);
+  c->shards = macho__calloc64(&c->alloc, (size_t)c->nshards * sizeof *c->shards, &c->shards_block);
+  if (!c->shards) goto fail_registry;
   uint64_t base = cfg->capacity_entries / c->nshards, rem = cfg->capacity_entries % c->nshards;
   uint64_t bbase = cfg->capacity_bytes / c->nshards, brem = cfg->capacity_bytes % c->nshards;
   for (uint32_t i = 0; i < c->nshards; i++) {
