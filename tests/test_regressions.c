@@ -217,33 +217,13 @@ static void foreach_walks_a_cache_whose_only_key_is_empty(void **state) {
   macho_close(c);
 }
 
-typedef struct failing {
-  int fail; /* the next allocation fails */
-} failing;
-static void *fl_malloc(void *ctx, size_t n) {
-  failing *f = ctx;
-  if (f->fail) return NULL;
-  return malloc(n);
-}
-static void *fl_realloc(void *ctx, void *p, size_t old, size_t n) {
-  (void)old;
-  failing *f = ctx;
-  if (f->fail) return NULL;
-  return realloc(p, n);
-}
-static void fl_free(void *ctx, void *p, size_t n) {
-  (void)ctx;
-  (void)n;
-  free(p);
-}
-
 /* Issue 12's budget made a replace evict others before its value was
  * stored: when the new value's arena block could not be allocated, the put
  * returned ENOMEM with other entries already gone. ENOMEM changes nothing. */
 static void a_replace_that_runs_out_of_memory_under_a_budget_evicts_nothing(void **state) {
   (void)state;
-  failing f = {0};
-  macho_allocator a = {fl_malloc, fl_realloc, fl_free, &f};
+  test_alloc ta = {0};
+  macho_allocator a = test_alloc_hooks(&ta);
   macho_config cfg;
   macho_config_init(&cfg);
   cfg.allocator = &a;
@@ -256,9 +236,11 @@ static void a_replace_that_runs_out_of_memory_under_a_budget_evicts_nothing(void
   char big[200];
   memset(big, 'x', sizeof big);
   uint64_t k0 = 0;
-  f.fail = 1;
+  ta.fail_all_after = 1;
+  ta.fail_at = ta.calls + 1; /* every allocation from here on fails */
   assert_int_equal(macho_put(c, &k0, 8, big, sizeof big), MACHO_ENOMEM);
-  f.fail = 0;
+  ta.fail_at = 0;
+  ta.fail_all_after = 0;
   assert_int_equal(macho_len(c), 10);
   for (uint64_t k = 0; k < 10; k++) {
     uint64_t v = 0;
