@@ -77,8 +77,10 @@ typedef struct walker {
   const macho__table *ranked;
 } walker;
 
+/* At least `need` elements, and an array at all once asked (a slice of empty
+ * keys and values still gets a buffer its views can point into). */
 static bool grow_to(macho__alloc *a, void **p, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap) return true;
+  if (need <= *cap && *p) return true;
   size_t n = *cap ? *cap : 64;
   while (n < need) n *= 2;
   void *q = macho__realloc(a, *p, *cap * elem, n * elem);
@@ -164,11 +166,10 @@ static int take(walker *w, macho__table *t, uint32_t s, uint64_t now) {
   } else {
     /* Offsets for now: the buffer may move as it grows. */
     v->key = (const void *)(uintptr_t)w->buflen;
-    /* No buffer yet when every key and value so far was empty (no offset on NULL). */
-    v->klen = macho__slot_key(sh, t, s, w->buf ? w->buf + w->buflen : NULL);
+    v->klen = macho__slot_key(sh, t, s, w->buf + w->buflen);
     w->buflen += v->klen;
     v->value = (const void *)(uintptr_t)w->buflen;
-    v->vlen = w->values ? macho__slot_value(sh, t, s, w->buf ? w->buf + w->buflen : NULL) : 0;
+    v->vlen = w->values ? macho__slot_value(sh, t, s, w->buf + w->buflen) : 0;
     w->buflen += v->vlen;
   }
   return w->nitems < WALK_SLICE ? TAKE_MORE : TAKE_FULL;
@@ -181,10 +182,8 @@ static int hand_out(walker *w) {
   for (uint32_t i = 0; i < w->nitems; i++) {
     macho_entry_view *v = &w->items[i].view;
     if (!c->object_mode) {
-      static const unsigned char none[1]; /* a slice of empty keys and values has no buffer */
-      const unsigned char *base = w->buf ? w->buf : none;
-      v->key = base + (uintptr_t)v->key;
-      v->value = base + (uintptr_t)v->value;
+      v->key = w->buf + (uintptr_t)v->key;
+      v->value = w->buf + (uintptr_t)v->value;
     }
     if (!stop) stop = w->fn(w->ctx, v, w->items[i].rank);
     if (c->object_mode) {
